@@ -1,0 +1,69 @@
+# The project's command surface (see docs/ and README.md). Every target sets up what it needs.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export KUBECONFIG ?= $(CURDIR)/.localcluster/kubeconfig
+export PYTHONPATH := $(CURDIR)/operator
+
+.PHONY: help venv binaries cluster-up cluster-down cluster-status crds check-crds lint test \
+        test-unit test-integration run demo bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(STAMP)  ## the virtualenv with the package and test tools
+
+binaries:  ## build etcd, kube-*, kubectl, kwok and helm once (cached in ~/.cache/modelops)
+	bash hack/cluster/build.sh etcd kwok kubernetes helm
+
+cluster-up: binaries  ## start the local cluster; kubeconfig at .localcluster/kubeconfig
+	$(PY) hack/cluster/localcluster.py up
+
+cluster-down:  ## stop the local cluster
+	$(PY) hack/cluster/localcluster.py down
+
+cluster-status:
+	$(PY) hack/cluster/localcluster.py status
+
+crds: $(STAMP)  ## regenerate crds/ (and the chart's copy) from the pydantic models
+	$(BIN)/python tools/gen_crds.py
+
+check-crds: $(STAMP)
+	$(BIN)/python tools/gen_crds.py --check
+
+lint: $(STAMP)  ## ruff and mypy
+	$(BIN)/ruff check operator tests tools hack
+	$(BIN)/mypy
+
+test: $(STAMP) binaries  ## everything from a fresh machine, then the whole suite
+	bash hack/prometheus/install.sh
+	$(MAKE) --no-print-directory lint check-crds
+	$(BIN)/pytest tests
+
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+test-integration: $(STAMP) binaries
+	$(BIN)/pytest tests/integration
+
+run: $(STAMP)  ## the operator against $$KUBECONFIG (default: the local cluster)
+	@[ -f "$$KUBECONFIG" ] || $(MAKE) --no-print-directory cluster-up
+	hack/cluster/kubectl apply --server-side -f crds/
+	$(BIN)/kopf run -m modelops.handlers --all-namespaces --liveness=http://127.0.0.1:8081/healthz
+
+demo: $(STAMP) cluster-up  ## a guided walkthrough on the local cluster
+	$(BIN)/python hack/demo.py
+
+bench: $(STAMP) cluster-up  ## the benchmarks; results in bench/results/
+	$(BIN)/python bench/run.py
+
+clean: cluster-down
+	rm -rf $(VENV) .localcluster

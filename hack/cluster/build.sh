@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Builds the local cluster's binaries from pinned releases through the Go module proxy and
+# caches them under ${MODELOPS_CACHE:-~/.cache/modelops}/<part>-<version>/bin. A part whose
+# binaries are already there is not rebuilt, so only the first run pays for the build.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+cache=${MODELOPS_CACHE:-$HOME/.cache/modelops}
+export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+
+say() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+preflight() {
+  command -v go >/dev/null || die "Go is not installed (need go >= 1.25 on PATH)."
+  local avail
+  avail=$(df -Pk "$cache" 2>/dev/null | awk 'NR==2 {print int($4/1024/1024)}')
+  [ "${avail:-0}" -ge 8 ] || die "less than 8 GiB free under $cache (have ${avail:-?} GiB); the build needs about 6 GiB of module and build cache."
+  go env GOPROXY | grep -qv '^off$' || die "GOPROXY is off; the binaries come from the Go module proxy."
+}
+
+# k8s.io/kubernetes pins its staging modules at v0.0.0 with local replaces, so a wrapper
+# module must replace each one with its published v0.Y.Z (same minor and patch).
+build_kubernetes() {
+  local dir="$cache/kubernetes-$K8S_VERSION"
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  if all_present "$dir/bin" "${bins[@]}"; then say "kubernetes $K8S_VERSION: cached"; return; fi
+  say "kubernetes $K8S_VERSION: resolving modules"
+  mkdir -p "$dir/src" "$dir/bin"
+  local gomod staging v0="v0.${K8S_VERSION#v1.}"
+  gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -f "$gomod" ] || die "could not download k8s.io/kubernetes@$K8S_VERSION from $(go env GOPROXY)"
+  staging=$(grep -E '^\s+k8s\.io/[a-z0-9-]+ v0\.0\.0$' "$gomod" | awk '{print $1}')
+  {
+    echo "module modelops.local/k8sbuild"
+    echo
+    echo "go 1.25"
+    echo
+    echo "require k8s.io/kubernetes $K8S_VERSION"
+    echo
+    echo "tool ("
+    for b in "${bins[@]}"; do echo "	k8s.io/kubernetes/cmd/$b"; done
+    echo ")"
+    echo
+    echo "replace ("
+    for m in $staging; do echo "	$m => $m $v0"; done
+    echo ")"
+  } > "$dir/src/go.mod"
+  (cd "$dir/src" && go mod tidy) || die "go mod tidy failed for the kubernetes wrapper module"
+  local ld="-s -w" commit
+  commit=$(printf '%040d' 0)
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    local major=${K8S_VERSION#v}; major=${major%%.*}
+    local minor=${K8S_VERSION#v*.}; minor=${minor%%.*}
+    ld+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    ld+=" -X $pkg.gitCommit=$commit -X $pkg.gitTreeState=clean -X $pkg.buildDate=2026-01-01T00:00:00Z"
+  done
+  say "kubernetes $K8S_VERSION: compiling ${bins[*]} (cold: tens of minutes on 2 cores)"
+  local pkgs=()
+  for b in "${bins[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  (cd "$dir/src" && go build -v -trimpath -ldflags "$ld" -o "$dir/bin/" "${pkgs[@]}" 2>&1 |
+     awk '{n++; if (n % 200 == 0) printf "[build] kubernetes: %d packages compiled\n", n > "/dev/stderr"}')
+  all_present "$dir/bin" "${bins[@]}" || die "kubernetes build did not produce all of ${bins[*]}"
+  say "kubernetes $K8S_VERSION: done"
+}
+
+build_etcd() {
+  local dir="$cache/etcd-$ETCD_VERSION"
+  if all_present "$dir/bin" etcd; then say "etcd $ETCD_VERSION: cached"; return; fi
+  say "etcd $ETCD_VERSION: building"
+  mkdir -p "$dir/src" "$dir/bin"
+  cat > "$dir/src/go.mod" <<MOD
+module modelops.local/etcdbuild
+
+go 1.25
+
+require go.etcd.io/etcd/server/v3 $ETCD_VERSION
+
+tool go.etcd.io/etcd/server/v3
+MOD
+  (cd "$dir/src" && go mod tidy && go build -trimpath -ldflags "-s -w" -o "$dir/bin/etcd" go.etcd.io/etcd/server/v3) \
+    || die "etcd build failed"
+  say "etcd $ETCD_VERSION: done"
+}
+
+build_gotool() {  # name version module-path cmd-path
+  local name=$1 version=$2 cmdpath=$3
+  local dir="$cache/$name-$version"
+  if all_present "$dir/bin" "$name"; then say "$name $version: cached"; return; fi
+  say "$name $version: building"
+  mkdir -p "$dir/bin"
+  GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" "$cmdpath@$version" || die "$name build failed"
+  say "$name $version: done"
+}
+
+all_present() {
+  local d=$1; shift
+  for b in "$@"; do [ -x "$d/$b" ] || return 1; done
+}
+
+mkdir -p "$cache"
+preflight
+want=${*:-etcd kwok kubernetes}
+for part in $want; do
+  case $part in
+    etcd) build_etcd ;;
+    kwok) build_gotool kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
+    helm) build_gotool helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+    kubernetes) build_kubernetes ;;
+    *) die "unknown part $part" ;;
+  esac
+done

@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""A real Kubernetes control plane on loopback, with kwok nodes: `up`, `down`, `status`.
+
+etcd, kube-apiserver (TLS, RBAC, ServiceAccount tokens), kube-controller-manager,
+kube-scheduler and kwok run as plain processes under `.localcluster/` on free ports, the way
+controller-runtime's envtest and kwokctl's binary runtime run them. Standard library only, so
+it runs before the project's virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+STATE = Path(os.environ.get("MODELOPS_CLUSTER_DIR", ROOT / ".localcluster"))
+CACHE = Path(os.environ.get("MODELOPS_CACHE", Path.home() / ".cache" / "modelops"))
+SERVICE_CIDR = "10.96.0.0/16"
+POD_CIDR = "10.244.0.0/16"
+
+
+def log(msg: str) -> None:
+    print(f"[cluster {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for line in (HERE / "versions.env").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def binaries() -> dict[str, Path]:
+    v = versions()
+    k8s = CACHE / f"kubernetes-{v['K8S_VERSION']}" / "bin"
+    return {
+        "etcd": CACHE / f"etcd-{v['ETCD_VERSION']}" / "bin" / "etcd",
+        "kube-apiserver": k8s / "kube-apiserver",
+        "kube-controller-manager": k8s / "kube-controller-manager",
+        "kube-scheduler": k8s / "kube-scheduler",
+        "kubectl": k8s / "kubectl",
+        "kwok": CACHE / f"kwok-{v['KWOK_VERSION']}" / "bin" / "kwok",
+    }
+
+
+def ensure_binaries() -> dict[str, Path]:
+    bins = binaries()
+    if not all(p.exists() for p in bins.values()):
+        log("building missing binaries (first run only)")
+        subprocess.run(["bash", str(HERE / "build.sh"), "etcd", "kwok", "kubernetes"], check=True)
+    return bins
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def make_certs(pki: Path) -> None:
+    """A CA, the API server's serving cert, one client cert per component, the SA key pair."""
+    pki.mkdir(parents=True, exist_ok=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+            "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"), "-subj", "/CN=modelops-local-ca")
+    clients = {
+        "apiserver": ("/CN=kube-apiserver", "serverAuth"),
+        "admin": ("/O=system:masters/CN=modelops-admin", "clientAuth"),
+        "controller-manager": ("/CN=system:kube-controller-manager", "clientAuth"),
+        "scheduler": ("/CN=system:kube-scheduler", "clientAuth"),
+        # kwok plays every kubelet, so it writes all nodes' and pods' status.
+        "kwok": ("/O=system:masters/CN=kwok", "clientAuth"),
+    }
+    for name, (subj, usage) in clients.items():
+        ext = pki / f"{name}.ext"
+        lines = [f"extendedKeyUsage={usage}", "keyUsage=critical,digitalSignature,keyEncipherment"]
+        if name == "apiserver":
+            lines.append("subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,"
+                         "DNS:kubernetes.default,DNS:kubernetes.default.svc")
+        ext.write_text("\n".join(lines) + "\n")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(pki / f"{name}.key"),
+                "-out", str(pki / f"{name}.csr"), "-subj", subj)
+        openssl("x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(pki / "ca.crt"),
+                "-CAkey", str(pki / "ca.key"), "-CAcreateserial", "-days", "3650",
+                "-out", str(pki / f"{name}.crt"), "-extfile", str(ext))
+    openssl("genrsa", "-out", str(pki / "sa.key"), "2048")
+    openssl("rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
+
+
+def kubeconfig(path: Path, server: str, pki: Path, user: str) -> None:
+    cfg = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "modelops-local",
+                      "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")}}],
+        "users": [{"name": user, "user": {"client-certificate": str(pki / f"{user}.crt"),
+                                          "client-key": str(pki / f"{user}.key")}}],
+        "contexts": [{"name": "modelops-local", "context": {"cluster": "modelops-local", "user": user}}],
+        "current-context": "modelops-local",
+    }
+    path.write_text(json.dumps(cfg, indent=2))  # JSON is YAML, and needs no PyYAML here
+
+
+class Cluster:
+    def __init__(self, state: Path = STATE) -> None:
+        self.state = state
+        self.pki = state / "pki"
+        self.logs = state / "logs"
+        self.kubeconfig = state / "kubeconfig"
+        self.info_file = state / "cluster.json"
+
+    # -- processes -------------------------------------------------------------------------
+    def _start(self, name: str, argv: list[str]) -> int:
+        out = open(self.logs / f"{name}.log", "ab")
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        (self.state / "pids").mkdir(exist_ok=True)
+        (self.state / "pids" / name).write_text(str(proc.pid))
+        return proc.pid
+
+    def _pids(self) -> dict[str, int]:
+        d = self.state / "pids"
+        return {p.name: int(p.read_text()) for p in d.iterdir()} if d.exists() else {}
+
+    def running(self) -> bool:
+        pids = self._pids()
+        return bool(pids) and all(_alive(p) for p in pids.values()) and self._healthy()
+
+    def _healthy(self) -> bool:
+        try:
+            info = json.loads(self.info_file.read_text())
+        except (OSError, ValueError):
+            return False
+        return self._get(f"{info['server']}/readyz") == "ok"
+
+    def _get(self, url: str) -> str | None:
+        ctx = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
+        ctx.load_cert_chain(str(self.pki / "admin.crt"), str(self.pki / "admin.key"))
+        try:
+            with urllib.request.urlopen(url, context=ctx, timeout=2) as r:
+                return str(r.read().decode())
+        except OSError:
+            return None
+
+    def _wait(self, what: str, check, timeout: float, name: str | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            if name and not _alive(self._pids().get(name, 0)):
+                raise SystemExit(f"{name} exited; see {self.logs / (name + '.log')}:\n"
+                                 + _tail(self.logs / f"{name}.log"))
+            time.sleep(0.1)
+        raise SystemExit(f"timed out after {timeout}s waiting for {what}")
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def up(self, nodes: int = 4, gpu_nodes: int = 2) -> None:
+        if self.running():
+            log(f"already running; kubeconfig at {self.kubeconfig}")
+            return
+        self.down(quiet=True)
+        bins = ensure_binaries()
+        t0 = time.monotonic()
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        if not (self.pki / "sa.pub").exists():
+            make_certs(self.pki)
+        ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "sched", "kwok")}
+        server = f"https://127.0.0.1:{ports['apiserver']}"
+        for user in ("admin", "controller-manager", "scheduler", "kwok"):
+            kubeconfig(self.state / f"{user}.kubeconfig", server, self.pki, user)
+        shutil.copy(self.state / "admin.kubeconfig", self.kubeconfig)
+        self.info_file.write_text(json.dumps({"server": server, "ports": ports}))
+
+        etcd_url = f"http://127.0.0.1:{ports['etcd']}"
+        self._start("etcd", [
+            str(bins["etcd"]), "--data-dir", str(self.state / "etcd"), "--name", "local",
+            "--listen-client-urls", etcd_url, "--advertise-client-urls", etcd_url,
+            "--listen-peer-urls", f"http://127.0.0.1:{ports['etcd_peer']}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{ports['etcd_peer']}",
+            "--initial-cluster", f"local=http://127.0.0.1:{ports['etcd_peer']}",
+            "--unsafe-no-fsync", "--quota-backend-bytes", str(4 * 1024**3), "--log-level", "warn",
+        ])
+        self._wait("etcd", lambda: _http_ok(f"{etcd_url}/health"), 30, "etcd")
+        pki = self.pki
+        self._start("kube-apiserver", [
+            str(bins["kube-apiserver"]), f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            f"--secure-port={ports['apiserver']}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--client-ca-file={pki / 'ca.crt'}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--authorization-mode=Node,RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            "--endpoint-reconciler-type=none", "--allow-privileged=true",
+            "--enable-priority-and-fairness=false", "--profiling=false",
+            "--max-requests-inflight=2000", "--max-mutating-requests-inflight=1000",
+            "--v=0",
+        ])
+        self._wait("kube-apiserver /readyz", self._healthy, 60, "kube-apiserver")
+        log(f"api server ready at {server} ({time.monotonic() - t0:.1f}s)")
+        self._start("kube-controller-manager", [
+            str(bins["kube-controller-manager"]),
+            f"--kubeconfig={self.state / 'controller-manager.kubeconfig'}",
+            f"--authentication-kubeconfig={self.state / 'controller-manager.kubeconfig'}",
+            f"--authorization-kubeconfig={self.state / 'controller-manager.kubeconfig'}",
+            "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={ports['kcm']}",
+            f"--root-ca-file={pki / 'ca.crt'}", f"--service-account-private-key-file={pki / 'sa.key'}",
+            "--use-service-account-credentials=true",
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+            "--kube-api-qps=500", "--kube-api-burst=1000",
+            "--concurrent-deployment-syncs=20", "--concurrent-replicaset-syncs=20",
+            "--concurrent-job-syncs=20", "--concurrent-gc-syncs=40",
+        ])
+        sched_cfg = self.state / "scheduler.yaml"
+        sched_cfg.write_text(json.dumps({
+            "apiVersion": "kubescheduler.config.k8s.io/v1",
+            "kind": "KubeSchedulerConfiguration",
+            "clientConnection": {"kubeconfig": str(self.state / "scheduler.kubeconfig"),
+                                 "qps": 500, "burst": 1000},
+            "leaderElection": {"leaderElect": False},
+        }))
+        self._start("kube-scheduler", [
+            str(bins["kube-scheduler"]), f"--config={sched_cfg}",
+            "--bind-address=127.0.0.1", f"--secure-port={ports['sched']}",
+        ])
+        self._start("kwok", [
+            str(bins["kwok"]), f"--kubeconfig={self.state / 'kwok.kubeconfig'}",
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            f"--config={HERE / 'kwok-stages.yaml'}", f"--cidr={POD_CIDR}", "--node-ip=127.0.0.1",
+            "--node-lease-duration-seconds=40", f"--server-address=127.0.0.1:{ports['kwok']}",
+        ])
+        self.kubectl("apply", "-f", "-", stdin=json.dumps(node_list(nodes, gpu_nodes)))
+        self._wait("nodes Ready", lambda: self._ready_nodes() >= nodes, 60, "kwok")
+        self._wait("default ServiceAccount", self._default_sa, 60, "kube-controller-manager")
+        log(f"cluster up in {time.monotonic() - t0:.1f}s; "
+            f"export KUBECONFIG={self.kubeconfig}")
+
+    def _ready_nodes(self) -> int:
+        out = self.kubectl("get", "nodes", "-o", "json", check=False)
+        try:
+            items = json.loads(out)["items"]
+        except (ValueError, KeyError):
+            return 0
+        return sum(any(c["type"] == "Ready" and c["status"] == "True"
+                       for c in n.get("status", {}).get("conditions", [])) for n in items)
+
+    def _default_sa(self) -> bool:
+        return bool(self.kubectl("get", "serviceaccount", "default", "-o", "name", check=False))
+
+    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        r = subprocess.run([str(binaries()["kubectl"]), f"--kubeconfig={self.kubeconfig}", *args],
+                           input=stdin, capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise SystemExit(f"kubectl {' '.join(args)} failed: {r.stderr}")
+        return r.stdout if r.returncode == 0 else ""
+
+    def down(self, quiet: bool = False) -> None:
+        pids = self._pids()
+        # Reverse start order, so nothing reconnects to a half-stopped control plane.
+        for name in ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
+            pid = pids.get(name)
+            if pid and _alive(pid):
+                try:
+                    os.killpg(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in pids.values():
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+        for sub in ("pids", "etcd"):
+            shutil.rmtree(self.state / sub, ignore_errors=True)
+        self.info_file.unlink(missing_ok=True)
+        if not quiet:
+            log("cluster stopped")
+
+    def status(self) -> int:
+        pids = self._pids()
+        for name, pid in pids.items():
+            print(f"{name:26} pid {pid:<8} {'running' if _alive(pid) else 'DEAD'}")
+        ok = self.running()
+        print(f"api server: {'ready' if ok else 'not ready'}; kubeconfig: {self.kubeconfig}")
+        if ok:
+            print(f"memory of the cluster's processes: {self.rss_mib():.0f} MiB")
+        return 0 if ok else 1
+
+    def rss_mib(self) -> float:
+        total = 0
+        for pid in self._pids().values():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return total / 1024
+
+
+def node_list(nodes: int, gpu_nodes: int) -> dict:
+    items = []
+    for i in range(nodes):
+        gpu = i >= nodes - gpu_nodes
+        name = f"kwok-gpu-{i - (nodes - gpu_nodes)}" if gpu else f"kwok-cpu-{i}"
+        capacity = {"cpu": "64", "memory": "512Gi", "pods": "500"}
+        labels = {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                  "kubernetes.io/arch": "amd64"}
+        taints = []
+        if gpu:
+            capacity["nvidia.com/gpu"] = "8"
+            labels["nvidia.com/gpu.present"] = "true"
+            labels["nvidia.com/gpu.product"] = "NVIDIA-H100-80GB-HBM3"
+            taints = [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]
+        items.append({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": labels,
+                         "annotations": {"kwok.x-k8s.io/node": "fake",
+                                         "node.alpha.kubernetes.io/ttl": "0"}},
+            "spec": {"taints": taints},
+            "status": {"capacity": capacity, "allocatable": capacity},
+        })
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:  # a zombie is dead for our purposes
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def _tail(path: Path, n: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("command", choices=["up", "down", "status", "build"])
+    ap.add_argument("--nodes", type=int, default=4)
+    ap.add_argument("--gpu-nodes", type=int, default=2)
+    a = ap.parse_args()
+    c = Cluster()
+    if a.command == "up":
+        c.up(a.nodes, a.gpu_nodes)
+    elif a.command == "down":
+        c.down()
+    elif a.command == "build":
+        ensure_binaries()
+    else:
+        return c.status()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

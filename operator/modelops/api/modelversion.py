@@ -1,0 +1,232 @@
+"""The ModelVersion resource: one immutable version of one model (see shared API.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .common import DNS1035, ApiModel, Conditions, EnvVar, Quantity, cel, validations
+
+ARTIFACT_SCHEMES = ("s3", "gs", "hf", "pvc", "http", "https", "oci")
+VERSION_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
+
+Phase = Literal["Pending", "Training", "Evaluating", "Ready", "Failed"]
+Runtime = Literal["custom", "vllm", "triton", "torchserve"]
+
+
+class Artifact(ApiModel):
+    uri: str = Field(
+        description="Where the model's weights are. Schemes: " + ", ".join(ARTIFACT_SCHEMES)
+        + ". `pvc://CLAIM/PATH` mounts the claim read-only; other schemes are fetched into the "
+        "pod by an init container before the server starts.",
+        pattern=r"^(" + "|".join(ARTIFACT_SCHEMES) + r")://.+",
+        max_length=2048,
+    )
+    digest: str | None = Field(
+        None, description="Optional integrity pin, `sha256:<64 hex>`; passed to the server as "
+        "MODEL_DIGEST for it to verify.", pattern=r"^sha256:[a-f0-9]{64}$")
+
+
+class ServingResources(ApiModel):
+    cpu: Quantity | None = Field(None, description="CPU request and limit, e.g. `2` or `500m`.")
+    memory: Quantity | None = Field(None, description="Memory request and limit, e.g. `8Gi`.")
+    gpu: int | None = Field(
+        None, ge=0, le=64, description="GPUs per replica; becomes `nvidia.com/gpu` requests and "
+        "limits, plus a toleration of the `nvidia.com/gpu` taint.")
+
+
+class Toleration(ApiModel):
+    key: str | None = Field(None, description="Taint key to tolerate.", max_length=316)
+    operator: Literal["Exists", "Equal"] | None = Field(None, description="Exists or Equal.")
+    value: str | None = Field(None, description="Taint value (with Equal).", max_length=256)
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        None, description="Taint effect; empty matches all.")
+    toleration_seconds: int | None = Field(None, description="For NoExecute: how long to stay.")
+
+
+class Serving(ApiModel):
+    """How to serve this version. Absent: the version is not served."""
+
+    model_config = {"json_schema_extra": validations(
+        cel("self.runtime != 'custom' || has(self.image)",
+            "serving.image is required when serving.runtime is custom "
+            "(presets have a default image)",
+            reason="FieldValueRequired", fieldPath=".image"),
+    )}
+
+    runtime: Runtime = Field(
+        "custom", description="`custom` runs `image` as given; `vllm`, `triton` and `torchserve` "
+        "are presets with a default image, arguments, port, readiness and metrics paths.")
+    image: str | None = Field(None, description="Server image. Required for `custom`; overrides "
+                              "the preset's image otherwise.", min_length=1, max_length=512)
+    command: list[str] | None = Field(None, description="Container entrypoint (overrides the "
+                                      "image's or preset's).", max_length=64)
+    args: list[str] | None = Field(None, description="Container arguments (replace the preset's).",
+                                   max_length=256)
+    env: list[EnvVar] | None = Field(None, description="Extra environment variables.",
+                                     max_length=128)
+    port: int | None = Field(None, ge=1, le=65535, description="Port the server listens on "
+                             "(preset default, or 8080 for custom).")
+    replicas: int = Field(1, ge=0, le=1000, description="Replicas when no UpdatePolicy manages the "
+                          "model; an UpdatePolicy's `replicas` takes over once it does.")
+    resources: ServingResources | None = Field(None, description="Per-replica resources.")
+    node_selector: dict[str, str] | None = Field(None, description="Node labels the pods require.")
+    tolerations: list[Toleration] | None = Field(None, description="Extra tolerations.",
+                                                 max_length=32)
+    readiness_path: str | None = Field(None, description="HTTP path of the readiness probe "
+                                       "(preset default, or /healthz).", pattern=r"^/.*",
+                                       max_length=256)
+    metrics_path: str | None = Field(None, description="HTTP path Prometheus scrapes (preset "
+                                     "default, or /metrics).", pattern=r"^/.*", max_length=256)
+
+
+class TrainingResources(ApiModel):
+    cpu: Quantity | None = Field(None, description="CPU per pod (node).")
+    memory: Quantity | None = Field(None, description="Memory per pod (node).")
+
+
+class TrainingStep(ApiModel):
+    """One ordered stage of training; fields not given fall back to the training defaults."""
+
+    name: str = Field(description="Step name (DNS-1035 label), shown in status.", pattern=DNS1035,
+                      max_length=20)
+    image: str | None = Field(None, description="Image for this step.", max_length=512)
+    command: list[str] | None = Field(None, description="Command for this step.", max_length=64)
+    args: list[str] | None = Field(None, description="Arguments for this step.", max_length=256)
+    env: list[EnvVar] | None = Field(None, description="Extra env for this step.", max_length=128)
+    nodes: int | None = Field(None, ge=1, le=512, description="Pods for this step.")
+    gpus_per_node: int | None = Field(None, ge=0, le=64, description="GPUs per pod for this step.")
+
+
+class Checkpoint(ApiModel):
+    claim_name: str = Field(description="PersistentVolumeClaim mounted in every training pod.",
+                            max_length=253)
+    path: str = Field("/checkpoints", description="Mount path; exported as CHECKPOINT_DIR so the "
+                      "script resumes from it after a gang restart.", pattern=r"^/.*",
+                      max_length=256)
+
+
+class Training(ApiModel):
+    """Multi-node, multi-GPU training under torchrun; the version is trained before serving."""
+
+    image: str = Field(description="Training image.", min_length=1, max_length=512)
+    command: list[str] = Field(description="Script command; run under torchrun on every node, "
+                               "e.g. [python, train.py].", min_length=1, max_length=64)
+    args: list[str] | None = Field(None, description="Script arguments.", max_length=256)
+    env: list[EnvVar] | None = Field(None, description="Extra environment.", max_length=128)
+    nodes: int = Field(1, ge=1, le=512, description="Pods, one per node.")
+    gpus_per_node: int = Field(1, ge=0, le=64, description="GPUs per pod; also torchrun's "
+                               "processes per node (1 process when 0).")
+    resources: TrainingResources | None = Field(None, description="CPU and memory per pod.")
+    backend: Literal["nccl", "gloo"] = Field("nccl", description="torch.distributed backend.")
+    steps: list[TrainingStep] | None = Field(
+        None, description="Ordered stages, each a Job that starts after the previous succeeded.",
+        max_length=16)
+    checkpoint: Checkpoint | None = Field(None, description="Checkpoint volume for resuming.")
+    max_restarts: int = Field(3, ge=0, le=100, description="Whole-gang restarts before the "
+                              "version fails.")
+    active_deadline_seconds: int | None = Field(None, ge=1, description="Deadline per attempt.")
+    queue_name: str | None = Field(None, description="Kueue LocalQueue; set as the "
+                                   "kueue.x-k8s.io/queue-name label.", max_length=63)
+    output_uri: str | None = Field(None, description="Where training writes the model; becomes "
+                                   "status.artifactURI on success.", max_length=2048)
+    node_selector: dict[str, str] | None = Field(None, description="Node labels pods require.")
+    tolerations: list[Toleration] | None = Field(None, description="Extra tolerations.",
+                                                 max_length=32)
+
+
+class Gate(ApiModel):
+    model_config = {"json_schema_extra": validations(
+        cel("has(self.min) || has(self.max)", "a gate needs min, max or both"),
+        cel("!has(self.min) || !has(self.max) || self.min <= self.max", "gate min must be <= max"),
+    )}
+
+    metric: str = Field(description="Metric name in the evaluation output.", min_length=1,
+                        max_length=128)
+    min: float | None = Field(None, description="Lowest passing value (inclusive).")
+    max: float | None = Field(None, description="Highest passing value (inclusive).")
+
+
+class Evaluation(ApiModel):
+    """Offline evaluation after training (or of the given artifact) before serving."""
+
+    image: str = Field(description="Evaluation image.", min_length=1, max_length=512)
+    command: list[str] = Field(description="Writes a JSON object of metric -> number to "
+                               "/dev/termination-log.", min_length=1, max_length=64)
+    args: list[str] | None = Field(None, description="Arguments.", max_length=256)
+    env: list[EnvVar] | None = Field(None, description="Extra environment.", max_length=128)
+    gates: list[Gate] | None = Field(None, description="Metric thresholds the version must meet "
+                                     "to become Ready.", max_length=64)
+
+
+class ModelVersionSpec(ApiModel):
+    """The desired version: identity, weights, and optionally serving, training, evaluation."""
+
+    model_config = {"json_schema_extra": validations(
+        cel("has(self.artifact) || has(self.training)",
+            "spec.artifact is required unless spec.training produces it",
+            reason="FieldValueRequired", fieldPath=".artifact"),
+        cel("has(self.artifact) == has(oldSelf.artifact) && "
+            "(!has(self.artifact) || self.artifact == oldSelf.artifact)",
+            "spec.artifact is immutable; create a new ModelVersion instead",
+            fieldPath=".artifact"),
+    )}
+
+    model: str = Field(
+        description="The model this is a version of (DNS-1035 label). Immutable.",
+        pattern=DNS1035, max_length=50,
+        json_schema_extra=validations(cel("self == oldSelf", "spec.model is immutable")))
+    version: str = Field(
+        description="Version label, unique per (namespace, model): 1-63 of [A-Za-z0-9._-], "
+        "starting and ending alphanumeric. Immutable.", pattern=VERSION_PATTERN,
+        json_schema_extra=validations(cel("self == oldSelf", "spec.version is immutable")))
+    description: str | None = Field(None, description="Free text for humans.", max_length=1024)
+    artifact: Artifact | None = Field(None, description="The model's weights. Required unless "
+                                      "spec.training produces them. Immutable.")
+    serving: Serving | None = Field(None, description="How to serve; absent = not served.")
+    training: Training | None = Field(None, description="Train this version first.")
+    evaluation: Evaluation | None = Field(None, description="Evaluate before serving.")
+
+
+class TrainingStatus(ApiModel):
+    job_name: str | None = Field(None, description="The current or last training Job.")
+    step: str | None = Field(None, description="The current or last step.")
+    attempts: int | None = Field(None, description="Attempts of the current step so far.")
+    start_time: str | None = Field(None, description="When training started.")
+    completion_time: str | None = Field(None, description="When training finished.")
+
+
+class EvaluationStatus(ApiModel):
+    metrics: dict[str, float] | None = Field(None, description="Metric -> value from the "
+                                             "evaluation run.")
+    passed: bool | None = Field(None, description="Whether every gate held.")
+
+
+class ServingStatus(ApiModel):
+    deployment: str | None = Field(None, description="The serving Deployment.")
+    service: str | None = Field(None, description="The per-version Service.")
+    replicas: int | None = Field(None, description="Replicas currently asked for.")
+    ready_replicas: int | None = Field(None, description="Replicas ready now.")
+
+
+class ModelVersionStatus(ApiModel):
+    phase: Phase | None = Field(None, description="Pending, Training, Evaluating, Ready or Failed.")
+    observed_generation: int | None = Field(None, description="Generation last reconciled.")
+    artifact_uri: str | None = Field(None, alias="artifactURI",
+                                     description="Where the weights are (trained or given).")
+    conditions: Conditions | None = None
+    training: TrainingStatus | None = Field(None, description="Training progress.")
+    evaluation: EvaluationStatus | None = Field(None, description="Evaluation results.")
+    serving: ServingStatus | None = Field(None, description="Serving children and readiness.")
+
+
+def printer_columns() -> list[dict[str, Any]]:
+    return [
+        {"name": "Model", "type": "string", "jsonPath": ".spec.model"},
+        {"name": "Version", "type": "string", "jsonPath": ".spec.version"},
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Ready", "type": "integer", "jsonPath": ".status.serving.readyReplicas",
+         "description": "Serving replicas ready now"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]

@@ -1,0 +1,194 @@
+"""The UpdatePolicy resource: how traffic for one model moves between its versions."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .common import DNS1035, ApiModel, Conditions, Duration, cel, validations
+from .modelversion import VERSION_PATTERN
+
+PolicyPhase = Literal["Idle", "Progressing", "Paused", "Promoted", "RolledBack", "Degraded"]
+Outcome = Literal["Promoted", "RolledBack", "Aborted"]
+ACTIONS = ("promote", "promote-full", "abort", "retry", "resume")
+
+
+class Window(ApiModel):
+    schedule: str = Field(description="Cron expression (5 fields, UTC) of when a window opens.",
+                          min_length=9, max_length=128)
+    duration: Duration = Field(description="How long each window stays open.")
+
+
+class AutoUpdate(ApiModel):
+    enabled: bool = Field(False, description="Follow new versions: the newest Ready version (by "
+                          "creation) becomes the target. `targetVersion` wins when set.")
+    window: Window | None = Field(None, description="Rollouts start only inside this window.")
+
+
+class ServiceRef(ApiModel):
+    name: str | None = Field(None, description="Name of the stable Service clients call "
+                             "(default: the model name).", pattern=DNS1035, max_length=63)
+    port: int = Field(80, ge=1, le=65535, description="Port of the stable Service.")
+
+
+class Pause(ApiModel):
+    duration: Duration | None = Field(None, description="How long to wait; absent: wait for a "
+                                      "manual promote.")
+
+
+class CanaryStep(ApiModel):
+    model_config = {"json_schema_extra": validations(
+        cel("has(self.setWeight) != has(self.pause)",
+            "each step is exactly one of setWeight or pause"),
+    )}
+
+    set_weight: int | None = Field(None, ge=0, le=100, description="Percent of traffic for the "
+                                   "canary (0-100).")
+    pause: Pause | None = Field(None, description="Wait: for a duration, or until promoted.")
+
+
+class ReplicasRouting(ApiModel):
+    """Weight approximated by ready replica counts behind one Service; needs no mesh."""
+
+
+class GatewayAPIRouting(ApiModel):
+    http_route: str = Field(description="Name of the HTTPRoute whose backendRefs weights follow "
+                            "the steps.", pattern=DNS1035, max_length=63)
+
+
+class TrafficRouting(ApiModel):
+    model_config = {"json_schema_extra": validations(
+        cel("(has(self.replicas) ? 1 : 0) + (has(self.gatewayAPI) ? 1 : 0) == 1",
+            "trafficRouting needs exactly one of replicas or gatewayAPI"),
+    )}
+
+    replicas: ReplicasRouting | None = Field(None,
+                                             description="Split replicas by weight (default).")
+    gateway_api: GatewayAPIRouting | None = Field(None, alias="gatewayAPI",
+                                                  description="Weighted HTTPRoute backends.")
+
+
+class Canary(ApiModel):
+    steps: list[CanaryStep] = Field(
+        default_factory=list, max_length=64,
+        description="Steps in order; after the last one the canary gets 100% and is promoted.")
+    traffic_routing: TrafficRouting | None = Field(None, description="How weights are applied "
+                                                   "(default replicas).")
+
+
+class Strategy(ApiModel):
+    canary: Canary | None = Field(None, description="Canary rollout in steps.")
+
+
+class PrometheusRef(ApiModel):
+    address: str = Field(description="Base URL of Prometheus; must be in the operator's "
+                         "allow-list.", pattern=r"^https?://.+", max_length=512)
+
+
+class MetricCheck(ApiModel):
+    model_config = {"json_schema_extra": validations(
+        cel("has(self.min) || has(self.max)", "a metric needs min, max or both"),
+        cel("!has(self.min) || !has(self.max) || self.min <= self.max",
+            "metric min must be <= max"),
+    )}
+
+    name: str = Field(description="Metric name shown in status.", pattern=DNS1035, max_length=63)
+    query: str = Field(description="PromQL returning one number. Variables: {{model}}, "
+                       "{{namespace}}, {{canaryVersion}}, {{stableVersion}}.", min_length=1,
+                       max_length=8192)
+    min: float | None = Field(None, description="Lowest passing value.")
+    max: float | None = Field(None, description="Highest passing value.")
+
+
+class Analysis(ApiModel):
+    interval: Duration = Field("30s", description="Time between measurements.")
+    failure_limit: int = Field(2, ge=0, le=100, description="Failed measurements tolerated; one "
+                               "more rolls back.")
+    inconclusive_limit: int = Field(3, ge=0, le=100, description="Inconclusive measurements (no "
+                                    "data, Prometheus unreachable) tolerated; one more pauses.")
+    prometheus: PrometheusRef = Field(description="Where to query.")
+    metrics: list[MetricCheck] = Field(description="Checks run at every interval.", min_length=1,
+                                       max_length=16)
+
+
+class Rollback(ApiModel):
+    automatic: bool = Field(True, description="Roll back by itself when analysis fails.")
+
+
+class UpdatePolicySpec(ApiModel):
+    """Which version should serve the model, and how traffic moves to it."""
+
+    model: str = Field(description="The model this policy routes; one policy per (namespace, "
+                       "model). Immutable.", pattern=DNS1035, max_length=50,
+                       json_schema_extra=validations(cel("self == oldSelf",
+                                                         "spec.model is immutable")))
+    target_version: str | None = Field(None, description="The version that should serve; "
+                                       "changing it starts a rollout.", pattern=VERSION_PATTERN)
+    auto_update: AutoUpdate | None = Field(None, description="Follow new Ready versions.")
+    replicas: int = Field(1, ge=0, le=1000, description="Total serving replicas for the model.")
+    service: ServiceRef | None = Field(None, description="The stable Service clients call.")
+    strategy: Strategy | None = Field(None, description="How a new version takes traffic.")
+    analysis: Analysis | None = Field(None, description="Metric analysis during every step.")
+    rollback: Rollback | None = Field(None, description="Rollback behaviour.")
+    progress_deadline_seconds: int = Field(600, ge=1, description="A step that cannot progress "
+                                           "this long fails the rollout.")
+    history_limit: int = Field(10, ge=1, le=100, description="Rollouts kept in status.history.")
+    paused: bool = Field(False, description="Hold the rollout where it is.")
+
+
+class MetricResult(ApiModel):
+    name: str = Field(description="Metric name.")
+    value: float | None = Field(None, description="Measured value (absent: no data).")
+    phase: Literal["Successful", "Failed", "Inconclusive", "Error"] = Field(
+        description="Result of this measurement.")
+    time: str | None = Field(None, description="When measured.")
+    message: str | None = Field(None, description="Why inconclusive or failed.", max_length=1024)
+
+
+class AnalysisStatus(ApiModel):
+    phase: Literal["Running", "Successful", "Failed", "Inconclusive"] | None = Field(
+        None, description="Overall result so far.")
+    last_measurement_time: str | None = Field(None, description="When last measured.")
+    failures: int | None = Field(None, description="Failed measurements in this rollout.")
+    inconclusive: int | None = Field(None, description="Inconclusive measurements.")
+    metrics: list[MetricResult] | None = Field(None, description="Latest value per metric.",
+                                               max_length=16)
+
+
+class HistoryEntry(ApiModel):
+    revision: int = Field(description="Rollout counter, increasing.")
+    version: str = Field(description="The version rolled out.")
+    from_version: str | None = Field(None, description="The stable version before.")
+    start_time: str | None = Field(None, description="When the rollout started.")
+    end_time: str | None = Field(None, description="When it ended.")
+    outcome: Outcome = Field(description="Promoted, RolledBack or Aborted.")
+    reason: str | None = Field(None, description="Why it ended so.")
+    message: str | None = Field(None, description="Details, e.g. the metric values.",
+                                max_length=4096)
+
+
+class UpdatePolicyStatus(ApiModel):
+    phase: PolicyPhase | None = Field(None, description="Idle, Progressing, Paused, Promoted, "
+                                      "RolledBack or Degraded.")
+    stable_version: str | None = Field(None, description="Version serving stable traffic.")
+    canary_version: str | None = Field(None, description="Version being rolled out.")
+    current_step_index: int | None = Field(None, description="Index of the current step.")
+    canary_weight: int | None = Field(None, description="Weight set by the current step.")
+    actual_canary_weight: int | None = Field(None, description="Weight actually achieved.")
+    analysis: AnalysisStatus | None = Field(None, description="Analysis of the current rollout.")
+    history: list[HistoryEntry] | None = Field(None, description="Rollouts, newest first.",
+                                               max_length=100)
+    conditions: Conditions | None = None
+    observed_generation: int | None = Field(None, description="Generation last reconciled.")
+
+
+def printer_columns() -> list[dict[str, Any]]:
+    return [
+        {"name": "Model", "type": "string", "jsonPath": ".spec.model"},
+        {"name": "Stable", "type": "string", "jsonPath": ".status.stableVersion"},
+        {"name": "Canary", "type": "string", "jsonPath": ".status.canaryVersion"},
+        {"name": "Weight", "type": "integer", "jsonPath": ".status.canaryWeight"},
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]

@@ -1,0 +1,77 @@
+"""kopf registrations for ModelVersions and the children they own; each calls the core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from ..serving.names import MANAGED_BY, OPERATOR
+from ..state import State
+from ..versions.reconcile import forget, reconcile, slim
+from ..versions.validate import NodeInfo
+
+MV = ("modelops.io", "v1alpha1", "modelversions")
+OURS = {MANAGED_BY: OPERATOR}
+
+
+@kopf.index(*MV)
+def mv_by_name(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {(namespace, name): slim(body)}
+
+
+@kopf.index(*MV)
+def mv_versions(namespace: str, meta: kopf.Meta, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
+    return {(namespace, spec.get("model"), spec.get("version")):
+            (meta.get("creationTimestamp") or "", meta["name"])}
+
+
+@kopf.index("apps", "v1", "deployments", labels=OURS)
+def mv_deployments(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {(namespace, name): slim(body)}
+
+
+@kopf.index("", "v1", "services", labels=OURS)
+def mv_services(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {(namespace, name): slim(body)}
+
+
+@kopf.index("", "v1", "nodes")
+def mv_nodes(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[Any, Any]:
+    return {name: NodeInfo.from_node(body, memo.state.settings.gpu_resource)}
+
+
+async def _reconcile(mv: dict[str, Any], memo: kopf.Memo, kw: dict[str, Any]) -> None:
+    await reconcile(memo.state, mv, deployments=kw["mv_deployments"],
+                    services=kw["mv_services"], versions=kw["mv_versions"], nodes=kw["mv_nodes"])
+
+
+@kopf.on.resume(*MV)
+@kopf.on.create(*MV)
+@kopf.on.update(*MV, field="spec")
+async def mv_changed(body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
+    await _reconcile(slim(body), memo, kw)
+
+
+@kopf.timer(*MV, interval=300, initial_delay=300)
+async def mv_resync(body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
+    await _reconcile(slim(body), memo, kw)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=OURS)
+@kopf.on.event("", "v1", "services", labels=OURS)
+async def child_changed(namespace: str, meta: kopf.Meta, memo: kopf.Memo,
+                        mv_by_name: kopf.Index[Any, Any], **kw: Any) -> None:
+    """A child changed or vanished: bring its ModelVersion's world back to the plan."""
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("kind") != "ModelVersion":
+            continue
+        for mv in mv_by_name.get((namespace, ref["name"]), []):
+            if mv["metadata"]["uid"] == ref.get("uid"):
+                await _reconcile(mv, memo, {**kw, "mv_by_name": mv_by_name})
+
+
+@kopf.on.delete(*MV, optional=True)
+async def mv_deleted(namespace: str, name: str, uid: str, memo: kopf.Memo, **_: Any) -> None:
+    state: State = memo.state
+    forget(state, uid, namespace, name)

@@ -1,0 +1,36 @@
+"""Operator start-up and shutdown: kopf settings, our settings, the API client."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from ..kube import Kube
+from ..settings import Settings
+from ..state import State
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    # Our own names for what kopf stores on objects, so nothing says "kopf.zalando.org".
+    settings.persistence.finalizer = "modelops.io/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="modelops.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="modelops.io", key="last-handled-configuration")
+    # Watches that end on their own survive silent network drops and API server restarts.
+    settings.watching.server_timeout = 270
+    settings.watching.client_timeout = 300
+    settings.watching.connect_timeout = 30
+    # Handler successes are not news for users; our own events tell the story.
+    settings.posting.level = logging.WARNING
+    settings.networking.request_timeout = 60
+    memo.state = State(settings=Settings.from_env(), kube=Kube())
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    state: State | None = getattr(memo, "state", None)
+    if state is not None:
+        await state.kube.close()

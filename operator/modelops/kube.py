@@ -1,0 +1,171 @@
+"""The one place that talks to the Kubernetes API.
+
+A small async REST client on aiohttp (kopf's own HTTP stack), authenticated the way kopf logs
+in, so the operator needs no second generated client. Writes use server-side apply for
+children and merge patches for status; every function says which verb it costs, because the
+benchmarks count requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import kopf
+
+logger = logging.getLogger(__name__)
+FIELD_MANAGER = "modelops"
+USER_AGENT = "modelops-operator"
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str
+    version: str
+    plural: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None, sub: str = "") -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        if name:
+            base += f"/{name}"
+        if sub:
+            base += f"/{sub}"
+        return base
+
+
+MODELVERSIONS = Resource("modelops.io", "v1alpha1", "modelversions", "ModelVersion")
+UPDATEPOLICIES = Resource("modelops.io", "v1alpha1", "updatepolicies", "UpdatePolicy")
+DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
+SERVICES = Resource("", "v1", "services", "Service")
+JOBS = Resource("batch", "v1", "jobs", "Job")
+PODS = Resource("", "v1", "pods", "Pod")
+NODES = Resource("", "v1", "nodes", "Node")
+HTTPROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
+KINDS = {r.kind: r for r in (MODELVERSIONS, UPDATEPOLICIES, DEPLOYMENTS, SERVICES, JOBS, PODS,
+                             NODES, HTTPROUTES)}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+        msg = body.get("message") if isinstance(body, dict) else str(body)
+        super().__init__(f"HTTP {status}: {msg}")
+
+    @property
+    def permanent(self) -> bool:
+        """4xx other than conflicts and throttling cannot be fixed by retrying."""
+        return 400 <= self.status < 500 and self.status not in (408, 409, 429)
+
+
+def _login() -> kopf.ConnectionInfo:
+    settings = kopf.OperatorSettings()
+    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
+        settings=settings)
+    if info is None:
+        raise kopf.LoginError("no in-cluster service account and no kubeconfig found")
+    return info
+
+
+class Kube:
+    """An async Kubernetes API client; create in kopf's startup, close in cleanup."""
+
+    def __init__(self, timeout: float = 30.0) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+        self._server = ""
+        self._lock = asyncio.Lock()
+
+    async def _connect(self) -> aiohttp.ClientSession:
+        info = _login()
+        self._server = info.server.rstrip("/")
+        connector = aiohttp.TCPConnector(ssl=info.as_ssl_context(), limit=64)
+        headers = {"User-Agent": USER_AGENT, **info.as_http_headers()}
+        return aiohttp.ClientSession(connector=connector, headers=headers, timeout=self._timeout)
+
+    async def session(self) -> aiohttp.ClientSession:
+        async with self._lock:
+            if self._session is None or self._session.closed:
+                self._session = await self._connect()
+            return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def request(self, method: str, path: str, *, body: Any = None,
+                      params: dict[str, str] | None = None,
+                      content_type: str = "application/json") -> Any:
+        for attempt in (1, 2):
+            session = await self.session()
+            data = None if body is None else json.dumps(body)
+            async with session.request(method, self._server + path, data=data, params=params,
+                                       headers={"Content-Type": content_type}) as resp:
+                text = await resp.text()
+                if resp.status == 401 and attempt == 1:
+                    # Rotated in-cluster token or expired credentials: log in again, once.
+                    await session.close()
+                    continue
+                payload = json.loads(text) if text else None
+                if resp.status >= 400:
+                    raise ApiError(resp.status, payload if payload is not None else text)
+                return payload
+        raise AssertionError("unreachable")
+
+    # -- verbs -----------------------------------------------------------------------------
+    async def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """GET one object; None when it does not exist."""
+        try:
+            return dict(await self.request("GET", res.path(namespace, name)))
+        except ApiError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    async def list(self, res: Resource, namespace: str | None = None,
+                   label_selector: str | None = None) -> list[dict[str, Any]]:
+        """LIST; one request."""
+        params = {"labelSelector": label_selector} if label_selector else None
+        out = await self.request("GET", res.path(namespace), params=params)
+        return list(out.get("items", []))
+
+    async def apply(self, obj: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
+        """Server-side apply of a whole object we own (one PATCH)."""
+        res = KINDS[obj["kind"]]
+        meta = obj["metadata"]
+        path = res.path(meta.get("namespace"), meta["name"])
+        params = {"fieldManager": FIELD_MANAGER, "force": "true" if force else "false"}
+        return dict(await self.request("PATCH", path, body=obj, params=params,
+                                       content_type="application/apply-patch+yaml"))
+
+    async def patch(self, res: Resource, namespace: str | None, name: str, patch: dict[str, Any],
+                    *, sub: str = "", kind: str = "merge") -> dict[str, Any]:
+        """A merge (or JSON) patch, of the object or a subresource such as status (one PATCH)."""
+        ctype = {"merge": "application/merge-patch+json",
+                 "json": "application/json-patch+json"}[kind]
+        return dict(await self.request("PATCH", res.path(namespace, name, sub), body=patch,
+                                       content_type=ctype))
+
+    async def delete(self, res: Resource, namespace: str | None, name: str,
+                     propagation: str = "Background") -> bool:
+        """DELETE; False when it was already gone."""
+        try:
+            await self.request("DELETE", res.path(namespace, name),
+                               body={"propagationPolicy": propagation})
+            return True
+        except ApiError as e:
+            if e.status == 404:
+                return False
+            raise

@@ -1,0 +1,50 @@
+"""How a model artifact reaches a pod: a read-only PVC mount, or an init container fetching it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+VOLUME = "model"
+
+
+@dataclass
+class ModelSource:
+    env: list[dict[str, Any]]
+    volumes: list[dict[str, Any]]
+    mounts: list[dict[str, Any]]
+    init_containers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def split_pvc(uri: str) -> tuple[str, str]:
+    """`pvc://claim/some/path` -> (`claim`, `some/path`)."""
+    parts = urlsplit(uri)
+    return parts.netloc, parts.path.lstrip("/")
+
+
+def model_source(uri: str, digest: str | None, model: str, version: str, model_dir: str,
+                 fetcher_image: str) -> ModelSource:
+    env = [
+        {"name": "MODEL_NAME", "value": model},
+        {"name": "MODEL_VERSION", "value": version},
+        {"name": "MODEL_URI", "value": uri},
+        {"name": "MODEL_DIR", "value": model_dir},
+    ]
+    if digest:
+        env.append({"name": "MODEL_DIGEST", "value": digest})
+    mount = {"name": VOLUME, "mountPath": model_dir, "readOnly": True}
+    if uri.startswith("pvc://"):
+        claim, sub = split_pvc(uri)
+        if sub:
+            mount["subPath"] = sub
+        volume = {"name": VOLUME, "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}
+        return ModelSource(env, [volume], [mount])
+    fetch = {
+        "name": "fetch-model",
+        "image": fetcher_image,
+        "args": [uri, model_dir],
+        "env": [e for e in env if e["name"] in ("MODEL_URI", "MODEL_DIR", "MODEL_DIGEST")],
+        "volumeMounts": [{"name": VOLUME, "mountPath": model_dir}],
+    }
+    return ModelSource(env, [{"name": VOLUME, "emptyDir": {}}], [mount], [fetch])

@@ -1,0 +1,121 @@
+"""Pure builders: a ModelVersion (as a dict) -> its serving Deployment and Service manifests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..api.modelversion import ModelVersionSpec, Serving
+from ..settings import Settings
+from . import names
+from .artifact import model_source
+from .presets import resolve
+
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+SERVING_LABEL = "modelops.io/serving"
+
+
+def selector(model: str, version: str) -> dict[str, str]:
+    return {names.MODEL: model, names.VERSION: version, SERVING_LABEL: "true"}
+
+
+def resources(serving: Serving, gpu_resource: str) -> dict[str, Any]:
+    r = serving.resources
+    if r is None:
+        return {}
+    amounts: dict[str, Any] = {}
+    if r.cpu is not None:
+        amounts["cpu"] = str(r.cpu)
+    if r.memory is not None:
+        amounts["memory"] = str(r.memory)
+    if r.gpu:
+        amounts[gpu_resource] = str(r.gpu)
+    return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
+
+
+def tolerations(user: list[Any] | None, gpus: int) -> list[dict[str, Any]]:
+    out = [t.dump() for t in user or []]
+    if gpus and GPU_TOLERATION not in out:
+        out.append(dict(GPU_TOLERATION))
+    return out
+
+
+def deployment(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, replicas: int,
+               settings: Settings) -> dict[str, Any]:
+    """`artifact_uri` is spec.artifact.uri, or status.artifactURI for a trained version."""
+    assert spec.serving is not None
+    serving = spec.serving
+    eff = resolve(serving)
+    name = names.child_name(spec.model, spec.version)
+    lbl = names.labels(spec.model, spec.version, "serving")
+    digest = spec.artifact.digest if spec.artifact else None
+    src = model_source(artifact_uri, digest, spec.model, spec.version,
+                       settings.model_dir, settings.fetcher_image)
+    ports = [{"name": "http", "containerPort": eff.port, "protocol": "TCP"}]
+    if eff.metrics_port and eff.metrics_port != eff.port:
+        ports.append({"name": "metrics", "containerPort": eff.metrics_port, "protocol": "TCP"})
+    container: dict[str, Any] = {
+        "name": "server",
+        "image": eff.image,
+        "env": src.env + [e.dump() for e in serving.env or []],
+        "ports": ports,
+        "readinessProbe": {"httpGet": {"path": eff.readiness_path, "port": "http"},
+                           "periodSeconds": 5, "failureThreshold": 3},
+        "volumeMounts": src.mounts,
+    }
+    if eff.command is not None:
+        container["command"] = eff.command
+    if eff.args:
+        container["args"] = eff.args
+    res = resources(serving, settings.gpu_resource)
+    if res:
+        container["resources"] = res
+    gpus = serving.resources.gpu if serving.resources and serving.resources.gpu else 0
+    pod: dict[str, Any] = {"containers": [container], "volumes": src.volumes}
+    if src.init_containers:
+        pod["initContainers"] = src.init_containers
+    tol = tolerations(serving.tolerations, gpus)
+    if tol:
+        pod["tolerations"] = tol
+    if serving.node_selector:
+        pod["nodeSelector"] = dict(serving.node_selector)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": mv["metadata"]["namespace"], "labels": lbl,
+                     "ownerReferences": [names.owner_reference(mv)]},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector(spec.model, spec.version)},
+            "template": {
+                "metadata": {
+                    "labels": {**lbl, **selector(spec.model, spec.version)},
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(eff.metrics_port or eff.port),
+                        "prometheus.io/path": eff.metrics_path,
+                    },
+                },
+                "spec": pod,
+            },
+        },
+    }
+
+
+def service(mv: dict[str, Any], spec: ModelVersionSpec) -> dict[str, Any]:
+    """The per-version Service: canary analysis and Gateway API routes address it."""
+    assert spec.serving is not None
+    eff = resolve(spec.serving)
+    ports = [{"name": "http", "port": eff.port, "targetPort": "http", "protocol": "TCP"}]
+    if eff.metrics_port and eff.metrics_port != eff.port:
+        ports.append({"name": "metrics", "port": eff.metrics_port, "targetPort": "metrics",
+                      "protocol": "TCP"})
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": names.child_name(spec.model, spec.version),
+                     "namespace": mv["metadata"]["namespace"],
+                     "labels": names.labels(spec.model, spec.version, "serving"),
+                     "ownerReferences": [names.owner_reference(mv)]},
+        "spec": {"type": "ClusterIP", "selector": selector(spec.model, spec.version),
+                 "ports": ports},
+    }

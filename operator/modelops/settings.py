@@ -1,0 +1,43 @@
+"""Operator settings, read from MODELOPS_* environment variables once at startup."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    fetcher_image: str = Field(
+        "ghcr.io/modelops/fetcher:0.1.0",
+        description="Init-container image that downloads non-pvc artifacts into the pod.")
+    model_dir: str = Field("/mnt/models", description="Where the artifact appears in serving pods.")
+    resync_seconds: float = Field(
+        60.0, description="How often every object is re-checked even without events (drift).")
+    metrics_port: int = Field(8080, description="Port of the /metrics endpoint (0: off).")
+    prometheus_allow: list[str] = Field(
+        default_factory=list,
+        description="Prometheus base URLs (prefixes) analysis may call; empty allows none but "
+        "loopback and in-cluster *.svc addresses.")
+    image_registries: list[str] = Field(
+        default_factory=list,
+        description="If set, serving/training images must start with one of these prefixes.")
+    fetch_schemes: list[str] = Field(
+        default_factory=lambda: ["s3", "gs", "hf", "http", "https", "oci"],
+        description="Artifact URI schemes the fetcher image can download.")
+    gpu_resource: str = Field("nvidia.com/gpu", description="Extended resource name for GPUs.")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for name, field in cls.model_fields.items():
+            raw = env.get(f"MODELOPS_{name.upper()}")
+            if raw is None:
+                continue
+            if field.annotation == list[str]:
+                values[name] = [x.strip() for x in raw.split(",") if x.strip()]
+            else:
+                values[name] = raw
+        return cls.model_validate(values)

@@ -1,0 +1,1 @@
+"""The life of a ModelVersion: validation, the reconcile plan, and its status."""

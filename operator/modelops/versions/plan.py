@@ -1,0 +1,166 @@
+"""Decide what a ModelVersion needs: (object, observed children, now) -> children and status.
+
+Pure: no I/O, time comes in as an argument. The handler gathers `Observed` from kopf's
+indexes, calls `plan`, and applies the result: children that differ from what is observed,
+one status patch if the status changed, and the events of the transitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..api.conditions import get_condition, set_condition
+from ..api.modelversion import ModelVersionSpec
+from ..api.quantity import parse_quantity
+from ..serving import builders, names
+from ..settings import Settings
+from .validate import NodeInfo, problems
+
+
+@dataclass
+class Observed:
+    deployment: dict[str, Any] | None = None
+    service: dict[str, Any] | None = None
+    duplicate_of: str | None = None  # the ModelVersion that already holds this version
+    managed_replicas: int | None = None  # replicas an UpdatePolicy asks for; None: unmanaged
+    nodes: list[NodeInfo] | None = None
+
+
+@dataclass
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass
+class Plan:
+    apply: list[dict[str, Any]] = field(default_factory=list)
+    status: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+
+def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: datetime) -> Plan:
+    old = mv.get("status") or {}
+    gen = mv["metadata"].get("generation")
+    conds = list(old.get("conditions") or [])
+    out = Plan()
+    status: dict[str, Any] = {"observedGeneration": gen}
+
+    try:
+        spec = ModelVersionSpec.model_validate(mv.get("spec") or {})
+        errors = problems(spec, settings, observed.nodes)
+    except ValidationError as e:
+        spec = None
+        errors = [f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
+
+    if observed.duplicate_of:
+        reason = "DuplicateVersion"
+        message = (f"version {mv['spec'].get('version')!r} of model {mv['spec'].get('model')!r} "
+                   f"is already held by ModelVersion {observed.duplicate_of!r}; to replace a "
+                   "version, delete that one and create this again")
+    elif errors:
+        reason, message = "InvalidSpec", "; ".join(errors)
+    else:
+        reason = ""
+    if reason or spec is None:
+        conds = set_condition(conds, "Valid", False, reason, message, gen, now)
+        conds = set_condition(conds, "Ready", False, reason, "the spec is not valid", gen, now)
+        status.update(phase="Failed", conditions=conds)
+        _transitions(old, status, out, warning=(reason, message))
+        out.status = status
+        return out
+
+    conds = set_condition(conds, "Valid", True, "Validated", "the spec is valid", gen, now)
+    artifact_uri = spec.artifact.uri if spec.artifact else old.get("artifactURI")
+    if artifact_uri:
+        status["artifactURI"] = artifact_uri
+
+    if spec.serving is None:
+        conds = set_condition(conds, "Available", False, "NotServed", "spec.serving is not set",
+                              gen, now)
+        conds = set_condition(conds, "Ready", True, "Ready", "valid; not served", gen, now)
+        status.update(phase="Ready", conditions=conds)
+    else:
+        replicas = (observed.managed_replicas if observed.managed_replicas is not None
+                    else spec.serving.replicas)
+        desired = [builders.deployment(mv, spec, artifact_uri or "", replicas, settings),
+                   builders.service(mv, spec)]
+        for want, have in zip(desired, (observed.deployment, observed.service), strict=True):
+            if have is None or not is_subset(want, have):
+                out.apply.append(want)
+        ready, available, msg = deployment_readiness(observed.deployment, replicas)
+        status["serving"] = {
+            "deployment": names.child_name(spec.model, spec.version),
+            "service": names.child_name(spec.model, spec.version),
+            "replicas": replicas,
+            "readyReplicas": _ready_replicas(observed.deployment),
+        }
+        conds = set_condition(conds, "Available", available,
+                              "MinimumReplicasAvailable" if available else
+                              ("ScaledToZero" if replicas == 0 else "NoReplicasReady"), msg, gen,
+                              now)
+        conds = set_condition(conds, "Ready", ready, "Ready" if ready else "Progressing", msg,
+                              gen, now)
+        status.update(phase="Ready" if ready else "Pending", conditions=conds)
+    _transitions(old, status, out)
+    out.status = status
+    return out
+
+
+def _ready_replicas(dep: dict[str, Any] | None) -> int:
+    return int(((dep or {}).get("status") or {}).get("readyReplicas") or 0)
+
+
+def deployment_readiness(dep: dict[str, Any] | None, replicas: int) -> tuple[bool, bool, str]:
+    """(all asked-for replicas ready and up to date, any ready, message)."""
+    if dep is None:
+        return False, False, "waiting for the serving Deployment to be created"
+    st = dep.get("status") or {}
+    ready = int(st.get("readyReplicas") or 0)
+    updated = int(st.get("updatedReplicas") or 0)
+    current = int(st.get("observedGeneration") or 0) >= int(dep["metadata"].get("generation") or 0)
+    have_replicas = int((dep.get("spec") or {}).get("replicas", 1))
+    done = current and have_replicas == replicas and ready >= replicas and updated >= replicas
+    return done, ready > 0, f"{ready}/{replicas} replicas ready"
+
+
+def _transitions(old: dict[str, Any], new: dict[str, Any], out: Plan,
+                 warning: tuple[str, str] | None = None) -> None:
+    """Events for what changed since the last status: a user sees the story, not noise."""
+    was_valid = get_condition(old.get("conditions"), "Valid")
+    if warning:
+        reason, message = warning
+        if not was_valid or (was_valid.get("reason"), was_valid.get("message")) != warning:
+            out.events.append(Event("Warning", reason, message))
+    if old.get("phase") != new.get("phase"):
+        ready = get_condition(new.get("conditions"), "Ready") or {}
+        out.events.append(Event("Normal", f"Phase{new.get('phase')}",
+                                f"phase {old.get('phase') or 'none'} -> {new.get('phase')}: "
+                                f"{ready.get('message', '')}".rstrip(": ")))
+
+
+def is_subset(want: Any, have: Any) -> bool:
+    """True when every field we set has that value in the live object.
+
+    The API server adds defaults (imagePullPolicy, protocol, ...) that we do not set, and
+    normalizes quantities (0.5 -> 500m); neither is a difference worth a write.
+    """
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(k in have and is_subset(v, have[k])
+                                              for k, v in want.items())
+    if isinstance(want, list):
+        return (isinstance(have, list) and len(want) == len(have)
+                and all(is_subset(w, h) for w, h in zip(want, have, strict=True)))
+    if want == have:
+        return True
+    if isinstance(want, (str, int)) and isinstance(have, (str, int)):
+        try:
+            return parse_quantity(want) == parse_quantity(have)
+        except ValueError:
+            return False
+    return False

@@ -1,0 +1,90 @@
+"""Run one reconcile of a ModelVersion: gather what is observed, plan, apply the plan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from ..kube import MODELVERSIONS
+from ..serving.names import child_name
+from ..state import State
+from .plan import Observed, plan
+
+logger = logging.getLogger(__name__)
+
+
+def slim(body: Any) -> dict[str, Any]:
+    """The parts of an object we keep in memory (no managedFields)."""
+    meta = body["metadata"]
+    keep = ("name", "namespace", "uid", "generation", "resourceVersion", "creationTimestamp",
+            "deletionTimestamp", "labels", "annotations", "ownerReferences")
+    return {
+        "apiVersion": body.get("apiVersion"), "kind": body.get("kind"),
+        "metadata": {k: meta[k] for k in keep if k in meta},
+        "spec": dict(body.get("spec") or {}),
+        "status": dict(body.get("status") or {}),
+    }
+
+
+def holder(candidates: Iterable[tuple[str, str]]) -> str | None:
+    """The ModelVersion that holds a (model, version): the oldest, then by name."""
+    return min(candidates, default=(None, None))[1]
+
+
+def patch_for(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A merge patch from old to new; keys that went away become null."""
+    out: dict[str, Any] = {k: v for k, v in new.items() if old.get(k) != v}
+    out.update({k: None for k in old if k not in new})
+    return out
+
+
+async def reconcile(state: State, mv: dict[str, Any], *, deployments: Any, services: Any,
+                    versions: Any, nodes: Any) -> None:
+    meta = mv["metadata"]
+    ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    if meta.get("deletionTimestamp"):
+        return  # children go with the owner, through garbage collection
+    async with state.lock(ns, name):
+        spec = mv.get("spec") or {}
+        child = child_name(spec.get("model", ""), spec.get("version", "")) if spec.get(
+            "model") and spec.get("version") else ""
+        key = (ns, spec.get("model"), spec.get("version"))
+        owner = holder(versions.get(key, [])) if key in versions else None
+        known = state.written.get(uid)
+        if known is not None:
+            mv = {**mv, "status": known}
+        observed = Observed(
+            deployment=_one(deployments, (ns, child)),
+            service=_one(services, (ns, child)),
+            duplicate_of=owner if owner not in (None, name) else None,
+            nodes=[n for ns_nodes in nodes.values() for n in ns_nodes] if nodes else None,
+        )
+        p = plan(mv, observed, state.settings, datetime.now(UTC))
+        for obj in p.apply:
+            logger.info("%s/%s: applying %s %s", ns, name, obj["kind"], obj["metadata"]["name"])
+            await state.kube.apply(obj)
+        old_status = mv.get("status") or {}
+        if p.status != old_status:
+            await state.kube.patch(MODELVERSIONS, ns, name, {"status": patch_for(old_status,
+                                                                                  p.status)},
+                                   sub="status")
+            state.written[uid] = p.status
+        for ev in p.events:
+            kopf.event(mv, type=ev.type, reason=ev.reason, message=ev.message)
+
+
+def _one(index: Any, key: tuple[str, str]) -> dict[str, Any] | None:
+    if key not in index:
+        return None
+    items = list(index[key])
+    return items[0] if items else None
+
+
+def forget(state: State, uid: str, namespace: str, name: str) -> None:
+    state.written.pop(uid, None)
+    state.locks.pop((namespace, name), None)
+

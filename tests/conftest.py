@@ -1,0 +1,86 @@
+"""Session fixtures: the local cluster, the CRDs, the operator, a namespace per test.
+
+The cluster is real (etcd, kube-apiserver, controller-manager, scheduler, kwok) and is started
+by `hack/cluster/localcluster.py` when no running one is named. A missing cluster fails the
+integration tests; it never skips them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.kube import Kube
+from tests.support.operator import OperatorProcess
+from tests.support.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--cluster", choices=["local", "kind"], default="local",
+                     help="local: the project's own control plane + kwok (default); "
+                          "kind: pytest-kind, for machines with Docker")
+
+
+def _load_localcluster():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("localcluster",
+                                                  ROOT / "hack" / "cluster" / "localcluster.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(request: pytest.FixtureRequest) -> Iterator[str]:
+    # pytest-kind owns --kubeconfig (a running cluster to use instead of starting one).
+    named = request.config.getoption("--kubeconfig") or os.environ.get("MODELOPS_TEST_KUBECONFIG")
+    if named:
+        yield str(named)
+        return
+    if request.config.getoption("--cluster") == "kind":
+        kind_cluster = request.getfixturevalue("kind_cluster")  # from pytest-kind
+        yield str(kind_cluster.kubeconfig_path)
+        return
+    lc = _load_localcluster()
+    cluster = lc.Cluster()
+    started = not cluster.running()
+    cluster.up()
+    yield str(cluster.kubeconfig)
+    if started and not os.environ.get("MODELOPS_KEEP_CLUSTER"):
+        cluster.down()
+
+
+@pytest.fixture(scope="session")
+def kube(kubeconfig: str) -> Kube:
+    k = Kube(kubeconfig)
+    k.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    k.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+              "crd/modelversions.modelops.io", "crd/updatepolicies.modelops.io")
+    return k
+
+
+@pytest.fixture(scope="session")
+def operator(kube: Kube) -> Iterator[OperatorProcess]:
+    op = OperatorProcess(kube.kubeconfig, ROOT / ".localcluster" / "logs")
+    op.start()
+    yield op
+    op.stop()
+
+
+@pytest.fixture
+def namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"t-{slug}-{uuid.uuid4().hex[:5]}"
+    kube.kubectl("create", "namespace", name)
+    wait_for(lambda: kube.kubectl("get", "serviceaccount", "default", "-n", name,
+                                  check=False).returncode == 0, what="default ServiceAccount")
+    yield name
+    kube.kubectl("delete", "namespace", name, "--wait=false", check=False)

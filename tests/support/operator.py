@@ -1,0 +1,95 @@
+"""The operator as a real process (`kopf run`), started, killed and restarted by tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from .waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class OperatorProcess:
+    def __init__(self, kubeconfig: str, log_dir: Path, env: dict[str, str] | None = None,
+                 extra_args: list[str] | None = None) -> None:
+        self.kubeconfig = kubeconfig
+        self.log_dir = log_dir
+        self.env = env or {}
+        self.extra_args = extra_args or []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.starts = 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"operator-{os.getpid()}-{self.starts}.log"
+
+    def start(self) -> None:
+        self.starts += 1
+        self.port = _free_port()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig,
+               "PYTHONPATH": str(ROOT / "operator"), **self.env}
+        argv = [sys.executable, "-m", "kopf", "run", "-m", "modelops.handlers",
+                "--all-namespaces", f"--liveness=http://127.0.0.1:{self.port}/healthz",
+                *self.extra_args]
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     cwd=ROOT, start_new_session=True)
+        wait_for(self._healthy, timeout=60, what=f"operator liveness (log: {self.log_path})")
+
+    def _healthy(self) -> bool:
+        if self.proc is None or self.proc.poll() is not None:
+            raise AssertionError(f"operator exited; log {self.log_path}:\n{self.tail()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no chance to finish what it was doing."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_for_log(self, needle: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while needle not in self.log_text():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} not in operator log:\n{self.tail()}")
+            time.sleep(0.2)

@@ -10,6 +10,7 @@ it runs before the project's virtualenv exists.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -78,7 +79,8 @@ def make_certs(pki: Path) -> None:
     """A CA, the API server's serving cert, one client cert per component, the SA key pair."""
     pki.mkdir(parents=True, exist_ok=True)
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-            "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"), "-subj", "/CN=modelops-local-ca")
+            "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"),
+            "-subj", "/CN=modelops-local-ca")
     clients = {
         "apiserver": ("/CN=kube-apiserver", "serverAuth"),
         "admin": ("/O=system:masters/CN=modelops-admin", "clientAuth"),
@@ -111,7 +113,8 @@ def kubeconfig(path: Path, server: str, pki: Path, user: str) -> None:
                       "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")}}],
         "users": [{"name": user, "user": {"client-certificate": str(pki / f"{user}.crt"),
                                           "client-key": str(pki / f"{user}.key")}}],
-        "contexts": [{"name": "modelops-local", "context": {"cluster": "modelops-local", "user": user}}],
+        "contexts": [{"name": "modelops-local",
+                      "context": {"cluster": "modelops-local", "user": user}}],
         "current-context": "modelops-local",
     }
     path.write_text(json.dumps(cfg, indent=2))  # JSON is YAML, and needs no PyYAML here
@@ -127,9 +130,9 @@ class Cluster:
 
     # -- processes -------------------------------------------------------------------------
     def _start(self, name: str, argv: list[str]) -> int:
-        out = open(self.logs / f"{name}.log", "ab")
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        with open(self.logs / f"{name}.log", "ab") as out:  # the child keeps its own copy
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
         (self.state / "pids").mkdir(exist_ok=True)
         (self.state / "pids" / name).write_text(str(proc.pid))
         return proc.pid
@@ -203,7 +206,8 @@ class Cluster:
             str(bins["kube-apiserver"]), f"--etcd-servers={etcd_url}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
             f"--secure-port={ports['apiserver']}",
-            f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={pki / 'ca.crt'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--authorization-mode=Node,RBAC",
@@ -223,9 +227,11 @@ class Cluster:
             f"--authentication-kubeconfig={self.state / 'controller-manager.kubeconfig'}",
             f"--authorization-kubeconfig={self.state / 'controller-manager.kubeconfig'}",
             "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={ports['kcm']}",
-            f"--root-ca-file={pki / 'ca.crt'}", f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={pki / 'ca.crt'}",
+            f"--service-account-private-key-file={pki / 'sa.key'}",
             "--use-service-account-credentials=true",
-            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,"
+            "-node-route-controller",
             "--kube-api-qps=500", "--kube-api-burst=1000",
             "--concurrent-deployment-syncs=20", "--concurrent-replicaset-syncs=20",
             "--concurrent-job-syncs=20", "--concurrent-gc-syncs=40",
@@ -280,10 +286,8 @@ class Cluster:
         for name in ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
             pid = pids.get(name)
             if pid and _alive(pid):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 10
         while any(_alive(p) for p in pids.values()) and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -46,9 +46,9 @@ class OperatorProcess:
         argv = [sys.executable, "-m", "kopf", "run", "-m", "modelops.handlers",
                 "--all-namespaces", f"--liveness=http://127.0.0.1:{self.port}/healthz",
                 *self.extra_args]
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=ROOT, start_new_session=True)
+        with open(self.log_path, "wb") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         cwd=ROOT, start_new_session=True)
         wait_for(self._healthy, timeout=60, what=f"operator liveness (log: {self.log_path})")
 
     def _healthy(self) -> bool:

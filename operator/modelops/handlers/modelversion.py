@@ -16,29 +16,30 @@ OURS = {MANAGED_BY: OPERATOR}
 
 
 @kopf.index(*MV)
-def mv_by_name(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+def mv_by_name(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {(namespace, name): slim(body)}
 
 
 @kopf.index(*MV)
-def mv_versions(namespace: str, meta: kopf.Meta, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
+def mv_versions(namespace: str | None, meta: kopf.Meta, spec: kopf.Spec,
+                **_: Any) -> dict[Any, Any]:
     return {(namespace, spec.get("model"), spec.get("version")):
             (meta.get("creationTimestamp") or "", meta["name"])}
 
 
 @kopf.index("apps", "v1", "deployments", labels=OURS)
-def mv_deployments(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+def mv_deployments(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {(namespace, name): slim(body)}
 
 
 @kopf.index("", "v1", "services", labels=OURS)
-def mv_services(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+def mv_services(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {(namespace, name): slim(body)}
 
 
 @kopf.index("", "v1", "nodes")
 def mv_nodes(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[Any, Any]:
-    return {name: NodeInfo.from_node(body, memo.state.settings.gpu_resource)}
+    return {name: NodeInfo.from_node(dict(body), memo.state.settings.gpu_resource)}
 
 
 async def _reconcile(mv: dict[str, Any], memo: kopf.Memo, kw: dict[str, Any]) -> None:
@@ -60,18 +61,19 @@ async def mv_resync(body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
 
 @kopf.on.event("apps", "v1", "deployments", labels=OURS)
 @kopf.on.event("", "v1", "services", labels=OURS)
-async def child_changed(namespace: str, meta: kopf.Meta, memo: kopf.Memo,
-                        mv_by_name: kopf.Index[Any, Any], **kw: Any) -> None:
+async def child_changed(namespace: str | None, meta: kopf.Meta, memo: kopf.Memo,
+                        **kw: Any) -> None:
     """A child changed or vanished: bring its ModelVersion's world back to the plan."""
+    mv_by_name: kopf.Index[Any, Any] = kw["mv_by_name"]
     for ref in meta.get("ownerReferences") or []:
         if ref.get("kind") != "ModelVersion":
             continue
         for mv in mv_by_name.get((namespace, ref["name"]), []):
             if mv["metadata"]["uid"] == ref.get("uid"):
-                await _reconcile(mv, memo, {**kw, "mv_by_name": mv_by_name})
+                await _reconcile(mv, memo, kw)
 
 
 @kopf.on.delete(*MV, optional=True)
-async def mv_deleted(namespace: str, name: str, uid: str, memo: kopf.Memo, **_: Any) -> None:
+async def mv_deleted(namespace: str | None, name: str, uid: str, memo: kopf.Memo, **_: Any) -> None:
     state: State = memo.state
-    forget(state, uid, namespace, name)
+    forget(state, uid, namespace or "", name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -73,8 +73,9 @@ async def reconcile(state: State, mv: dict[str, Any], *, deployments: Any, servi
                                                                                   p.status)},
                                    sub="status")
             state.written[uid] = p.status
+        target = kopf.Body(cast(kopf.RawBody, mv))
         for ev in p.events:
-            kopf.event(mv, type=ev.type, reason=ev.reason, message=ev.message)
+            kopf.event(target, type=ev.type, reason=ev.reason, message=ev.message)
 
 
 def _one(index: Any, key: tuple[str, str]) -> dict[str, Any] | None:

@@ -1,0 +1,122 @@
+"""The ModelVersion plan: validity, duplicates, readiness, and what gets written."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from modelops.settings import Settings
+from modelops.versions.plan import Observed, deployment_readiness, is_subset, plan
+from modelops.versions.reconcile import holder, patch_for
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+S = Settings()
+
+
+def mv(status: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
+    base = {"model": "m", "version": "1", "artifact": {"uri": "s3://b/m/1"},
+            "serving": {"image": "i", "replicas": 2}}
+    base.update(spec)
+    return {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion",
+            "metadata": {"name": "m-v1", "namespace": "ns", "uid": "u", "generation": 3},
+            "spec": {k: v for k, v in base.items() if v is not None}, "status": status or {}}
+
+
+def dep(replicas: int, ready: int, generation: int = 1, observed: int = 1) -> dict[str, Any]:
+    return {"metadata": {"generation": generation}, "spec": {"replicas": replicas},
+            "status": {"observedGeneration": observed, "readyReplicas": ready,
+                       "updatedReplicas": ready}}
+
+
+def test_new_version_creates_children_and_is_pending() -> None:
+    p = plan(mv(), Observed(), S, NOW)
+    assert [o["kind"] for o in p.apply] == ["Deployment", "Service"]
+    assert p.status["phase"] == "Pending"
+    assert p.status["observedGeneration"] == 3
+    assert [e.reason for e in p.events] == ["PhasePending"]
+
+
+def test_converged_version_writes_nothing() -> None:
+    first = plan(mv(), Observed(), S, NOW)
+    d, s = first.apply
+    d = {**d, "status": {"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 2}}
+    d["metadata"] = {**d["metadata"], "generation": 1}
+    ready = plan(mv(), Observed(deployment=d, service=s), S, NOW)
+    assert ready.apply == [] and ready.status["phase"] == "Ready"
+    again = plan(mv(status=ready.status), Observed(deployment=d, service=s), S, NOW)
+    assert again.apply == [] and again.events == [] and again.status == ready.status
+
+
+def test_duplicate_gets_no_children_and_a_warning() -> None:
+    p = plan(mv(), Observed(duplicate_of="older"), S, NOW)
+    assert p.apply == [] and p.status["phase"] == "Failed"
+    valid = {c["type"]: c for c in p.status["conditions"]}["Valid"]
+    assert valid["status"] == "False" and valid["reason"] == "DuplicateVersion"
+    assert "'older'" in valid["message"]
+    assert p.events[0].type == "Warning" and p.events[0].reason == "DuplicateVersion"
+    # the same verdict next time is not news
+    again = plan(mv(status=p.status), Observed(duplicate_of="older"), S, NOW)
+    assert again.events == []
+
+
+@pytest.mark.parametrize(("spec", "needle"), [
+    pytest.param({"artifact": {"uri": "oci://r/m"}}, "cannot be fetched", id="scheme"),
+    pytest.param({"serving": {"image": "i", "resources": {"cpu": "lots"}}},
+                 "serving.resources.cpu", id="quantity"),
+    pytest.param({"serving": {"image": "i", "env": [{"name": "MODEL_URI", "value": "x"}]}},
+                 "MODEL_URI is set by modelops", id="reserved-env"),
+])
+def test_invalid_specs_get_a_message_and_no_children(spec: dict[str, Any], needle: str) -> None:
+    settings = Settings(fetch_schemes=["s3"])
+    p = plan(mv(**spec), Observed(), settings, NOW)
+    assert p.apply == []
+    valid = {c["type"]: c for c in p.status["conditions"]}["Valid"]
+    assert valid["reason"] == "InvalidSpec" and needle in valid["message"]
+
+
+def test_policy_managed_replicas_win_over_spec() -> None:
+    p = plan(mv(), Observed(managed_replicas=0), S, NOW)
+    assert p.apply[0]["spec"]["replicas"] == 0
+
+
+def test_unserved_version_is_ready_without_children() -> None:
+    p = plan(mv(serving=None), Observed(), S, NOW)
+    assert p.apply == [] and p.status["phase"] == "Ready"
+
+
+@pytest.mark.parametrize(("d", "replicas", "expected"), [
+    pytest.param(None, 1, (False, False), id="missing"),
+    pytest.param(dep(2, 2), 2, (True, True), id="all-ready"),
+    pytest.param(dep(2, 1), 2, (False, True), id="partly"),
+    pytest.param(dep(2, 2, generation=2, observed=1), 2, (False, True), id="stale-generation"),
+    pytest.param(dep(3, 2), 2, (False, True), id="scaling"),
+    pytest.param(dep(0, 0), 0, (True, False), id="scaled-to-zero"),
+])
+def test_deployment_readiness(d: dict[str, Any] | None, replicas: int,
+                              expected: tuple[bool, bool]) -> None:
+    assert deployment_readiness(d, replicas)[:2] == expected
+
+
+@pytest.mark.parametrize(("want", "have", "same"), [
+    ({"a": 1}, {"a": 1, "b": 2}, True),
+    ({"a": 1}, {"a": 2}, False),
+    ({"a": [{"x": 1}]}, {"a": [{"x": 1, "y": 2}]}, True),
+    ({"a": [1, 2]}, {"a": [1]}, False),
+    ({"cpu": "0.5"}, {"cpu": "500m"}, True),
+    ({"cpu": "1"}, {"cpu": "2"}, False),
+    ({"image": "a"}, {"image": "b"}, False),
+    ({"a": {"b": 1}}, {}, False),
+])
+def test_is_subset(want: Any, have: Any, same: bool) -> None:
+    assert is_subset(want, have) is same
+
+
+def test_patch_for_nulls_removed_keys() -> None:
+    assert patch_for({"a": 1, "b": 2}, {"a": 1, "c": 3}) == {"c": 3, "b": None}
+
+
+def test_holder_is_oldest_then_name() -> None:
+    assert holder([("2026-01-02", "a"), ("2026-01-01", "z"), ("2026-01-01", "b")]) == "b"
+    assert holder([]) is None

@@ -7,8 +7,8 @@ from typing import Any
 import kopf
 
 from ..serving.names import MANAGED_BY, OPERATOR
-from ..state import State
-from ..versions.reconcile import forget, reconcile, slim
+from ..versions.deletion import deletion_blocker, policy_usage
+from ..versions.reconcile import forget, hold_deletion, reconcile, slim
 from ..versions.validate import NodeInfo
 
 MV = ("modelops.io", "v1alpha1", "modelversions")
@@ -73,7 +73,33 @@ async def child_changed(namespace: str | None, meta: kopf.Meta, memo: kopf.Memo,
                 await _reconcile(mv, memo, kw)
 
 
-@kopf.on.delete(*MV, optional=True)
-async def mv_deleted(namespace: str | None, name: str, uid: str, memo: kopf.Memo, **_: Any) -> None:
-    state: State = memo.state
-    forget(state, uid, namespace or "", name)
+@kopf.on.event(*MV)
+async def mv_gone(type: str, namespace: str | None, spec: kopf.Spec, memo: kopf.Memo,
+                  **kw: Any) -> None:
+    """A deleted version frees its (model, version): a waiting duplicate may take it."""
+    if type != "DELETED":
+        return
+    versions: kopf.Index[Any, Any] = kw["mv_versions"]
+    by_name: kopf.Index[Any, Any] = kw["mv_by_name"]
+    for _, name in versions.get((namespace, spec.get("model"), spec.get("version")), []):
+        for mv in by_name.get((namespace, name), []):
+            await _reconcile(mv, memo, kw)
+
+
+@kopf.index("modelops.io", "v1alpha1", "updatepolicies")
+def up_usage(namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status,
+             **_: Any) -> dict[Any, Any]:
+    return policy_usage(namespace, name, dict(spec), dict(status))
+
+
+@kopf.on.delete(*MV)
+async def mv_deleted(namespace: str | None, name: str, uid: str, spec: kopf.Spec,
+                     body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
+    """The finalizer holds a version that a policy still routes traffic to."""
+    usage: kopf.Index[Any, Any] = kw["up_usage"]
+    blocker = deletion_blocker(spec.get("version", ""),
+                               usage.get((namespace, spec.get("model")), []))
+    if blocker:
+        await hold_deletion(memo.state, slim(body), blocker)
+        raise kopf.TemporaryError(blocker, delay=15)
+    forget(memo.state, uid, namespace or "", name)

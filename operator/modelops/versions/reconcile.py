@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import kopf
 
+from ..api.conditions import set_condition
 from ..kube import MODELVERSIONS
 from ..serving.names import child_name
 from ..state import State
@@ -76,6 +77,19 @@ async def reconcile(state: State, mv: dict[str, Any], *, deployments: Any, servi
         target = kopf.Body(cast(kopf.RawBody, mv))
         for ev in p.events:
             kopf.event(target, type=ev.type, reason=ev.reason, message=ev.message)
+
+
+async def hold_deletion(state: State, mv: dict[str, Any], message: str) -> None:
+    """Say on the object why its deletion waits (once: the condition keeps its time)."""
+    meta = mv["metadata"]
+    old = mv.get("status") or {}
+    conds = set_condition(old.get("conditions"), "Terminating", True, "InUse", message,
+                          meta.get("generation"), datetime.now(UTC))
+    if conds != old.get("conditions"):
+        await state.kube.patch(MODELVERSIONS, meta["namespace"], meta["name"],
+                               {"status": {"conditions": conds}}, sub="status")
+        kopf.event(kopf.Body(cast(kopf.RawBody, mv)), type="Warning", reason="DeletionBlocked",
+                   message=message)
 
 
 def _one(index: Any, key: tuple[str, str]) -> dict[str, Any] | None:

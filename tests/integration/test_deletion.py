@@ -1,0 +1,58 @@
+"""A version that a policy routes traffic to is not deleted out from under it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.kube import GROUP, VERSION, Kube
+from tests.support.manifests import served
+from tests.support.operator import OperatorProcess
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def set_policy_versions(kube: Kube, ns: str, stable: str | None) -> None:
+    kube.custom.patch_namespaced_custom_object_status(
+        GROUP, VERSION, ns, "updatepolicies", "m", {"status": {"stableVersion": stable}})
+
+
+def test_served_version_waits_for_its_policy(kube: Kube, operator: OperatorProcess,
+                                             namespace: str) -> None:
+    kube.create(namespace, served("m-v1", "m", "1"))
+    kube.create(namespace, {"apiVersion": "modelops.io/v1alpha1", "kind": "UpdatePolicy",
+                            "metadata": {"name": "m"}, "spec": {"model": "m",
+                                                                "targetVersion": "1"}})
+    # Until UpdatePolicy reconciliation exists, the test plays its status writer.
+    set_policy_versions(kube, namespace, "1")
+    wait_for(lambda: (kube.get_mv(namespace, "m-v1") or {}).get("status", {}).get("phase")
+             == "Ready", what="Ready")
+
+    kube.delete_mv(namespace, "m-v1")
+
+    def held() -> dict[str, str] | None:
+        mv = kube.get_mv(namespace, "m-v1") or {}
+        conds = {c["type"]: c for c in mv.get("status", {}).get("conditions", [])}
+        return conds.get("Terminating")
+    cond = wait_for(held, what="Terminating condition")
+    assert cond["status"] == "True" and cond["reason"] == "InUse"
+    assert "UpdatePolicy 'm'" in cond["message"]
+    events = wait_for(lambda: [e for e in kube.events(namespace, "m-v1")
+                               if e.reason == "DeletionBlocked"], what="DeletionBlocked event")
+    assert events[0].type == "Warning"
+    assert kube.apps.read_namespaced_deployment("m-1", namespace).status.ready_replicas == 1
+
+    set_policy_versions(kube, namespace, "2")
+    wait_for(lambda: kube.get_mv(namespace, "m-v1") is None, timeout=60,
+             what="deletion completes once the policy moved on")
+    wait_for(lambda: not kube.apps.list_namespaced_deployment(namespace).items,
+             what="children garbage-collected")
+
+
+def test_unused_version_is_deleted_at_once(kube: Kube, operator: OperatorProcess,
+                                           namespace: str) -> None:
+    kube.create(namespace, served("m-v1", "m", "1"))
+    wait_for(lambda: (kube.get_mv(namespace, "m-v1") or {}).get("status", {}).get("phase")
+             == "Ready", what="Ready")
+    kube.delete_mv(namespace, "m-v1")
+    wait_for(lambda: kube.get_mv(namespace, "m-v1") is None, timeout=15, what="gone")

@@ -1,0 +1,184 @@
+"""Bad input gets a clear answer: from the API server (schema, CEL) or as Valid=False."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.kube import Kube
+from tests.support.manifests import served
+from tests.support.operator import OperatorProcess
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+MV = """
+apiVersion: modelops.io/v1alpha1
+kind: ModelVersion
+metadata: {{name: {name}}}
+spec:
+{spec}
+"""
+
+UP = """
+apiVersion: modelops.io/v1alpha1
+kind: UpdatePolicy
+metadata: {{name: {name}}}
+spec:
+{spec}
+"""
+
+
+def indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.strip().splitlines())
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    pytest.param("model: sentiment\nversion: '1'", "spec.artifact is required unless "
+                 "spec.training produces it", id="artifact-required"),
+    pytest.param("model: Sentiment\nversion: '1'\nartifact: {uri: s3://b/m}",
+                 "spec.model: Invalid value", id="model-not-dns"),
+    pytest.param("model: m\nversion: '-1'\nartifact: {uri: s3://b/m}", "spec.version",
+                 id="version-leading-dash"),
+    pytest.param("model: m\nversion: '" + "x" * 64 + "'\nartifact: {uri: s3://b/m}",
+                 "spec.version", id="version-too-long"),
+    pytest.param("model: m\nversion: '1'\nartifact: {uri: ftp://b/m}", "spec.artifact.uri",
+                 id="artifact-scheme"),
+    pytest.param("model: m\nversion: '1'\nartifact: {uri: s3://b/m, digest: md5:abc}",
+                 "spec.artifact.digest", id="digest-format"),
+    pytest.param("model: m\nversion: '1'\nartifact: {uri: s3://b/m}\nserving: {replicas: 1}",
+                 "serving.image is required when serving.runtime is custom", id="custom-no-image"),
+    pytest.param("model: m\nversion: '1'\nartifact: {uri: s3://b/m}\n"
+                 "serving: {runtime: onnx, image: i}", "Unsupported value: \"onnx\"",
+                 id="unknown-runtime"),
+    pytest.param("model: m\nversion: '1'\nartifact: {uri: s3://b/m}\n"
+                 "serving: {image: i, replicas: -1}", "spec.serving.replicas", id="neg-replicas"),
+    pytest.param("model: m\nversion: '1'\nartifact: {uri: s3://b/m}\n"
+                 "serving: {image: i, port: 70000}", "spec.serving.port", id="port-range"),
+    pytest.param("model: m\nversion: '1'\nartifact: {uri: s3://b/m}\n"
+                 "evaluation: {image: e, command: [x], gates: [{metric: acc}]}",
+                 "a gate needs min, max or both", id="gate-without-bounds"),
+    pytest.param("model: m\nversion: '1'\nartifact: {uri: s3://b/m}\n"
+                 "evaluation: {image: e, command: [x], gates: [{metric: acc, min: 0.9, max: 0.1}]}",
+                 "gate min must be <= max", id="gate-min-over-max"),
+    pytest.param("model: m\nversion: '1'\ntraining: {image: t, command: [x], nodes: 0}",
+                 "spec.training.nodes", id="zero-nodes"),
+    pytest.param("model: m\nversion: '1'\ntraining: {image: t, command: [x], backend: mpi}",
+                 "spec.training.backend", id="backend"),
+])
+def test_modelversion_rejections(kube: Kube, namespace: str, spec: str, message: str) -> None:
+    r = kube.apply_yaml(namespace, MV.format(name="bad", spec=indent(spec)))
+    assert r.returncode != 0, "the API server accepted an invalid ModelVersion"
+    assert message in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    pytest.param("model: m\nstrategy: {canary: {steps: [{setWeight: 150}]}}",
+                 "setWeight", id="weight-over-100"),
+    pytest.param("model: m\nstrategy: {canary: {steps: [{setWeight: 10, pause: {}}]}}",
+                 "each step is exactly one of setWeight or pause", id="step-both"),
+    pytest.param("model: m\nstrategy: {canary: {steps: [{}]}}",
+                 "each step is exactly one of setWeight or pause", id="step-empty"),
+    pytest.param("model: m\nstrategy: {canary: {steps: [{pause: {duration: soon}}]}}",
+                 "duration", id="duration-format"),
+    pytest.param("model: m\nstrategy: {canary: {trafficRouting: {replicas: {}, "
+                 "gatewayAPI: {httpRoute: r}}}}",
+                 "trafficRouting needs exactly one of replicas or gatewayAPI", id="two-routers"),
+    pytest.param("model: m\nstrategy: {canary: {trafficRouting: {}}}",
+                 "trafficRouting needs exactly one of replicas or gatewayAPI", id="no-router"),
+    pytest.param("model: m\nanalysis: {prometheus: {address: http://p:9090}, metrics: "
+                 "[{name: err, query: q}]}", "a metric needs min, max or both",
+                 id="metric-without-bounds"),
+    pytest.param("model: m\nanalysis: {prometheus: {address: p:9090}, metrics: "
+                 "[{name: err, query: q, max: 1}]}", "spec.analysis.prometheus.address",
+                 id="prometheus-not-url"),
+    pytest.param("model: m\nhistoryLimit: 0", "spec.historyLimit", id="history-limit"),
+])
+def test_updatepolicy_rejections(kube: Kube, namespace: str, spec: str, message: str) -> None:
+    r = kube.apply_yaml(namespace, UP.format(name="bad", spec=indent(spec)))
+    assert r.returncode != 0, "the API server accepted an invalid UpdatePolicy"
+    assert message in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(("field", "patch", "message"), [
+    pytest.param("model", {"spec": {"model": "other"}}, "spec.model is immutable", id="model"),
+    pytest.param("version", {"spec": {"version": "9"}}, "spec.version is immutable",
+                 id="version"),
+    pytest.param("artifact", {"spec": {"artifact": {"uri": "s3://elsewhere/"}}},
+                 "spec.artifact is immutable", id="artifact"),
+])
+def test_identity_is_immutable(kube: Kube, namespace: str, field: str, patch: dict[str, object],
+                               message: str) -> None:
+    kube.create(namespace, served("m-v1", "m", "1"))
+    with pytest.raises(Exception) as err:
+        kube.patch_mv(namespace, "m-v1", patch)
+    assert message in str(err.value)
+
+
+def test_mutable_fields_can_change(kube: Kube, namespace: str) -> None:
+    kube.create(namespace, served("m-v1", "m", "1"))
+    kube.patch_mv(namespace, "m-v1", {"spec": {"description": "new",
+                                               "serving": {"replicas": 3}}})
+
+
+def test_defaults_are_filled_in(kube: Kube, namespace: str) -> None:
+    kube.create(namespace, served("m-v1", "m", "1"))
+    mv = kube.get_mv(namespace, "m-v1")
+    assert mv is not None and mv["spec"]["serving"]["runtime"] == "custom"
+
+
+def conditions(kube: Kube, ns: str, name: str) -> dict[str, dict[str, str]]:
+    mv = kube.get_mv(ns, name) or {}
+    return {c["type"]: c for c in (mv.get("status") or {}).get("conditions", [])}
+
+
+def test_duplicate_version_is_refused(kube: Kube, operator: OperatorProcess,
+                                      namespace: str) -> None:
+    kube.create(namespace, served("first", "m", "1"))
+    wait_for(lambda: conditions(kube, namespace, "first").get("Ready", {}).get("status")
+             == "True", what="first Ready")
+    kube.create(namespace, served("second", "m", "1", image="other"))
+    valid = wait_for(lambda: conditions(kube, namespace, "second").get("Valid"),
+                     what="second judged")
+    assert valid["status"] == "False" and valid["reason"] == "DuplicateVersion"
+    assert "'first'" in valid["message"]
+    warnings = wait_for(lambda: [e for e in kube.events(namespace, "second")
+                                 if e.type == "Warning"], what="Warning event")
+    assert warnings[0].reason == "DuplicateVersion" and "first" in warnings[0].message
+    deps = kube.apps.list_namespaced_deployment(namespace).items
+    assert [d.metadata.owner_references[0].name for d in deps] == ["first"]
+    # Deleting the holder lets the later one take the version.
+    kube.delete_mv(namespace, "first")
+    wait_for(lambda: conditions(kube, namespace, "second").get("Ready", {}).get("status")
+             == "True", timeout=60, what="second takes over")
+
+
+@pytest.mark.parametrize(("serving", "needle"), [
+    pytest.param({"resources": {"gpu": 16}}, "no node can run a serving pod asking for 16 GPU",
+                 id="more-gpus-than-any-node"),
+    pytest.param({"resources": {"gpu": 1}, "nodeSelector": {"pool": "none"}},
+                 "no node can run", id="selector-matches-no-gpu-node"),
+    pytest.param({"resources": {"cpu": "two"}}, "serving.resources.cpu", id="bad-quantity"),
+    pytest.param({"env": [{"name": "MODEL_URI", "value": "x"}]}, "MODEL_URI is set by modelops",
+                 id="reserved-env"),
+])
+def test_operator_reports_what_the_schema_cannot(kube: Kube, operator: OperatorProcess,
+                                                 namespace: str, serving: dict[str, object],
+                                                 needle: str) -> None:
+    kube.create(namespace, served("m-v1", "m", "1", **serving))
+    valid = wait_for(lambda: conditions(kube, namespace, "m-v1").get("Valid"), what="verdict")
+    assert valid["status"] == "False" and valid["reason"] == "InvalidSpec"
+    assert needle in valid["message"]
+    assert (kube.get_mv(namespace, "m-v1") or {})["status"]["phase"] == "Failed"
+    wait_for(lambda: [e for e in kube.events(namespace, "m-v1") if e.type == "Warning"],
+             what="Warning event")
+    assert kube.apps.list_namespaced_deployment(namespace).items == []
+
+
+def test_gpu_version_lands_on_a_gpu_node(kube: Kube, operator: OperatorProcess,
+                                         namespace: str) -> None:
+    kube.create(namespace, served("m-v1", "m", "1", resources={"gpu": 4}))
+    wait_for(lambda: conditions(kube, namespace, "m-v1").get("Ready", {}).get("status")
+             == "True", what="Ready")
+    pod = kube.core.list_namespaced_pod(namespace).items[0]
+    assert pod.spec.node_name.startswith("kwok-gpu-")
+    assert pod.spec.containers[0].resources.limits["nvidia.com/gpu"] == "4"

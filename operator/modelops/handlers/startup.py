@@ -25,6 +25,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.connect_timeout = 30
     # Handler successes are not news for users; our own events tell the story.
     settings.posting.level = logging.WARNING
+    settings.posting.reporting_component = "modelops"
     settings.networking.request_timeout = 60
     memo.state = State(settings=Settings.from_env(), kube=Kube())
 

@@ -69,7 +69,8 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
         reason = ""
     if reason or spec is None:
         conds = set_condition(conds, "Valid", False, reason, message, gen, now)
-        conds = set_condition(conds, "Ready", False, reason, "the spec is not valid", gen, now)
+        conds = set_condition(conds, "Ready", False, reason,
+                              "not served: see the Valid condition", gen, now)
         status.update(phase="Failed", conditions=conds)
         _transitions(old, status, out, warning=(reason, message))
         out.status = status

@@ -141,6 +141,18 @@ class Kube:
         out = await self.request("GET", res.path(namespace), params=params)
         return list(out.get("items", []))
 
+    async def create(self, obj: dict[str, Any]) -> bool:
+        """POST; False when an object of that name already exists (one request)."""
+        res = KINDS[obj["kind"]]
+        try:
+            await self.request("POST", res.path(obj["metadata"].get("namespace")), body=obj,
+                               params={"fieldManager": FIELD_MANAGER})
+            return True
+        except ApiError as e:
+            if e.status == 409:
+                return False
+            raise
+
     async def apply(self, obj: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
         """Server-side apply of a whole object we own (one PATCH)."""
         res = KINDS[obj["kind"]]

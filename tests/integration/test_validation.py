@@ -34,7 +34,9 @@ def indent(text: str) -> str:
 
 @pytest.mark.parametrize(("spec", "message"), [
     pytest.param("model: sentiment\nversion: '1'", "spec.artifact is required unless "
-                 "spec.training produces it", id="artifact-required"),
+                 "spec.training.outputURI says where", id="artifact-required"),
+    pytest.param("model: m\nversion: '1'\ntraining: {image: t, command: [x]}",
+                 "spec.artifact is required unless spec.training.outputURI", id="no-output"),
     pytest.param("model: Sentiment\nversion: '1'\nartifact: {uri: s3://b/m}",
                  "spec.model: Invalid value", id="model-not-dns"),
     pytest.param("model: m\nversion: '-1'\nartifact: {uri: s3://b/m}", "spec.version",

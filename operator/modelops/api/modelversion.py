@@ -129,11 +129,16 @@ class Training(ApiModel):
     active_deadline_seconds: int | None = Field(None, ge=1, description="Deadline per attempt.")
     queue_name: str | None = Field(None, description="Kueue LocalQueue; set as the "
                                    "kueue.x-k8s.io/queue-name label.", max_length=63)
-    output_uri: str | None = Field(None, description="Where training writes the model; becomes "
-                                   "status.artifactURI on success.", max_length=2048)
+    output_uri: str | None = Field(None, alias="outputURI",
+                                   description="Where training writes the model (exported as "
+                                   "OUTPUT_URI); becomes status.artifactURI on success.",
+                                   max_length=2048)
     node_selector: dict[str, str] | None = Field(None, description="Node labels pods require.")
     tolerations: list[Toleration] | None = Field(None, description="Extra tolerations.",
                                                  max_length=32)
+    pod_annotations: dict[str, str] | None = Field(
+        None, description="Extra annotations on every training pod (sidecar injection, "
+        "scheduler hints).")
 
 
 class Gate(ApiModel):
@@ -158,15 +163,19 @@ class Evaluation(ApiModel):
     env: list[EnvVar] | None = Field(None, description="Extra environment.", max_length=128)
     gates: list[Gate] | None = Field(None, description="Metric thresholds the version must meet "
                                      "to become Ready.", max_length=64)
+    resources: TrainingResources | None = Field(None, description="CPU and memory of the pod.")
+    gpus: int = Field(0, ge=0, le=64, description="GPUs for the evaluation pod.")
+    pod_annotations: dict[str, str] | None = Field(
+        None, description="Extra annotations on the evaluation pod.")
 
 
 class ModelVersionSpec(ApiModel):
     """The desired version: identity, weights, and optionally serving, training, evaluation."""
 
     model_config = {"json_schema_extra": validations(
-        cel("has(self.artifact) || has(self.training)",
-            "spec.artifact is required unless spec.training produces it",
-            reason="FieldValueRequired", fieldPath=".artifact"),
+        cel("has(self.artifact) || (has(self.training) && has(self.training.outputURI))",
+            "spec.artifact is required unless spec.training.outputURI says where training "
+            "writes the model", reason="FieldValueRequired", fieldPath=".artifact"),
         cel("has(self.artifact) == has(oldSelf.artifact) && "
             "(!has(self.artifact) || self.artifact == oldSelf.artifact)",
             "spec.artifact is immutable; create a new ModelVersion instead",
@@ -189,18 +198,36 @@ class ModelVersionSpec(ApiModel):
     evaluation: Evaluation | None = Field(None, description="Evaluate before serving.")
 
 
+class TrainingAttempt(ApiModel):
+    step: str = Field(description="Step name.")
+    attempt: int = Field(description="Attempt number within the step, from 1.")
+    job_name: str = Field(description="The Job of this attempt.")
+    result: Literal["Succeeded", "Failed"] = Field(description="How the attempt ended.")
+    reason: str | None = Field(None, description="Why it failed.", max_length=1024)
+    start_time: str | None = Field(None, description="When the attempt started.")
+    end_time: str | None = Field(None, description="When it ended.")
+
+
 class TrainingStatus(ApiModel):
     job_name: str | None = Field(None, description="The current or last training Job.")
     step: str | None = Field(None, description="The current or last step.")
+    step_index: int | None = Field(None, description="Index of the current step (0-based).")
+    steps: int | None = Field(None, description="Number of steps.")
     attempts: int | None = Field(None, description="Attempts of the current step so far.")
     start_time: str | None = Field(None, description="When training started.")
+    attempt_start_time: str | None = Field(None, description="When the current attempt started.")
     completion_time: str | None = Field(None, description="When training finished.")
+    history: list[TrainingAttempt] | None = Field(
+        None, description="Ended attempts, oldest first (the last 50).", max_length=50)
 
 
 class EvaluationStatus(ApiModel):
+    job_name: str | None = Field(None, description="The evaluation Job.")
     metrics: dict[str, float] | None = Field(None, description="Metric -> value from the "
                                              "evaluation run.")
     passed: bool | None = Field(None, description="Whether every gate held.")
+    message: str | None = Field(None, description="Which gates failed, or why evaluation "
+                                "could not run.", max_length=2048)
 
 
 class ServingStatus(ApiModel):

@@ -8,7 +8,7 @@ import kopf
 
 from ..serving.names import MANAGED_BY, OPERATOR
 from ..versions.deletion import deletion_blocker, policy_usage
-from ..versions.reconcile import forget, hold_deletion, reconcile, slim
+from ..versions.reconcile import forget, hold_deletion, job_summary, reconcile, slim
 from ..versions.validate import NodeInfo
 
 MV = ("modelops.io", "v1alpha1", "modelversions")
@@ -37,6 +37,13 @@ def mv_services(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> 
     return {(namespace, name): slim(body)}
 
 
+@kopf.index("batch", "v1", "jobs", labels=OURS)
+def mv_jobs(namespace: str | None, body: kopf.Body, meta: kopf.Meta, **_: Any) -> dict[Any, Any]:
+    owners = [r["uid"] for r in meta.get("ownerReferences") or []
+              if r.get("kind") == "ModelVersion"]
+    return {(namespace, uid): job_summary(body) for uid in owners}
+
+
 @kopf.index("", "v1", "nodes")
 def mv_nodes(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[Any, Any]:
     return {name: NodeInfo.from_node(dict(body), memo.state.settings.gpu_resource)}
@@ -44,7 +51,8 @@ def mv_nodes(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[Any,
 
 async def _reconcile(mv: dict[str, Any], memo: kopf.Memo, kw: dict[str, Any]) -> None:
     await reconcile(memo.state, mv, deployments=kw["mv_deployments"],
-                    services=kw["mv_services"], versions=kw["mv_versions"], nodes=kw["mv_nodes"])
+                    services=kw["mv_services"], versions=kw["mv_versions"], nodes=kw["mv_nodes"],
+                    jobs=kw["mv_jobs"])
 
 
 @kopf.on.resume(*MV)
@@ -61,6 +69,7 @@ async def mv_resync(body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
 
 @kopf.on.event("apps", "v1", "deployments", labels=OURS)
 @kopf.on.event("", "v1", "services", labels=OURS)
+@kopf.on.event("batch", "v1", "jobs", labels=OURS)
 async def child_changed(namespace: str | None, meta: kopf.Meta, memo: kopf.Memo,
                         **kw: Any) -> None:
     """A child changed or vanished: bring its ModelVersion's world back to the plan."""

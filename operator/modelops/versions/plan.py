@@ -18,6 +18,7 @@ from ..api.modelversion import ModelVersionSpec
 from ..api.quantity import parse_quantity
 from ..serving import builders, names
 from ..settings import Settings
+from ..training.plan import Progress, plan_evaluation, plan_training
 from .validate import NodeInfo, problems
 
 
@@ -28,6 +29,8 @@ class Observed:
     duplicate_of: str | None = None  # the ModelVersion that already holds this version
     managed_replicas: int | None = None  # replicas an UpdatePolicy asks for; None: unmanaged
     nodes: list[NodeInfo] | None = None
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # the version's Jobs by name
+    eval_output: list[str] | None = None  # termination messages of the finished eval pod
 
 
 @dataclass
@@ -39,9 +42,11 @@ class Event:
 
 @dataclass
 class Plan:
-    apply: list[dict[str, Any]] = field(default_factory=list)
+    apply: list[dict[str, Any]] = field(default_factory=list)  # server-side apply
+    create: list[dict[str, Any]] = field(default_factory=list)  # create once, never change (Jobs)
     status: dict[str, Any] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    needs_output_of: str | None = None  # ask again with Observed.eval_output of this Job
 
 
 def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: datetime) -> Plan:
@@ -77,9 +82,35 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
         return out
 
     conds = set_condition(conds, "Valid", True, "Validated", "the spec is valid", gen, now)
-    artifact_uri = spec.artifact.uri if spec.artifact else old.get("artifactURI")
+    progress = Progress()
+    ready_to_serve = True
+    if spec.training:
+        ready_to_serve = plan_training(mv, spec, observed.jobs, settings, now, progress)
+    artifact_uri = progress.artifact_uri if spec.training else (
+        spec.artifact.uri if spec.artifact else None)
+    if ready_to_serve and spec.evaluation:
+        ready_to_serve = plan_evaluation(mv, spec, artifact_uri or "", observed.jobs,
+                                         observed.eval_output, settings, progress)
+    for type_, ok, reason, message in progress.conditions:
+        conds = set_condition(conds, type_, ok, reason, message, gen, now)
+    out.create = progress.create
+    out.needs_output_of = progress.needs_output_of
+    out.events += [Event(*e) for e in progress.events]
+    if progress.training is not None:
+        status["training"] = progress.training
+    if progress.evaluation is not None:
+        status["evaluation"] = progress.evaluation
     if artifact_uri:
         status["artifactURI"] = artifact_uri
+    if not ready_to_serve:
+        phase = progress.phase or "Pending"
+        msg = {"Training": "training", "Evaluating": "evaluating",
+               "Failed": "failed: see the Trained and Evaluated conditions"}.get(phase, phase)
+        conds = set_condition(conds, "Ready", False, phase, msg, gen, now)
+        status.update(phase=phase, conditions=conds)
+        _transitions(old, status, out)
+        out.status = status
+        return out
 
     if spec.serving is None:
         conds = set_condition(conds, "Available", False, "NotServed", "spec.serving is not set",

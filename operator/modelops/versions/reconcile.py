@@ -10,7 +10,7 @@ from typing import Any, cast
 import kopf
 
 from ..api.conditions import set_condition
-from ..kube import MODELVERSIONS
+from ..kube import MODELVERSIONS, PODS
 from ..serving.names import child_name
 from ..state import State
 from .plan import Observed, plan
@@ -43,8 +43,22 @@ def patch_for(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def job_summary(body: Any) -> dict[str, Any]:
+    """What the plan reads of a Job: its name, owner and terminal conditions."""
+    meta = body["metadata"]
+    return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
+                         "ownerReferences": meta.get("ownerReferences")},
+            "status": {"conditions": (body.get("status") or {}).get("conditions") or []}}
+
+
+def termination_messages(pods: list[dict[str, Any]]) -> list[str]:
+    return [cs["state"]["terminated"].get("message") or ""
+            for p in pods for cs in (p.get("status") or {}).get("containerStatuses") or []
+            if "terminated" in (cs.get("state") or {})]
+
+
 async def reconcile(state: State, mv: dict[str, Any], *, deployments: Any, services: Any,
-                    versions: Any, nodes: Any) -> None:
+                    versions: Any, nodes: Any, jobs: Any) -> None:
     meta = mv["metadata"]
     ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
     if meta.get("deletionTimestamp"):
@@ -63,11 +77,21 @@ async def reconcile(state: State, mv: dict[str, Any], *, deployments: Any, servi
             service=_one(services, (ns, child)),
             duplicate_of=owner if owner not in (None, name) else None,
             nodes=[n for ns_nodes in nodes.values() for n in ns_nodes] if nodes else None,
+            jobs={j["metadata"]["name"]: j for j in jobs.get((ns, uid), [])},
         )
-        p = plan(mv, observed, state.settings, datetime.now(UTC))
+        now = datetime.now(UTC)
+        p = plan(mv, observed, state.settings, now)
+        if p.needs_output_of:
+            pods = await state.kube.list(PODS, ns, f"job-name={p.needs_output_of}")
+            observed.eval_output = termination_messages(pods)
+            p = plan(mv, observed, state.settings, now)
         for obj in p.apply:
             logger.info("%s/%s: applying %s %s", ns, name, obj["kind"], obj["metadata"]["name"])
             await state.kube.apply(obj)
+        for obj in p.create:
+            created = await state.kube.create(obj)
+            logger.info("%s/%s: %s %s %s", ns, name, "created" if created else "found existing",
+                        obj["kind"], obj["metadata"]["name"])
         old_status = mv.get("status") or {}
         if p.status != old_status:
             await state.kube.patch(MODELVERSIONS, ns, name, {"status": patch_for(old_status,

@@ -1,0 +1,1 @@
+"""Distributed training: torchrun gangs as Indexed Jobs, steps, restarts, evaluation."""

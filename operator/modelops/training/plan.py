@@ -1,0 +1,236 @@
+"""Where a version's training and evaluation stand, and what to create next. Pure.
+
+All progress is in status: the current step index, the attempt number, timestamps and the
+history of ended attempts. Job names are derived from (step, attempt), so a restarted operator
+that re-decides the same step re-creates the same name (AlreadyExists), never a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..api.conditions import get_condition, now_iso
+from ..api.modelversion import Gate, ModelVersionSpec
+from ..settings import Settings
+from . import builders
+from .steps import effective_steps
+
+HISTORY_LIMIT = 50
+
+
+@dataclass
+class Progress:
+    """What training/evaluation contribute to a reconcile."""
+
+    phase: str | None = None  # Training | Evaluating | Failed; None: done, serving may go on
+    training: dict[str, Any] | None = None
+    evaluation: dict[str, Any] | None = None
+    artifact_uri: str | None = None
+    conditions: list[tuple[str, bool, str, str]] = field(default_factory=list)
+    create: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+    needs_output_of: str | None = None  # eval Job whose termination messages are needed
+
+
+def job_state(job: dict[str, Any] | None) -> tuple[str, str]:
+    """(Missing | Running | Succeeded | Failed, reason)."""
+    if job is None:
+        return "Missing", ""
+    for c in (job.get("status") or {}).get("conditions") or []:
+        if c.get("status") != "True":
+            continue
+        if c.get("type") == "Complete":
+            return "Succeeded", ""
+        if c.get("type") == "Failed":
+            return "Failed", f"{c.get('reason', 'Failed')}: {c.get('message', '')}".strip(": ")
+    return "Running", ""
+
+
+def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, Any],
+                  settings: Settings, now: datetime, out: Progress) -> bool:
+    """Advance training; True when it has succeeded (and the caller may go on)."""
+    t = spec.training
+    assert t is not None
+    conds = (mv.get("status") or {}).get("conditions")
+    trained = get_condition(conds, "Trained")
+    st = dict((mv.get("status") or {}).get("training") or {})
+    out.training = st
+    if trained and trained.get("status") == "True":
+        out.artifact_uri = t.output_uri or (spec.artifact.uri if spec.artifact else None)
+        return True
+    if trained and trained.get("reason") == "MaxRestartsExceeded":
+        out.phase = "Failed"
+        return False
+
+    steps = effective_steps(t)
+    i = int(st.get("stepIndex") or 0)
+    attempt = int(st.get("attempts") or 0)
+    stamp = now_iso(now)
+    if attempt == 0:
+        attempt = 1
+        st.update(step=steps[i].name, stepIndex=i, steps=len(steps), attempts=1,
+                  attemptStartTime=stamp, startTime=st.get("startTime") or stamp)
+        out.events.append(("Normal", "TrainingStarted" if i == 0 else "StepStarted",
+                           f"step {steps[i].name} ({i + 1}/{len(steps)}), attempt 1: "
+                           f"{steps[i].nodes} node(s) x {steps[i].procs_per_node} process(es)"))
+    step = steps[i]
+    name = builders.job_name(spec, step.name, attempt)
+    st["jobName"] = name
+    state, reason = job_state(jobs.get(name))
+    out.phase = "Training"
+    if state == "Missing":
+        out.create += [builders.rendezvous_service(mv, spec, step.name),
+                       builders.training_job(mv, spec, step, attempt, settings)]
+        out.conditions.append(("Trained", False, "Training",
+                               f"step {step.name}, attempt {attempt}: starting"))
+        return False
+    if state == "Running":
+        out.conditions.append(("Trained", False, "Training",
+                               f"step {step.name} ({i + 1}/{len(steps)}), attempt {attempt}: "
+                               "running"))
+        return False
+
+    _record(st, step.name, attempt, name, state, reason, stamp)
+    if state == "Succeeded":
+        if i + 1 < len(steps):
+            nxt = steps[i + 1]
+            st.update(step=nxt.name, stepIndex=i + 1, attempts=1, attemptStartTime=stamp,
+                      jobName=builders.job_name(spec, nxt.name, 1))
+            out.events.append(("Normal", "StepSucceeded",
+                               f"step {step.name} succeeded; starting {nxt.name}"))
+            out.create += [builders.rendezvous_service(mv, spec, nxt.name),
+                           builders.training_job(mv, spec, nxt, 1, settings)]
+            out.conditions.append(("Trained", False, "Training", f"step {nxt.name}: starting"))
+            return False
+        st["completionTime"] = stamp
+        out.artifact_uri = t.output_uri or (spec.artifact.uri if spec.artifact else None)
+        out.events.append(("Normal", "TrainingSucceeded",
+                           f"all {len(steps)} step(s) succeeded; artifact {out.artifact_uri}"))
+        out.conditions.append(("Trained", True, "Succeeded", f"{len(steps)} step(s) succeeded"))
+        out.phase = None
+        return True
+
+    # Failed: one rank's failure failed the whole gang; restart all of it, or give up.
+    if attempt <= t.max_restarts:
+        st.update(attempts=attempt + 1, attemptStartTime=stamp,
+                  jobName=builders.job_name(spec, step.name, attempt + 1))
+        resume = " from the checkpoint" if t.checkpoint else ""
+        out.events.append(("Warning", "GangRestart",
+                           f"step {step.name} attempt {attempt} failed ({reason}); restarting "
+                           f"all {step.nodes} node(s){resume}, attempt {attempt + 1} of "
+                           f"{t.max_restarts + 1}"))
+        out.create += [builders.training_job(mv, spec, step, attempt + 1, settings)]
+        out.conditions.append(("Trained", False, "Restarting",
+                               f"step {step.name} attempt {attempt} failed: {reason}"))
+        return False
+    msg = (f"step {step.name} failed {attempt} time(s), more than maxRestarts="
+           f"{t.max_restarts}; last failure: {reason}")
+    st["completionTime"] = stamp
+    out.events.append(("Warning", "TrainingFailed", msg))
+    out.conditions.append(("Trained", False, "MaxRestartsExceeded", msg))
+    out.phase = "Failed"
+    return False
+
+
+def _record(st: dict[str, Any], step: str, attempt: int, job: str, result: str, reason: str,
+            stamp: str) -> None:
+    history = list(st.get("history") or [])
+    entry = {"step": step, "attempt": attempt, "jobName": job, "result": result,
+             "startTime": st.get("attemptStartTime"), "endTime": stamp}
+    if reason:
+        entry["reason"] = reason[:1024]
+    history.append(entry)
+    st["history"] = history[-HISTORY_LIMIT:]
+
+
+def plan_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str,
+                    jobs: dict[str, Any], output: list[str] | None, settings: Settings,
+                    out: Progress) -> bool:
+    """Advance evaluation; True when its gates passed."""
+    e = spec.evaluation
+    assert e is not None
+    ev = dict((mv.get("status") or {}).get("evaluation") or {})
+    out.evaluation = ev
+    done = get_condition((mv.get("status") or {}).get("conditions"), "Evaluated")
+    if done and done.get("reason") in ("GatesPassed", "GatesFailed", "EvaluationFailed"):
+        out.phase = None if done["status"] == "True" else "Failed"
+        return done["status"] == "True"
+    name = builders.eval_job_name(spec)
+    ev["jobName"] = name
+    state, reason = job_state(jobs.get(name))
+    out.phase = "Evaluating"
+    if state == "Missing":
+        out.create.append(builders.evaluation_job(mv, spec, artifact_uri, settings))
+        out.events.append(("Normal", "EvaluationStarted", f"evaluating with {e.image}"))
+        out.conditions.append(("Evaluated", False, "Evaluating", "evaluation job started"))
+        return False
+    if state == "Running":
+        out.conditions.append(("Evaluated", False, "Evaluating", "evaluation job running"))
+        return False
+    if state == "Failed":
+        return _eval_failed(ev, f"the evaluation job failed: {reason}", out)
+    if output is None:
+        out.needs_output_of = name
+        return False
+    try:
+        metrics = parse_metrics(output)
+    except ValueError as err:
+        return _eval_failed(ev, str(err), out)
+    failed = [msg for g in e.gates or [] if (msg := gate_failure(g, metrics))]
+    ev.update(metrics=metrics, passed=not failed)
+    if failed:
+        ev["message"] = "; ".join(failed)
+        out.conditions.append(("Evaluated", False, "GatesFailed", ev["message"]))
+        out.events.append(("Warning", "GatesFailed", ev["message"]))
+        out.phase = "Failed"
+        return False
+    ev.pop("message", None)
+    summary = ", ".join(f"{k}={v:g}" for k, v in sorted(metrics.items()))
+    out.conditions.append(("Evaluated", True, "GatesPassed", summary or "no gates"))
+    out.events.append(("Normal", "GatesPassed", summary))
+    out.phase = None
+    return True
+
+
+def _eval_failed(ev: dict[str, Any], msg: str, out: Progress) -> bool:
+    ev.update(passed=False, message=msg[:2048])
+    out.conditions.append(("Evaluated", False, "EvaluationFailed", msg))
+    out.events.append(("Warning", "EvaluationFailed", msg))
+    out.phase = "Failed"
+    return False
+
+
+def parse_metrics(messages: list[str]) -> dict[str, float]:
+    """The evaluation output: the last non-empty termination message, a JSON object of numbers."""
+    text = next((m.strip() for m in reversed(messages) if m and m.strip()), "")
+    if not text:
+        raise ValueError("the evaluation wrote no metrics (expected a JSON object such as "
+                         '{"accuracy": 0.93} in /dev/termination-log)')
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"the evaluation output is not JSON: {text[:200]!r}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"the evaluation output is not a JSON object: {text[:200]!r}")
+    out: dict[str, float] = {}
+    for k, v in data.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ValueError(f"metric {k!r} is not a finite number: {v!r}")
+        out[str(k)] = float(v)
+    return out
+
+
+def gate_failure(gate: Gate, metrics: dict[str, float]) -> str | None:
+    value = metrics.get(gate.metric)
+    if value is None:
+        return f"{gate.metric}: missing from the evaluation output"
+    if gate.min is not None and value < gate.min:
+        return f"{gate.metric}={value:g} is below min {gate.min:g}"
+    if gate.max is not None and value > gate.max:
+        return f"{gate.metric}={value:g} is above max {gate.max:g}"
+    return None
+

@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 export KUBECONFIG ?= $(CURDIR)/.localcluster/kubeconfig
 export PYTHONPATH := $(CURDIR)/operator
 
-.PHONY: help venv binaries cluster-up cluster-down cluster-status crds check-crds lint test \
+
+.PHONY: torch-env help venv binaries cluster-up cluster-down cluster-status crds check-crds lint test \
         test-unit test-integration run demo bench clean
 
 help:  ## list the targets
@@ -43,7 +44,10 @@ lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check operator tests tools hack
 	$(BIN)/mypy
 
-test: $(STAMP) binaries  ## everything from a fresh machine, then the whole suite
+torch-env:  ## PyTorch for the real rendezvous test (cached in ~/.cache/modelops)
+	bash hack/torch-env.sh
+
+test: $(STAMP) binaries torch-env  ## everything from a fresh machine, then the whole suite
 	bash hack/prometheus/install.sh
 	$(MAKE) --no-print-directory lint check-crds
 	$(BIN)/pytest tests

@@ -181,6 +181,19 @@ class UpdatePolicyStatus(ApiModel):
                                                max_length=100)
     conditions: Conditions | None = None
     observed_generation: int | None = Field(None, description="Generation last reconciled.")
+    revision: int | None = Field(None, description="Counter of rollouts started; the current "
+                                 "or last one.")
+    rollout_start_time: str | None = Field(None, description="When the current rollout began.")
+    step_start_time: str | None = Field(None, description="When the current step began; timed "
+                                        "pauses end relative to it, also across restarts.")
+    paused_time: str | None = Field(None, description="When spec.paused took hold (its time "
+                                    "does not count against timed pauses).")
+    pause_reason: str | None = Field(None, description="Why the operator paused the rollout "
+                                     "(e.g. inconclusive analysis).", max_length=1024)
+    pending_action: str | None = Field(None, description="A manual action taken from the "
+                                       "modelops.io/action annotation, not yet applied.")
+    message: str | None = Field(None, description="What the rollout is doing or waiting for.",
+                                max_length=2048)
 
 
 def printer_columns() -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Canary analysis: PromQL checks against Prometheus, and what their results mean."""

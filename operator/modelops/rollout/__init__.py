@@ -1,0 +1,1 @@
+"""Canary rollouts: replica math, the target version, and the step state machine."""

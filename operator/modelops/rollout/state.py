@@ -1,0 +1,375 @@
+"""The rollout state machine: (policy, status, observed, measurement, now) -> new status. Pure.
+
+Everything the rollout knows lives in the status it returns: the revision, the step index and
+when the step began, analysis counts, a pending manual action, the history. A restarted
+operator calls `decide` with the stored status and continues the step at the right moment.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..api.conditions import now_iso
+from ..api.updatepolicy import UpdatePolicySpec
+from . import replicas
+from .target import Target, VersionInfo, pick_target
+from .window import parse_duration
+
+ROLLED_BACK, ABORTED, PROMOTED = "RolledBack", "Aborted", "Promoted"
+
+
+@dataclass
+class Observed:
+    versions: dict[str, VersionInfo]
+    ready: dict[str, int] = field(default_factory=dict)  # ready serving replicas per version
+    route_weight: int | None = None  # canary weight found in the HTTPRoute (gatewayAPI)
+    measurement: list[dict[str, Any]] | None = None  # one analysis round taken just now
+
+
+@dataclass
+class Decision:
+    status: dict[str, Any]
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
+    requeue_after: float | None = None
+
+
+def routed(spec: UpdatePolicySpec) -> bool:
+    c = spec.strategy.canary if spec.strategy else None
+    return bool(c and c.traffic_routing and c.traffic_routing.gateway_api)
+
+
+def steps(spec: UpdatePolicySpec) -> list[Any]:
+    c = spec.strategy.canary if spec.strategy else None
+    return list(c.steps) if c else []
+
+
+def measurement_due(spec: UpdatePolicySpec, status: dict[str, Any], now: datetime) -> bool:
+    if not spec.analysis or not status.get("canaryVersion") or spec.paused:
+        return False
+    last = (status.get("analysis") or {}).get("lastMeasurementTime")
+    return last is None or (now - _parse(last)) >= parse_duration(spec.analysis.interval)
+
+
+class _Machine:
+    def __init__(self, spec: UpdatePolicySpec, status: dict[str, Any], obs: Observed,
+                 now: datetime) -> None:
+        self.spec, self.obs, self.now = spec, obs, now
+        self.st = copy.deepcopy(status)
+        self.events: list[tuple[str, str, str]] = []
+        self.requeue: float | None = None
+        self.stamp = now_iso(now)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def event(self, type_: str, reason: str, message: str) -> None:
+        self.events.append((type_, reason, message))
+
+    def wake_in(self, seconds: float) -> None:
+        seconds = max(seconds, 0.5)
+        self.requeue = seconds if self.requeue is None else min(self.requeue, seconds)
+
+    def end_rollout(self, outcome: str, reason: str, message: str, phase: str) -> None:
+        st = self.st
+        entry = {"revision": st.get("revision", 0), "version": st["canaryVersion"],
+                 "fromVersion": st.get("stableVersion"), "startTime": st.get("rolloutStartTime"),
+                 "endTime": self.stamp, "outcome": outcome, "reason": reason,
+                 "message": message[:4096]}
+        if outcome == PROMOTED:
+            st["stableVersion"] = st["canaryVersion"]
+        self._history(entry)
+        for k in ("canaryVersion", "currentStepIndex", "stepStartTime", "pausedTime",
+                  "pauseReason"):
+            st.pop(k, None)
+        st.update(canaryWeight=0, actualCanaryWeight=0, phase=phase, message=message)
+
+    def _history(self, entry: dict[str, Any]) -> None:
+        hist = [entry, *(self.st.get("history") or [])]
+        self.st["history"] = hist[: self.spec.history_limit]
+
+    def take_action(self, *names: str) -> bool:
+        if self.st.get("pendingAction") in names:
+            self.st.pop("pendingAction")
+            return True
+        return False
+
+    # -- the machine -----------------------------------------------------------------------
+    def run(self) -> None:
+        target = pick_target(self.spec, self.obs.versions, self.now)
+        st = self.st
+        if not st.get("stableVersion"):
+            self.first_version(target)
+        elif st.get("canaryVersion"):
+            if target.version and target.version != st["canaryVersion"] and not target.waiting:
+                self.end_rollout(ABORTED, "TargetChanged",
+                                 f"the target moved to {target.version} during the rollout of "
+                                 f"{st['canaryVersion']}", "Progressing")
+                self.steady(target)
+            elif self.take_action("abort"):
+                self.end_rollout(ABORTED, "UserAbort", "aborted by the user; all traffic back on "
+                                 f"{st.get('stableVersion')}", "Degraded")
+                self.event("Warning", "Aborted", st["message"])
+            else:
+                self.progress()
+        else:
+            self.steady(target)
+        leftover = st.pop("pendingAction", None)
+        if leftover:  # an action that fits nothing now is dropped, not kept for later
+            self.event("Normal", "ActionIgnored", f"{leftover}: nothing to {leftover} now")
+        st["canaryWeight"] = st.get("canaryWeight") or 0
+        if self.spec.paused and st.get("canaryVersion"):
+            self.wake_in(30)
+
+    def first_version(self, target: Target) -> None:
+        st = self.st
+        v = self.obs.versions.get(target.version or "")
+        if v is None or not v.ready:
+            st.update(phase="Idle", message=f"waiting for version {target.version} to be Ready"
+                      if target.version else (target.waiting or "no targetVersion set"))
+            return
+        # Nothing to compare against: the first version takes all traffic at once.
+        st.update(stableVersion=v.version, canaryWeight=0, actualCanaryWeight=0,
+                  revision=int(st.get("revision") or 0) + 1, phase=PROMOTED,
+                  message=f"{v.version} is the first version: 100% of traffic")
+        self._history({"revision": st["revision"], "version": v.version, "fromVersion": None,
+                       "startTime": self.stamp, "endTime": self.stamp, "outcome": PROMOTED,
+                       "reason": "FirstVersion", "message": st["message"]})
+        self.event("Normal", "Promoted", st["message"])
+
+    def steady(self, target: Target) -> None:
+        st = self.st
+        stable = st["stableVersion"]
+        want = target.version
+        if want is None or want == stable:
+            if st.get("phase") in (None, "Idle", "Progressing", "Paused"):
+                st["phase"] = PROMOTED
+            st.setdefault("message", f"{stable} serves all traffic")
+            return
+        if target.waiting:
+            st["message"] = f"{want} waits: {target.waiting}"
+            return
+        last = (st.get("history") or [{}])[0]
+        if last.get("version") == want and last.get("outcome") in (ROLLED_BACK, ABORTED) \
+                and last.get("fromVersion") == stable:
+            if self.take_action("retry"):
+                self.event("Normal", "Retry", f"retrying the rollout of {want}")
+            else:
+                st["message"] = (f"the rollout of {want} ended {last['outcome']} "
+                                 f"({last.get('reason')}); `retry` rolls it out again")
+                return
+        v = self.obs.versions.get(want)
+        if self.in_history(want):
+            self.fast_rollback(want)
+            return
+        if v is None or not v.ready:
+            state = "missing" if v is None else (v.phase or "not reconciled yet")
+            st["message"] = f"waiting for version {want} to be Ready ({state})"
+            if v is not None and v.phase == "Failed":
+                st["message"] = (f"version {want} failed (its Valid, Trained or Evaluated "
+                                 "condition says why) and will not be rolled out")
+            return
+        self.start(want)
+
+    def in_history(self, version: str) -> bool:
+        """A version that served as stable before: going back to it is a rollback."""
+        return any(h.get("fromVersion") == version or (h.get("version") == version and h.get(
+            "outcome") == PROMOTED) for h in self.st.get("history") or [])
+
+    def fast_rollback(self, version: str) -> None:
+        st = self.st
+        old = st["stableVersion"]
+        st.update(revision=int(st.get("revision") or 0) + 1, stableVersion=version,
+                  canaryWeight=0, actualCanaryWeight=0, phase=ROLLED_BACK,
+                  message=f"rolled back to {version}: 100% of traffic at once, steps and "
+                          "analysis skipped")
+        self._history({"revision": st["revision"], "version": version, "fromVersion": old,
+                       "startTime": self.stamp, "endTime": self.stamp, "outcome": ROLLED_BACK,
+                       "reason": "TargetRollback", "message": st["message"]})
+        self.event("Normal", "RolledBack", f"targetVersion set back to {version} (was {old}); "
+                                           "all traffic moved at once")
+
+    def start(self, version: str) -> None:
+        st = self.st
+        st.update(revision=int(st.get("revision") or 0) + 1, canaryVersion=version,
+                  currentStepIndex=0, stepStartTime=self.stamp, rolloutStartTime=self.stamp,
+                  canaryWeight=0, actualCanaryWeight=0, phase="Progressing",
+                  analysis={"phase": "Running", "failures": 0, "inconclusive": 0})
+        st.pop("pauseReason", None)
+        self.event("Normal", "RolloutStarted",
+                   f"revision {st['revision']}: rolling out {version} over "
+                   f"{st['stableVersion']} in {len(steps(self.spec))} step(s)")
+        self.progress()
+
+    def progress(self) -> None:
+        st, spec = self.st, self.spec
+        self.observe_weight()
+        if self.analyse():
+            return
+        if self.take_action("resume") and st.get("pauseReason"):
+            st.pop("pauseReason")
+            st.setdefault("analysis", {})["inconclusive"] = 0
+            self.event("Normal", "Resumed", "resumed by the user")
+        if spec.paused:
+            st.setdefault("pausedTime", self.stamp)
+            st.update(phase="Paused", message="paused: spec.paused is true")
+            return
+        if st.get("pausedTime"):  # time spent under spec.paused does not count
+            held = self.now - _parse(st.pop("pausedTime"))
+            st["stepStartTime"] = now_iso(_parse(st["stepStartTime"]) + held)
+        if st.get("pauseReason"):
+            st.update(phase="Paused", message=st["pauseReason"])
+            return
+        self.walk_steps()
+
+    def observe_weight(self) -> None:
+        st = self.st
+        if routed(self.spec):
+            canary_up = self.obs.ready.get(st["canaryVersion"], 0) > 0
+            w = self.obs.route_weight or 0
+            st["actualCanaryWeight"] = w if canary_up or w == 0 else 0
+        else:
+            st["actualCanaryWeight"] = replicas.actual_weight(
+                self.obs.ready.get(st.get("stableVersion") or "", 0),
+                self.obs.ready.get(st["canaryVersion"], 0))
+
+    def analyse(self) -> bool:
+        """Fold in a new measurement; True when it ended the rollout."""
+        st, a = self.st, self.spec.analysis
+        m = self.obs.measurement
+        if a is None:
+            return False
+        an = st.setdefault("analysis", {"phase": "Running", "failures": 0, "inconclusive": 0})
+        if m is not None:
+            phases = [r["phase"] for r in m]
+            verdict = "Failed" if "Failed" in phases else (
+                "Inconclusive" if "Inconclusive" in phases or not phases else "Successful")
+            an.update(lastMeasurementTime=self.stamp, metrics=m)
+            if verdict == "Failed":
+                an["failures"] = int(an.get("failures") or 0) + 1
+            if verdict == "Inconclusive":
+                an["inconclusive"] = int(an.get("inconclusive") or 0) + 1
+            else:
+                an["inconclusive"] = 0  # consecutive gaps matter, not old ones
+                if st.get("pauseReason", "").startswith("analysis inconclusive"):
+                    st.pop("pauseReason")
+                    self.event("Normal", "Resumed", "analysis has data again; resuming")
+            an["phase"] = "Running" if verdict == "Successful" else verdict
+            if verdict == "Failed":
+                self.event("Warning", "AnalysisFailed", _values(m) + f" (failure "
+                           f"{an['failures']} of {a.failure_limit} tolerated)")
+        if int(an.get("failures") or 0) > a.failure_limit:
+            msg = f"analysis failed {an['failures']} time(s) (> failureLimit " \
+                  f"{a.failure_limit}): {_values(an.get('metrics') or [])}"
+            an["phase"] = "Failed"
+            if self.spec.rollback is None or self.spec.rollback.automatic:
+                self.end_rollout(ROLLED_BACK, "AnalysisFailed", msg, ROLLED_BACK)
+                self.event("Warning", "RolledBack", f"{msg}; all traffic back on "
+                                                    f"{st['stableVersion']}")
+                return True
+            st.update(phase="Degraded", message=msg + "; automatic rollback is off")
+            return True
+        if int(an.get("inconclusive") or 0) > a.inconclusive_limit and not st.get("pauseReason"):
+            st["pauseReason"] = (f"analysis inconclusive {an['inconclusive']} time(s) in a row "
+                                 f"(> inconclusiveLimit {a.inconclusive_limit}): "
+                                 f"{_values(an.get('metrics') or [])}; resumes when data returns")
+            self.event("Warning", "Paused", st["pauseReason"])
+        self.wake_in(parse_duration(a.interval).total_seconds())
+        return False
+
+    def walk_steps(self) -> None:
+        st, spec = self.st, self.spec
+        plan = steps(spec)
+        st["phase"] = "Progressing"
+        if self.take_action("promote-full"):
+            st["currentStepIndex"] = len(plan)
+            self.event("Normal", "PromotedFull", "promote-full: skipping the remaining steps")
+        while True:
+            i = int(st.get("currentStepIndex") or 0)
+            if i >= len(plan):
+                self.finish()
+                return
+            step = plan[i]
+            started = _parse(st["stepStartTime"])
+            if step.set_weight is not None:
+                if st.get("canaryWeight") != step.set_weight:
+                    st["canaryWeight"] = step.set_weight
+                    self.event("Normal", "WeightSet",
+                               f"step {i + 1}/{len(plan)}: canary {st['canaryVersion']} at "
+                               f"{step.set_weight}%")
+                    self.observe_weight()
+                done = self.weight_reached(step.set_weight) or self.take_action("promote")
+                if not done:
+                    waited = (self.now - started).total_seconds()
+                    if waited > spec.progress_deadline_seconds:
+                        msg = (f"step {i + 1} could not reach {step.set_weight}% in "
+                               f"{spec.progress_deadline_seconds}s (actual "
+                               f"{st.get('actualCanaryWeight')}%)")
+                        self.end_rollout(ROLLED_BACK, "ProgressDeadlineExceeded", msg, "Degraded")
+                        self.event("Warning", "ProgressDeadlineExceeded", msg)
+                        return
+                    st["message"] = (f"step {i + 1}/{len(plan)}: waiting for {step.set_weight}% "
+                                     f"(actual {st.get('actualCanaryWeight')}%)")
+                    self.wake_in(spec.progress_deadline_seconds - waited + 0.5)
+                    return
+            else:
+                duration = step.pause.duration if step.pause else None
+                if self.take_action("promote"):
+                    self.event("Normal", "StepPromoted", f"step {i + 1}/{len(plan)}: pause ended "
+                                                     "by promote")
+                elif duration is None:
+                    st.update(phase="Paused", message=f"step {i + 1}/{len(plan)}: paused until "
+                                                      "promoted")
+                    return
+                else:
+                    left = (started + parse_duration(duration) - self.now).total_seconds()
+                    if left > 0:
+                        st["message"] = f"step {i + 1}/{len(plan)}: pause, {left:.0f}s left"
+                        self.wake_in(left)
+                        return
+            st.update(currentStepIndex=i + 1, stepStartTime=self.stamp)
+
+    def weight_reached(self, weight: int) -> bool:
+        st = self.st
+        if routed(self.spec):
+            return self.obs.route_weight == weight and (
+                weight == 0 or self.obs.ready.get(st["canaryVersion"], 0) > 0)
+        s, c = replicas.split(self.spec.replicas, weight, False)
+        return (self.obs.ready.get(st["canaryVersion"], 0) >= c
+                and self.obs.ready.get(st["stableVersion"], 0) >= s)
+
+    def finish(self) -> None:
+        st = self.st
+        an = st.get("analysis") or {}
+        clean = an.get("lastMeasurementTime") and an.get("phase") == "Running"
+        if self.spec.analysis and not clean:
+            # Never promote on missing data: wait for a clean measurement first.
+            st["message"] = "all steps done; waiting for a successful analysis to promote"
+            self.wake_in(1)
+            return
+        canary = st["canaryVersion"]
+        msg = f"{canary} promoted: 100% of traffic"
+        self.end_rollout(PROMOTED, "StepsCompleted", msg, PROMOTED)
+        if an:
+            st["analysis"] = {**an, "phase": "Successful"}
+        self.event("Normal", "Promoted", msg)
+
+
+def _values(metrics: list[dict[str, Any]]) -> str:
+    parts = []
+    for r in metrics:
+        v = r.get("value")
+        shown = "no data" if v is None else f"{v:g}"
+        parts.append(f"{r['name']}={shown} ({r['phase']})")
+    return ", ".join(parts) or "no metrics"
+
+
+def _parse(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def decide(spec: UpdatePolicySpec, status: dict[str, Any], observed: Observed,
+           now: datetime) -> Decision:
+    m = _Machine(spec, status, observed, now)
+    m.run()
+    return Decision(m.st, m.events, m.requeue)

@@ -1,0 +1,57 @@
+"""Which version a policy wants: `targetVersion`, or the newest Ready one under autoUpdate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..api.updatepolicy import UpdatePolicySpec
+from .window import in_window
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What the rollout needs to know about one ModelVersion of the model."""
+
+    version: str
+    name: str
+    phase: str | None
+    created: str
+    port: int = 8080
+    service: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.phase == "Ready"
+
+    @classmethod
+    def from_mv(cls, mv: dict[str, Any], port: int, service: str) -> VersionInfo:
+        return cls(version=mv["spec"]["version"], name=mv["metadata"]["name"],
+                   phase=(mv.get("status") or {}).get("phase"),
+                   created=mv["metadata"].get("creationTimestamp") or "", port=port,
+                   service=service)
+
+
+@dataclass(frozen=True)
+class Target:
+    version: str | None
+    automatic: bool = False
+    waiting: str | None = None  # why an automatic target is not taken now
+
+
+def pick_target(spec: UpdatePolicySpec, versions: dict[str, VersionInfo],
+                now: datetime) -> Target:
+    if spec.target_version:
+        return Target(spec.target_version)
+    auto = spec.auto_update
+    if not auto or not auto.enabled:
+        return Target(None)
+    ready = sorted((v for v in versions.values() if v.ready), key=lambda v: (v.created, v.name))
+    if not ready:
+        return Target(None, True, "no Ready version of the model yet")
+    newest = ready[-1].version
+    if auto.window and not in_window(auto.window.schedule, auto.window.duration, now):
+        return Target(newest, True, f"outside the window {auto.window.schedule!r} "
+                                    f"(+{auto.window.duration})")
+    return Target(newest, True)

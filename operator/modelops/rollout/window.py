@@ -1,0 +1,73 @@
+"""Maintenance windows: a 5-field cron schedule (UTC) and a duration. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 6)]  # minute hour dom month dow
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30s`, `5m`, `1h30m`, `250ms` -> timedelta (the CRD's pattern already checked it)."""
+    total, num = 0.0, ""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isdigit() or ch == ".":
+            num += ch
+            i += 1
+            continue
+        unit = "ms" if text[i:i + 2] == "ms" else ch
+        total += float(num) * units[unit]
+        num = ""
+        i += len(unit)
+    return timedelta(seconds=total)
+
+
+def _field(spec: str, lo: int, hi: int) -> set[int]:
+    out: set[int] = set()
+    for part in spec.split(","):
+        step = 1
+        if "/" in part:
+            part, s = part.split("/", 1)
+            step = int(s)
+        if part == "*":
+            a, b = lo, hi
+        elif "-" in part:
+            a, b = (int(x) for x in part.split("-", 1))
+        else:
+            a = b = int(part)
+        if a < lo or b > hi or a > b or step < 1:
+            raise ValueError(f"{spec!r} is out of range {lo}-{hi}")
+        out.update(range(a, b + 1, step))
+    return out
+
+
+def parse_cron(expr: str) -> list[set[int]]:
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"{expr!r} is not a 5-field cron expression (minute hour day month "
+                         "weekday)")
+    parsed = [_field(f, lo, hi) for f, (lo, hi) in zip(fields, _RANGES, strict=True)]
+    if 7 in parsed[4]:
+        parsed[4].add(0)
+    return parsed
+
+
+def _matches(cron: list[set[int]], t: datetime) -> bool:
+    return (t.minute in cron[0] and t.hour in cron[1] and t.day in cron[2]
+            and t.month in cron[3] and (t.weekday() + 1) % 7 in cron[4])
+
+
+def in_window(schedule: str, duration: str, now: datetime) -> bool:
+    """Whether a window that opened at a schedule time is still open at `now`."""
+    cron = parse_cron(schedule)
+    length = parse_duration(duration)
+    t = now.replace(second=0, microsecond=0)
+    earliest = now - length
+    while t > earliest:
+        if _matches(cron, t):
+            return True
+        t -= timedelta(minutes=1)
+    return False

@@ -26,6 +26,7 @@ class Settings(BaseModel):
     fetch_schemes: list[str] = Field(
         default_factory=lambda: ["s3", "gs", "hf", "http", "https", "oci"],
         description="Artifact URI schemes the fetcher image can download.")
+    prometheus_timeout: float = Field(5.0, description="Seconds one analysis query may take.")
     gpu_resource: str = Field("nvidia.com/gpu", description="Extended resource name for GPUs.")
 
     @classmethod

@@ -9,6 +9,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
+
 from .kube import Kube
 from .settings import Settings
 
@@ -21,5 +23,23 @@ class State:
     # The status we last wrote, keyed by uid: newer than the watch cache until its event lands.
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    wakes: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+    _http: aiohttp.ClientSession | None = None
+
     def lock(self, namespace: str, name: str) -> asyncio.Lock:
         return self.locks.setdefault((namespace, name), asyncio.Lock())
+
+    def wake(self, namespace: str, name: str) -> asyncio.Event:
+        """Set to make a policy's loop look again now, instead of at its next due time."""
+        return self.wakes.setdefault((namespace, name), asyncio.Event())
+
+    async def http(self) -> aiohttp.ClientSession:
+        """The session for Prometheus queries (not the Kubernetes API)."""
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(headers={"User-Agent": "modelops-analysis"})
+        return self._http
+
+    async def close(self) -> None:
+        await self.kube.close()
+        if self._http is not None:
+            await self._http.close()

@@ -12,21 +12,18 @@ from tests.support.waiting import wait_for
 pytestmark = pytest.mark.integration
 
 
-def set_policy_versions(kube: Kube, ns: str, stable: str | None) -> None:
-    kube.custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, ns, "updatepolicies", "m", {"status": {"stableVersion": stable}})
+def policy(target: str) -> dict[str, object]:
+    return {"apiVersion": "modelops.io/v1alpha1", "kind": "UpdatePolicy",
+            "metadata": {"name": "m"},
+            "spec": {"model": "m", "targetVersion": target, "replicas": 1}}
 
 
 def test_served_version_waits_for_its_policy(kube: Kube, operator: OperatorProcess,
                                              namespace: str) -> None:
     kube.create(namespace, served("m-v1", "m", "1"))
-    kube.create(namespace, {"apiVersion": "modelops.io/v1alpha1", "kind": "UpdatePolicy",
-                            "metadata": {"name": "m"}, "spec": {"model": "m",
-                                                                "targetVersion": "1"}})
-    # Until UpdatePolicy reconciliation exists, the test plays its status writer.
-    set_policy_versions(kube, namespace, "1")
-    wait_for(lambda: (kube.get_mv(namespace, "m-v1") or {}).get("status", {}).get("phase")
-             == "Ready", what="Ready")
+    kube.create(namespace, policy("1"))
+    wait_for(lambda: (kube.get_up(namespace, "m") or {}).get("status", {}).get("stableVersion")
+             == "1", what="version 1 stable")
 
     kube.delete_mv(namespace, "m-v1")
 
@@ -42,11 +39,14 @@ def test_served_version_waits_for_its_policy(kube: Kube, operator: OperatorProce
     assert events[0].type == "Warning"
     assert kube.apps.read_namespaced_deployment("m-1", namespace).status.ready_replicas == 1
 
-    set_policy_versions(kube, namespace, "2")
+    # The policy moves on to version 2 (no steps: straight through); then 1 may go.
+    kube.create(namespace, served("m-v2", "m", "2"))
+    kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, "updatepolicies", "m",
+                                               {"spec": {"targetVersion": "2"}})
     wait_for(lambda: kube.get_mv(namespace, "m-v1") is None, timeout=60,
              what="deletion completes once the policy moved on")
-    wait_for(lambda: not kube.apps.list_namespaced_deployment(namespace).items,
-             what="children garbage-collected")
+    wait_for(lambda: [d.metadata.name for d in kube.apps.list_namespaced_deployment(
+        namespace).items] == ["m-2"], what="version 1's children garbage-collected")
 
 
 def test_unused_version_is_deleted_at_once(kube: Kube, operator: OperatorProcess,

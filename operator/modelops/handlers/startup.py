@@ -34,4 +34,4 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 async def close(memo: kopf.Memo, **_: Any) -> None:
     state: State | None = getattr(memo, "state", None)
     if state is not None:
-        await state.kube.close()
+        await state.close()

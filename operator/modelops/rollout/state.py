@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..analysis.judge import overall
 from ..api.conditions import now_iso
 from ..api.updatepolicy import UpdatePolicySpec
 from . import replicas
@@ -242,8 +243,7 @@ class _Machine:
         an = st.setdefault("analysis", {"phase": "Running", "failures": 0, "inconclusive": 0})
         if m is not None:
             phases = [r["phase"] for r in m]
-            verdict = "Failed" if "Failed" in phases else (
-                "Inconclusive" if "Inconclusive" in phases or not phases else "Successful")
+            verdict = overall(phases)
             an.update(lastMeasurementTime=self.stamp, metrics=m)
             if verdict == "Failed":
                 an["failures"] = int(an.get("failures") or 0) + 1

@@ -6,17 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def policy_usage(namespace: str | None, name: str, spec: dict[str, Any],
-                 status: dict[str, Any]) -> dict[Any, Any]:
-    """Index entry of an UpdatePolicy: which versions of its model it serves now."""
-    serving = {v for v in (status.get("stableVersion"), status.get("canaryVersion")) if v}
-    return {(namespace, spec.get("model")): (name, tuple(sorted(serving)))}
-
-
-def deletion_blocker(version: str, usages: Iterable[tuple[str, tuple[str, ...]]]) -> str | None:
+def deletion_blocker(version: str, policies: Iterable[dict[str, Any]]) -> str | None:
     """A message saying why the version must stay, or None when it may be deleted."""
-    for policy, versions in usages:
-        if version in versions:
-            return (f"UpdatePolicy {policy!r} routes traffic to version {version!r}; roll it "
+    for p in policies:
+        if version in (p.get("stable"), p.get("canary")):
+            return (f"UpdatePolicy {p['name']!r} routes traffic to version {version!r}; roll it "
                     "to another version (or delete the policy) and the deletion will finish")
     return None

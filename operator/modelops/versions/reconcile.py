@@ -10,7 +10,10 @@ from typing import Any, cast
 import kopf
 
 from ..api.conditions import set_condition
+from ..indexes import Indexes, first
 from ..kube import MODELVERSIONS, PODS
+from ..rollout.policy import governing
+from ..rollout.replicas import version_replicas
 from ..serving.names import child_name
 from ..state import State
 from .plan import Observed, plan
@@ -57,27 +60,29 @@ def termination_messages(pods: list[dict[str, Any]]) -> list[str]:
             if "terminated" in (cs.get("state") or {})]
 
 
-async def reconcile(state: State, mv: dict[str, Any], *, deployments: Any, services: Any,
-                    versions: Any, nodes: Any, jobs: Any) -> None:
+async def reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
     meta = mv["metadata"]
     ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
     if meta.get("deletionTimestamp"):
         return  # children go with the owner, through garbage collection
     async with state.lock(ns, name):
         spec = mv.get("spec") or {}
-        child = child_name(spec.get("model", ""), spec.get("version", "")) if spec.get(
-            "model") and spec.get("version") else ""
-        key = (ns, spec.get("model"), spec.get("version"))
-        owner = holder(versions.get(key, [])) if key in versions else None
+        model, version = spec.get("model") or "", spec.get("version") or ""
+        child = child_name(model, version) if model and version else ""
+        owner = holder(idx.mv_versions.get((ns, model, version), []))
         known = state.written.get(uid)
         if known is not None:
             mv = {**mv, "status": known}
+        policy = governing(idx.up_by_model.get((ns, model), []))
         observed = Observed(
-            deployment=_one(deployments, (ns, child)),
-            service=_one(services, (ns, child)),
+            deployment=first(idx.mo_deployments, (ns, child)),
+            service=first(idx.mo_services, (ns, child)),
             duplicate_of=owner if owner not in (None, name) else None,
-            nodes=[n for ns_nodes in nodes.values() for n in ns_nodes] if nodes else None,
-            jobs={j["metadata"]["name"]: j for j in jobs.get((ns, uid), [])},
+            nodes=[n for node in idx.mo_nodes.values() for n in node] or None,
+            jobs={j["metadata"]["name"]: j for j in idx.mo_jobs.get((ns, uid), [])},
+            managed_replicas=None if policy is None else version_replicas(
+                policy["replicas"], policy["stable"], policy["canary"], policy["weight"],
+                policy["routed"], version),
         )
         now = datetime.now(UTC)
         p = plan(mv, observed, state.settings, now)
@@ -114,13 +119,6 @@ async def hold_deletion(state: State, mv: dict[str, Any], message: str) -> None:
                                {"status": {"conditions": conds}}, sub="status")
         kopf.event(kopf.Body(cast(kopf.RawBody, mv)), type="Warning", reason="DeletionBlocked",
                    message=message)
-
-
-def _one(index: Any, key: tuple[str, str]) -> dict[str, Any] | None:
-    if key not in index:
-        return None
-    items = list(index[key])
-    return items[0] if items else None
 
 
 def forget(state: State, uid: str, namespace: str, name: str) -> None:

@@ -1,0 +1,38 @@
+"""The in-memory views kopf keeps from its watches, handed to the reconcilers as one object.
+
+They are caches of the API, rebuilt on start: reading them costs no request. Each is a
+kopf.Index: key -> a collection of values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+NAMES = ("mv_by_name", "mv_by_model", "mv_versions", "mo_deployments", "mo_services", "mo_jobs",
+         "mo_nodes", "up_by_name", "up_by_model")
+
+
+@dataclass(frozen=True)
+class Indexes:
+    mv_by_name: Any  # (ns, name) -> ModelVersion (slim)
+    mv_by_model: Any  # (ns, model) -> ModelVersion (slim)
+    mv_versions: Any  # (ns, model, version) -> (creationTimestamp, name)
+    mo_deployments: Any  # (ns, name) -> Deployment we manage (slim)
+    mo_services: Any  # (ns, name) -> Service we manage (slim)
+    mo_jobs: Any  # (ns, owner uid) -> Job summary
+    mo_nodes: Any  # node name -> NodeInfo
+    up_by_name: Any  # (ns, name) -> UpdatePolicy (slim)
+    up_by_model: Any  # (ns, model) -> policy record (see rollout.reconcile.policy_record)
+
+    @classmethod
+    def from_kwargs(cls, kw: Mapping[str, Any]) -> Indexes:
+        return cls(**{n: kw[n] for n in NAMES})
+
+
+def first(index: Any, key: Any) -> Any:
+    """The one value under a key, or None."""
+    for value in index.get(key, []) if key in index else []:
+        return value
+    return None

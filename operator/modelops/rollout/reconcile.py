@@ -1,0 +1,194 @@
+"""One reconcile of an UpdatePolicy: gather, measure when due, decide, apply, write status."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import kopf
+from pydantic import ValidationError
+
+from ..analysis.measure import measure
+from ..analysis.prometheus import address_allowed
+from ..api.conditions import set_condition
+from ..api.modelversion import ModelVersionSpec
+from ..api.updatepolicy import ACTIONS, UpdatePolicySpec
+from ..indexes import Indexes
+from ..kube import HTTPROUTES, UPDATEPOLICIES, ApiError
+from ..serving.names import child_name
+from ..serving.presets import resolve
+from ..state import State
+from ..traffic.base import Backend, Provider, stable_service
+from ..traffic.gateway import GatewayProvider
+from ..traffic.replicas import ReplicasProvider
+from ..versions.plan import is_subset
+from ..versions.reconcile import patch_for
+from .policy import governing
+from .state import Observed, decide, measurement_due, routed
+from .target import VersionInfo
+
+logger = logging.getLogger(__name__)
+ACTION_ANNOTATION = "modelops.io/action"
+
+
+def provider_for(spec: UpdatePolicySpec) -> Provider:
+    return GatewayProvider() if routed(spec) else ReplicasProvider()
+
+
+def version_info(mv: dict[str, Any]) -> VersionInfo | None:
+    try:
+        spec = ModelVersionSpec.model_validate(mv.get("spec") or {})
+    except ValidationError:
+        return None
+    port = resolve(spec.serving).port if spec.serving else 8080
+    return VersionInfo.from_mv(mv, port, child_name(spec.model, spec.version))
+
+
+def problems(spec: UpdatePolicySpec, name: str, records: Any, state: State) -> list[str]:
+    out = []
+    owner = governing(records)
+    if owner and owner["name"] != name:
+        out.append(f"UpdatePolicy {owner['name']!r} already manages model {spec.model!r}; "
+                   "one policy per model")
+    if spec.analysis and not address_allowed(spec.analysis.prometheus.address,
+                                             state.settings.prometheus_allow):
+        out.append(f"analysis.prometheus.address {spec.analysis.prometheus.address!r} is not "
+                   "allowed by the operator's settings (MODELOPS_PROMETHEUS_ALLOW)")
+    return out
+
+
+async def take_action(state: State, up: dict[str, Any]) -> dict[str, Any]:
+    """Move a `modelops.io/action` annotation into status, then remove it: exactly once.
+
+    The status write comes first: if the operator dies before the annotation is removed, the
+    next round sees the action already pending and only removes the annotation.
+    """
+    meta = up["metadata"]
+    action = (meta.get("annotations") or {}).get(ACTION_ANNOTATION)
+    if action is None:
+        return up
+    status = dict(up.get("status") or {})
+    ns, name = meta["namespace"], meta["name"]
+    if action in ACTIONS and status.get("pendingAction") is None:
+        await state.kube.patch(UPDATEPOLICIES, ns, name, {"status": {"pendingAction": action}},
+                               sub="status")
+        status["pendingAction"] = action
+    elif action not in ACTIONS:
+        kopf.event(kopf.Body(cast(kopf.RawBody, up)), type="Warning", reason="UnknownAction",
+                   message=f"{ACTION_ANNOTATION}={action!r} is not one of {', '.join(ACTIONS)}")
+    await state.kube.patch(UPDATEPOLICIES, ns, name,
+                           {"metadata": {"annotations": {ACTION_ANNOTATION: None}}})
+    return {**up, "status": status}
+
+
+async def reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> float | None:
+    """Returns seconds until the policy wants to be looked at again (None: on events only)."""
+    meta = up["metadata"]
+    ns, name, gen = meta["namespace"], meta["name"], meta.get("generation")
+    now = datetime.now(UTC)
+    known = state.written.get(meta["uid"])
+    if known is not None:
+        up = {**up, "status": known}
+    old = dict(up.get("status") or {})
+    conds = list(old.get("conditions") or [])
+    try:
+        spec = UpdatePolicySpec.model_validate(up.get("spec") or {})
+    except ValidationError as e:
+        errors = [f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()]
+        await _write(state, up, {**old, "conditions": set_condition(
+            conds, "Valid", False, "InvalidSpec", "; ".join(errors), gen, now)})
+        return None
+    bad = problems(spec, name, idx.up_by_model.get((ns, spec.model), []), state)
+    if bad:
+        new = {**old, "observedGeneration": gen, "conditions": set_condition(
+            conds, "Valid", False, "InvalidSpec", "; ".join(bad), gen, now)}
+        if new != old:
+            kopf.event(kopf.Body(cast(kopf.RawBody, up)), type="Warning", reason="InvalidSpec",
+                       message="; ".join(bad))
+        await _write(state, up, new)
+        return None
+
+    up = await take_action(state, up)
+    versions = {v.version: v for mv in idx.mv_by_model.get((ns, spec.model), [])
+                if (v := version_info(mv)) is not None}
+    ready = {v.version: _ready(idx.mo_deployments, ns, v.service) for v in versions.values()}
+    provider = provider_for(spec)
+    status = dict(up.get("status") or {})
+    route = await _route(state, ns, spec) if provider.routed else None
+    obs = Observed(versions, ready, provider.route_weight(route, _backend(
+        versions, status.get("canaryVersion"))))
+    if measurement_due(spec, status, now) and spec.analysis:
+        obs.measurement = await measure(
+            await state.http(), spec.analysis, model=spec.model, namespace=ns,
+            canary=status["canaryVersion"], stable=status.get("stableVersion") or "", now=now,
+            timeout=state.settings.prometheus_timeout)
+    d = decide(spec, status, obs, now)
+    new = d.status
+
+    await _apply_traffic(state, up, spec, provider, route, versions, new, idx.mo_services)
+    conds = set_condition(conds, "Valid", True, "Validated", "the spec is valid", gen, now)
+    progressing = bool(new.get("canaryVersion"))
+    conds = set_condition(conds, "Progressing", progressing,
+                          new.get("phase") or "Idle", new.get("message") or "", gen, now)
+    healthy = new.get("phase") != "Degraded" and (
+        not new.get("stableVersion") or (versions.get(new["stableVersion"]) is not None
+        and versions[new["stableVersion"]].ready))
+    conds = set_condition(conds, "Healthy", healthy, "StableServing" if healthy else (
+        new.get("phase") or "NotServing"), new.get("message") or "", gen, now)
+    new.update(conditions=conds, observedGeneration=gen)
+    await _write(state, up, new)
+    body = kopf.Body(cast(kopf.RawBody, up))
+    for type_, reason, message in d.events:
+        kopf.event(body, type=type_, reason=reason, message=message)
+    return d.requeue_after
+
+
+def _ready(deployments: Any, ns: str, name: str) -> int:
+    for dep in deployments.get((ns, name), []):
+        return int((dep.get("status") or {}).get("readyReplicas") or 0)
+    return 0
+
+
+def _backend(versions: dict[str, VersionInfo], version: str | None) -> Backend | None:
+    v = versions.get(version or "")
+    return Backend(v.version, v.service, v.port) if v else None
+
+
+async def _route(state: State, ns: str, spec: UpdatePolicySpec) -> dict[str, Any] | None:
+    gw = spec.strategy.canary.traffic_routing.gateway_api  # type: ignore[union-attr]
+    assert gw is not None
+    try:
+        return await state.kube.get(HTTPROUTES, ns, gw.http_route)
+    except ApiError as e:
+        logger.warning("%s: cannot read HTTPRoute %s: %s", ns, gw.http_route, e)
+        return None
+
+
+async def _apply_traffic(state: State, up: dict[str, Any], spec: UpdatePolicySpec,
+                         provider: Provider, route: dict[str, Any] | None,
+                         versions: dict[str, VersionInfo], new: dict[str, Any],
+                         services: Any) -> None:
+    stable = new.get("stableVersion")
+    svc = stable_service(up, spec, provider, stable)
+    have = next(iter(services.get((svc["metadata"]["namespace"], svc["metadata"]["name"]), [])),
+                None)
+    if have is None or not is_subset(svc, have):
+        await state.kube.apply(svc)
+    patch = provider.route_patch(route, _backend(versions, stable),
+                                 _backend(versions, new.get("canaryVersion")),
+                                 int(new.get("canaryWeight") or 0))
+    if patch and route is not None:
+        await state.kube.patch(HTTPROUTES, route["metadata"]["namespace"],
+                               route["metadata"]["name"], patch)
+
+
+async def _write(state: State, up: dict[str, Any], new: dict[str, Any]) -> None:
+    old = up.get("status") or {}
+    if new == old:
+        return
+    meta = up["metadata"]
+    await state.kube.patch(UPDATEPOLICIES, meta["namespace"], meta["name"],
+                           {"status": patch_for(old, new)}, sub="status")
+    state.written[meta["uid"]] = new
+

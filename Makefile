@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)  ## the virtualenv with the package and test tools
 
 binaries:  ## build etcd, kube-*, kubectl, kwok and helm once (cached in ~/.cache/modelops)
-	bash hack/cluster/build.sh etcd kwok kubernetes helm
+	bash hack/cluster/build.sh etcd kwok kubernetes helm gateway-api
 
 cluster-up: binaries  ## start the local cluster; kubeconfig at .localcluster/kubeconfig
 	$(PY) hack/cluster/localcluster.py up

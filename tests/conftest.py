@@ -11,13 +11,15 @@ import importlib.util
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.emitter import Emitter
 from tests.support.kube import Kube
 from tests.support.operator import OperatorProcess
+from tests.support.prometheus import Prometheus
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,3 +86,29 @@ def namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
                                   check=False).returncode == 0, what="default ServiceAccount")
     yield name
     kube.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    prom = Prometheus(tmp_path_factory.mktemp("prometheus"))
+    prom.start()
+    yield prom
+    prom.stop()
+
+
+@pytest.fixture
+def emitters(prometheus: Prometheus, namespace: str
+             ) -> Iterator[Callable[..., Emitter]]:
+    """emit(model, version, error_rate=0) -> an Emitter scraped as that version's pods."""
+    made: list[Emitter] = []
+
+    def emit(model: str, version: str, error_rate: float = 0.0) -> Emitter:
+        e = Emitter(error_rate=error_rate)
+        made.append(e)
+        prometheus.add_target(e.port, model=model, version=version, namespace=namespace)
+        return e
+
+    yield emit
+    for e in made:
+        prometheus.remove_target(e.port)
+        e.close()

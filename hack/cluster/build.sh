@@ -94,6 +94,21 @@ build_gotool() {  # name version module-path cmd-path
   say "$name $version: done"
 }
 
+# The Gateway API CRDs (standard channel) come from the module's own config/crd.
+fetch_gateway_api() {
+  local dir="$cache/gateway-api-$GATEWAY_API_VERSION"
+  if [ -f "$dir/crds/gateway.networking.k8s.io_httproutes.yaml" ]; then
+    say "gateway-api $GATEWAY_API_VERSION: cached"; return
+  fi
+  say "gateway-api $GATEWAY_API_VERSION: fetching CRDs"
+  local src
+  src=$(go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" |
+        sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -d "$src/config/crd/standard" ] || die "could not download sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION"
+  mkdir -p "$dir/crds"
+  cp "$src"/config/crd/standard/*.yaml "$dir/crds/"
+}
+
 all_present() {
   local d=$1; shift
   for b in "$@"; do [ -x "$d/$b" ] || return 1; done
@@ -101,12 +116,13 @@ all_present() {
 
 mkdir -p "$cache"
 preflight
-want=${*:-etcd kwok kubernetes}
+want=${*:-etcd kwok kubernetes gateway-api}
 for part in $want; do
   case $part in
     etcd) build_etcd ;;
     kwok) build_gotool kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
     helm) build_gotool helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+    gateway-api) fetch_gateway_api ;;
     kubernetes) build_kubernetes ;;
     *) die "unknown part $part" ;;
   esac

@@ -54,6 +54,7 @@ def binaries() -> dict[str, Path]:
         "kube-scheduler": k8s / "kube-scheduler",
         "kubectl": k8s / "kubectl",
         "kwok": CACHE / f"kwok-{v['KWOK_VERSION']}" / "bin" / "kwok",
+        "gateway-api-crds": CACHE / f"gateway-api-{v['GATEWAY_API_VERSION']}" / "crds",
     }
 
 
@@ -61,7 +62,8 @@ def ensure_binaries() -> dict[str, Path]:
     bins = binaries()
     if not all(p.exists() for p in bins.values()):
         log("building missing binaries (first run only)")
-        subprocess.run(["bash", str(HERE / "build.sh"), "etcd", "kwok", "kubernetes"], check=True)
+        subprocess.run(["bash", str(HERE / "build.sh"), "etcd", "kwok", "kubernetes",
+                        "gateway-api"], check=True)
     return bins
 
 
@@ -258,6 +260,8 @@ class Cluster:
         self.kubectl("apply", "-f", "-", stdin=json.dumps(node_list(nodes, gpu_nodes)))
         self._wait("nodes Ready", lambda: self._ready_nodes() >= nodes, 60, "kwok")
         self._wait("default ServiceAccount", self._default_sa, 60, "kube-controller-manager")
+        # Gateway API's CRDs, as a cluster with a Gateway controller would have them.
+        self.kubectl("apply", "--server-side", "-f", str(bins["gateway-api-crds"]))
         log(f"cluster up in {time.monotonic() - t0:.1f}s; "
             f"export KUBECONFIG={self.kubeconfig}")
 

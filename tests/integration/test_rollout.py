@@ -1,0 +1,233 @@
+"""Canary rollouts on the local cluster, analysed by a real Prometheus."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.support.emitter import Emitter
+from tests.support.kube import Kube
+from tests.support.operator import OperatorProcess
+from tests.support.prometheus import Prometheus
+from tests.support.rollout import ERROR_RATE, Model, analysis
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+Emit = Callable[..., Emitter]
+
+
+def stable_on_v1(kube: Kube, ns: str, **policy: object) -> Model:
+    m = Model(kube, ns)
+    m.version("1")
+    m.version("2")
+    m.policy(targetVersion="1", replicas=4, **policy)
+    m.wait("version 1 stable", stableVersion="1", phase="Promoted")
+    wait_for(lambda: m.replicas("1") == 4 and m.replicas("2") == 0, what="4 replicas on v1")
+    return m
+
+
+def steps(*s: dict[str, object]) -> dict[str, object]:
+    return {"canary": {"steps": list(s)}}
+
+
+def test_first_version_goes_straight_to_full_traffic(kube: Kube, operator: OperatorProcess,
+                                                     namespace: str) -> None:
+    m = stable_on_v1(kube, namespace)
+    st = m.status()
+    assert st["history"][0]["reason"] == "FirstVersion" and st["canaryWeight"] == 0
+    svc = kube.core.read_namespaced_service("m", namespace)
+    assert svc.spec.selector == {"modelops.io/model": "m", "modelops.io/serving": "true"}
+    assert svc.metadata.owner_references[0].kind == "UpdatePolicy"
+    up = kube.get_up(namespace, "m") or {}
+
+    def conditions() -> dict[str, str]:
+        return {c["type"]: c["status"] for c in m.status()["conditions"]}
+    wait_for(lambda: conditions() == {"Valid": "True", "Progressing": "False",
+                                      "Healthy": "True"}, what="healthy once v1 pods are ready")
+    assert m.status()["observedGeneration"] == up["metadata"]["generation"]
+
+
+def test_healthy_canary_walks_all_steps_and_is_promoted(
+        kube: Kube, operator: OperatorProcess, prometheus: Prometheus, emitters: Emit,
+        namespace: str) -> None:
+    m = stable_on_v1(kube, namespace, analysis=analysis(prometheus.address),
+                     strategy=steps({"setWeight": 25}, {"pause": {"duration": "3s"}},
+                                    {"setWeight": 50}, {"pause": {"duration": "3s"}}))
+    emitters("m", "1")
+    emitters("m", "2")
+    m.patch({"targetVersion": "2"})
+    seen = m.watch(lambda st: st.get("phase") == "Promoted" and st.get("stableVersion") == "2")
+    weights = [(w, a) for _, w, a, _ in seen if w]
+    assert (25, 25) in weights and (50, 50) in weights, seen
+    assert [w for w, _ in weights] == sorted(w for w, _ in weights)  # never backwards
+    st = m.status()
+    h = st["history"][0]
+    assert (h["version"], h["fromVersion"], h["outcome"]) == ("2", "1", "Promoted")
+    assert st["analysis"]["phase"] == "Successful"
+    assert st["analysis"]["metrics"][0]["name"] == "error-rate"
+    assert st["analysis"]["metrics"][0]["value"] == 0
+    wait_for(lambda: m.replicas("2") == 4 and m.replicas("1") == 0, what="all on v2")
+    reasons = [e.reason for e in kube.events(namespace, "m")]
+    assert {"RolloutStarted", "WeightSet", "Promoted"} <= set(reasons)
+
+
+def test_regression_is_rolled_back_within_one_interval(
+        kube: Kube, operator: OperatorProcess, prometheus: Prometheus, emitters: Emit,
+        namespace: str) -> None:
+    interval = 2.0
+    m = stable_on_v1(kube, namespace, analysis=analysis(prometheus.address, interval="2s"),
+                     strategy=steps({"setWeight": 50}, {"pause": {}}))
+    emitters("m", "1")
+    canary = emitters("m", "2")
+    m.patch({"targetVersion": "2"})
+    m.wait("at the indefinite pause", phase="Paused", currentStepIndex=1)
+    canary.set(error_rate=0.5)
+    query = ERROR_RATE.replace("{{namespace}}", namespace).replace("{{model}}", "m").replace(
+        "{{canaryVersion}}", "2")
+    wait_for(lambda: (r := prometheus.query(query)) and float(r[0]["value"][1]) > 0.05,
+             timeout=30, interval=0.1, what="the regression visible in Prometheus")
+    visible = time.monotonic()
+    st = m.wait("rolled back", timeout=30, phase="RolledBack")
+    reaction = time.monotonic() - visible
+    print(f"rollback reaction: {reaction:.2f}s (analysis interval {interval:g}s)")
+    assert reaction <= interval + 3, f"rollback took {reaction:.1f}s"
+    assert st["stableVersion"] == "1" and "canaryVersion" not in st and st["canaryWeight"] == 0
+    h = st["history"][0]
+    assert h["outcome"] == "RolledBack" and h["reason"] == "AnalysisFailed"
+    assert "error-rate=0.5" in h["message"] or "error-rate=0.4" in h["message"], h["message"]
+    wait_for(lambda: m.replicas("2") == 0 and m.replicas("1") == 4, what="canary scaled down")
+    warning = [e for e in kube.events(namespace, "m") if e.reason == "RolledBack"]
+    assert warning and warning[0].type == "Warning"
+    time.sleep(3)
+    assert m.status().get("canaryVersion") is None  # not retried by itself
+
+
+def test_prometheus_outage_pauses_and_recovery_resumes(
+        kube: Kube, operator: OperatorProcess, prometheus: Prometheus, emitters: Emit,
+        namespace: str) -> None:
+    m = stable_on_v1(kube, namespace,
+                     analysis=analysis(prometheus.address, interval="1s", inconclusive_limit=1),
+                     strategy=steps({"setWeight": 25}, {"pause": {"duration": "8s"}}))
+    emitters("m", "1")
+    emitters("m", "2")
+    m.patch({"targetVersion": "2"})
+    m.wait("in the pause", currentStepIndex=1)
+    prometheus.stop()
+    try:
+        st = m.wait("paused on missing data", timeout=20, phase="Paused")
+        assert "inconclusive" in st["pauseReason"]
+        assert "unreachable" in st["analysis"]["metrics"][0]["message"]
+        time.sleep(10)  # longer than the pause step: still no promotion without data
+        assert m.status()["phase"] == "Paused" and m.status()["canaryVersion"] == "2"
+    finally:
+        prometheus.start()
+    m.wait("promoted once data is back", timeout=60, phase="Promoted", stableVersion="2")
+    assert any(e.reason == "Resumed" for e in kube.events(namespace, "m"))
+
+
+def test_manual_promote_abort_retry(kube: Kube, operator: OperatorProcess,
+                                    namespace: str) -> None:
+    m = stable_on_v1(kube, namespace, strategy=steps({"setWeight": 25}, {"pause": {}},
+                                                     {"setWeight": 75}, {"pause": {}}))
+    m.patch({"targetVersion": "2"})
+    m.wait("first pause", phase="Paused", currentStepIndex=1)
+    m.act("promote")
+    m.wait("second pause", phase="Paused", currentStepIndex=3, canaryWeight=75)
+    up = kube.get_up(namespace, "m") or {}
+    assert "modelops.io/action" not in (up["metadata"].get("annotations") or {})
+    m.act("abort")
+    st = m.wait("aborted", phase="Degraded")
+    assert st["history"][0]["outcome"] == "Aborted" and st["stableVersion"] == "1"
+    wait_for(lambda: m.replicas("2") == 0, what="canary down after abort")
+    m.act("retry")
+    m.wait("retried", phase="Paused", currentStepIndex=1, canaryVersion="2")
+    m.act("promote-full")
+    st = m.wait("promoted", phase="Promoted", stableVersion="2")
+    assert st["revision"] == 3  # first version, aborted rollout, retried rollout
+
+
+def test_resume_after_inconclusive_pause(kube: Kube, operator: OperatorProcess,
+                                         namespace: str) -> None:
+    # Prometheus at an address where nothing listens: every measurement is a gap.
+    m = stable_on_v1(kube, namespace,
+                     analysis=analysis("http://127.0.0.1:9", interval="1s",
+                                       inconclusive_limit=0),
+                     strategy=steps({"setWeight": 25}, {"pause": {"duration": "1h"}}))
+    m.patch({"targetVersion": "2"})
+    m.wait("paused", phase="Paused")
+    m.act("resume")
+    wait_for(lambda: any(e.reason == "Resumed" for e in kube.events(namespace, "m")),
+             what="Resumed event")
+
+
+def test_target_back_to_a_previous_version_is_fast_tracked(
+        kube: Kube, operator: OperatorProcess, namespace: str) -> None:
+    m = stable_on_v1(kube, namespace, strategy=steps({"setWeight": 50},
+                                                     {"pause": {"duration": "1s"}}))
+    m.patch({"targetVersion": "2"})
+    m.wait("v2 promoted", phase="Promoted", stableVersion="2")
+    m.patch({"targetVersion": "1", "strategy": steps({"setWeight": 10}, {"pause": {}})})
+    st = m.wait("rolled back", phase="RolledBack", stableVersion="1", timeout=15)
+    assert st["history"][0]["reason"] == "TargetRollback"
+    assert "canaryVersion" not in st
+    wait_for(lambda: m.replicas("1") == 4 and m.replicas("2") == 0, what="all back on v1")
+
+
+def test_operator_killed_mid_step_resumes_at_the_right_moment(
+        kube: Kube, operator: OperatorProcess, namespace: str) -> None:
+    m = stable_on_v1(kube, namespace, strategy=steps({"setWeight": 25},
+                                                     {"pause": {"duration": "8s"}},
+                                                     {"setWeight": 50}, {"pause": {}}))
+    m.patch({"targetVersion": "2"})
+    st = m.wait("in the timed pause", currentStepIndex=1)
+    started = st["stepStartTime"]
+    t0 = time.monotonic()
+    operator.kill()
+    time.sleep(3)
+    operator.start()
+    st = m.wait("next step", timeout=30, currentStepIndex=3)
+    took = time.monotonic() - t0
+    assert 4 <= took <= 20, took  # neither skipped nor restarted from zero
+    hist = st["history"]
+    assert [h["revision"] for h in hist] == [1]  # only the first version; no doubled entries
+    assert st["revision"] == 2 and st["canaryWeight"] == 50
+    assert started <= st["stepStartTime"]
+
+
+def test_gateway_api_route_weights_follow_the_steps(kube: Kube, operator: OperatorProcess,
+                                                    namespace: str) -> None:
+    kube.kubectl("apply", "-n", namespace, "-f", "-", stdin="""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: m}
+spec:
+  parentRefs: [{name: public-gateway}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /m}}]
+    backendRefs: [{name: placeholder, port: 80}]
+""")
+    m = stable_on_v1(kube, namespace, strategy={"canary": {
+        "steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {}}],
+        "trafficRouting": {"gatewayAPI": {"httpRoute": "m"}}}})
+
+    def refs() -> list[tuple[str, int]]:
+        route = kube.get_json("httproute", "m", "-n", namespace)
+        rule = route["spec"]["rules"][0]
+        assert rule["matches"][0]["path"]["value"] == "/m"  # the user's part is kept
+        return [(r["name"], r["weight"]) for r in rule["backendRefs"]]
+
+    wait_for(lambda: refs() == [("m-1", 100)], what="all on stable")
+    m.patch({"targetVersion": "2"})
+    m.wait("20%", phase="Paused", currentStepIndex=1, actualCanaryWeight=20)
+    assert refs() == [("m-1", 80), ("m-2", 20)]
+    assert m.replicas("1") == 4 and m.replicas("2") == 1  # the route splits, not the pods
+    m.act("promote")
+    m.wait("60%", phase="Paused", currentStepIndex=3, actualCanaryWeight=60)
+    assert refs() == [("m-1", 40), ("m-2", 60)]
+    m.act("promote")
+    m.wait("promoted", phase="Promoted", stableVersion="2")
+    wait_for(lambda: refs() == [("m-2", 100)], what="all on v2")
+    svc = kube.core.read_namespaced_service("m", namespace)
+    assert svc.spec.selector["modelops.io/version"] == "2"

@@ -231,3 +231,42 @@ spec:
     wait_for(lambda: refs() == [("m-2", 100)], what="all on v2")
     svc = kube.core.read_namespaced_service("m", namespace)
     assert svc.spec.selector["modelops.io/version"] == "2"
+
+
+def test_auto_update_rolls_out_a_new_ready_version_without_spec_writes(
+        kube: Kube, operator: OperatorProcess, namespace: str) -> None:
+    m = Model(kube, namespace)
+    m.version("1")
+    m.policy(autoUpdate={"enabled": True}, replicas=2,
+             strategy=steps({"setWeight": 50}, {"pause": {"duration": "1s"}}))
+    m.wait("v1 stable", stableVersion="1", phase="Promoted")
+    m.version("2")
+    st = m.wait("v2 rolled out by itself", phase="Promoted", stableVersion="2")
+    assert st["history"][0]["fromVersion"] == "1"
+    up = kube.get_up(namespace, "m") or {}
+    assert up["metadata"]["generation"] == 1  # the operator never writes spec
+    assert "targetVersion" not in up["spec"]
+
+
+def test_a_version_that_failed_its_gates_is_never_rolled_out(
+        kube: Kube, operator: OperatorProcess, namespace: str) -> None:
+    m = stable_on_v1(kube, namespace)
+    kube.create(namespace, {
+        "apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion",
+        "metadata": {"name": "m-v3"},
+        "spec": {"model": "m", "version": "3", "artifact": {"uri": "s3://m/3"},
+                 "serving": {"image": "srv"},
+                 "evaluation": {"image": "eval", "command": ["python", "eval.py"],
+                                "gates": [{"metric": "accuracy", "min": 0.9}],
+                                "podAnnotations": {"modelops.io/kwok-termination-message":
+                                                   '{"accuracy": 0.5}'}}}})
+    wait_for(lambda: (kube.get_mv(namespace, "m-v3") or {}).get("status", {}).get("phase")
+             == "Failed", what="v3 fails its gates")
+    m.patch({"targetVersion": "3"})
+    def refused() -> dict[str, object] | None:
+        st = m.status()
+        return st if "failed" in str(st.get("message")) else None
+    st = wait_for(refused, what="the policy refuses v3")
+    assert st["stableVersion"] == "1" and "canaryVersion" not in st
+    assert not [d for d in kube.apps.list_namespaced_deployment(namespace).items
+                if d.metadata.name == "m-3"]

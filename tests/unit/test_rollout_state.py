@@ -275,3 +275,15 @@ def test_unusable_actions_are_dropped() -> None:
     sim.step()
     sim.step(action="promote")
     assert "pendingAction" not in sim.status and "ActionIgnored" in sim.reasons()
+
+
+def test_auto_update_target_holds_while_the_serving_version_scales_up() -> None:
+    """Scaled up by the policy, the new stable goes Pending; that must not flip the target."""
+    spec = policy(autoUpdate={"enabled": True})
+    sim = Sim(spec, versions("1", "2"))
+    sim.step()
+    assert sim.status["stableVersion"] == "2"
+    sim.vs = {**sim.vs, "2": VersionInfo("2", "m-2", "Pending", "2026-01-02T00:00:00Z")}
+    sim.step()
+    assert sim.status["stableVersion"] == "2" and sim.phase == "Promoted"
+    assert "canaryVersion" not in sim.status

@@ -97,7 +97,8 @@ class _Machine:
 
     # -- the machine -----------------------------------------------------------------------
     def run(self) -> None:
-        target = pick_target(self.spec, self.obs.versions, self.now)
+        target = pick_target(self.spec, self.obs.versions, self.now,
+                             (self.st.get("stableVersion"), self.st.get("canaryVersion")))
         st = self.st
         if not st.get("stableVersion"):
             self.first_version(target)

@@ -40,17 +40,23 @@ class Target:
     waiting: str | None = None  # why an automatic target is not taken now
 
 
-def pick_target(spec: UpdatePolicySpec, versions: dict[str, VersionInfo],
-                now: datetime) -> Target:
+def pick_target(spec: UpdatePolicySpec, versions: dict[str, VersionInfo], now: datetime,
+                current: tuple[str | None, ...] = ()) -> Target:
+    """The wanted version. Under autoUpdate: the newest version that is Ready, where the
+    versions already serving (`current`) always count, so that a version going Pending while
+    the policy scales it up does not flip the target back."""
     if spec.target_version:
         return Target(spec.target_version)
     auto = spec.auto_update
     if not auto or not auto.enabled:
         return Target(None)
-    ready = sorted((v for v in versions.values() if v.ready), key=lambda v: (v.created, v.name))
+    ready = sorted((v for v in versions.values() if v.ready or v.version in current),
+                   key=lambda v: (v.created, v.name))
     if not ready:
         return Target(None, True, "no Ready version of the model yet")
     newest = ready[-1].version
+    if newest in current:
+        return Target(newest, True)
     if auto.window and not in_window(auto.window.schedule, auto.window.duration, now):
         return Target(newest, True, f"outside the window {auto.window.schedule!r} "
                                     f"(+{auto.window.duration})")

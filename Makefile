@@ -63,7 +63,8 @@ run: $(STAMP)  ## the operator against $$KUBECONFIG (default: the local cluster)
 	hack/cluster/kubectl apply --server-side -f crds/
 	$(BIN)/kopf run -m modelops.handlers --all-namespaces --liveness=http://127.0.0.1:8081/healthz
 
-demo: $(STAMP) cluster-up  ## a guided walkthrough on the local cluster
+demo: $(STAMP) cluster-up  ## a guided walkthrough on the local cluster (serving, training, canary, rollback)
+	bash hack/prometheus/install.sh
 	$(BIN)/python hack/demo.py
 
 bench: $(STAMP) cluster-up  ## the benchmarks; results in bench/results/

@@ -287,3 +287,15 @@ def test_auto_update_target_holds_while_the_serving_version_scales_up() -> None:
     sim.step()
     assert sim.status["stableVersion"] == "2" and sim.phase == "Promoted"
     assert "canaryVersion" not in sim.status
+
+
+def test_a_duplicate_claim_does_not_hide_the_version_holder() -> None:
+    from modelops.rollout.reconcile import model_versions
+
+    def mv(name: str, created: str, phase: str) -> dict[str, Any]:
+        return {"metadata": {"name": name, "creationTimestamp": created},
+                "spec": {"model": "m", "version": "1", "artifact": {"uri": "s3://a"}},
+                "status": {"phase": phase}}
+    vs = model_versions([mv("m-v1", "2026-01-01T00:00:00Z", "Ready"),
+                         mv("m-v1-again", "2026-01-02T00:00:00Z", "Failed")])
+    assert vs["1"].name == "m-v1" and vs["1"].ready

@@ -120,3 +120,11 @@ def test_patch_for_nulls_removed_keys() -> None:
 def test_holder_is_oldest_then_name() -> None:
     assert holder([("2026-01-02", "a"), ("2026-01-01", "z"), ("2026-01-01", "b")]) == "b"
     assert holder([]) is None
+
+
+def test_deletion_is_held_only_by_live_policies() -> None:
+    from modelops.versions.deletion import deletion_blocker
+    live = {"name": "p", "stable": "1", "canary": "2", "deleting": False}
+    assert deletion_blocker("2", [live]) is not None
+    assert deletion_blocker("3", [live]) is None
+    assert deletion_blocker("1", [{**live, "deleting": True}]) is None

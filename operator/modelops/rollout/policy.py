@@ -11,6 +11,7 @@ def policy_record(namespace: str | None, name: str, meta: dict[str, Any], spec: 
     c = ((spec.get("strategy") or {}).get("canary") or {})
     return {(namespace, spec.get("model")): {
         "name": name, "created": meta.get("creationTimestamp") or "",
+        "deleting": bool(meta.get("deletionTimestamp")),
         "stable": status.get("stableVersion"), "canary": status.get("canaryVersion"),
         "weight": int(status.get("canaryWeight") or 0), "replicas": int(spec.get("replicas", 1)),
         "routed": bool((c.get("trafficRouting") or {}).get("gatewayAPI")),

@@ -45,6 +45,13 @@ def version_info(mv: dict[str, Any]) -> VersionInfo | None:
     return VersionInfo.from_mv(mv, port, child_name(spec.model, spec.version))
 
 
+def model_versions(mvs: Any) -> dict[str, VersionInfo]:
+    """Version -> info; a duplicate claim of a version never hides the one that holds it."""
+    infos = [v for mv in mvs if (v := version_info(mv)) is not None]
+    newest_first = sorted(infos, key=lambda v: (v.created, v.name), reverse=True)
+    return {v.version: v for v in newest_first}  # the oldest claim is written last and wins
+
+
 def problems(spec: UpdatePolicySpec, name: str, records: Any, state: State) -> list[str]:
     out = []
     owner = governing(records)
@@ -110,8 +117,7 @@ async def reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> fl
         return None
 
     up = await take_action(state, up)
-    versions = {v.version: v for mv in idx.mv_by_model.get((ns, spec.model), [])
-                if (v := version_info(mv)) is not None}
+    versions = model_versions(idx.mv_by_model.get((ns, spec.model), []))
     ready = {v.version: _ready(idx.mo_deployments, ns, v.service) for v in versions.values()}
     provider = provider_for(spec)
     status = dict(up.get("status") or {})

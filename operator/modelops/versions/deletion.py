@@ -9,6 +9,8 @@ from typing import Any
 def deletion_blocker(version: str, policies: Iterable[dict[str, Any]]) -> str | None:
     """A message saying why the version must stay, or None when it may be deleted."""
     for p in policies:
+        if p.get("deleting"):  # a policy on its way out (say, its namespace) holds nothing
+            continue
         if version in (p.get("stable"), p.get("canary")):
             return (f"UpdatePolicy {p['name']!r} routes traffic to version {version!r}; roll it "
                     "to another version (or delete the policy) and the deletion will finish")

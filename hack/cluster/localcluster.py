@@ -371,12 +371,9 @@ def _http_ok(url: str) -> bool:
     except OSError:
         return False
 
-
 def _tail(path: Path, n: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return ""
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-n:])
 
 
 def main() -> int:

@@ -24,6 +24,8 @@ def test_served_version_waits_for_its_policy(kube: Kube, operator: OperatorProce
     kube.create(namespace, policy("1"))
     wait_for(lambda: (kube.get_up(namespace, "m") or {}).get("status", {}).get("stableVersion")
              == "1", what="version 1 stable")
+    wait_for(lambda: kube.apps.read_namespaced_deployment("m-1", namespace).status.ready_replicas
+             == 1, what="version 1 serving")
 
     kube.delete_mv(namespace, "m-v1")
 
@@ -38,6 +40,7 @@ def test_served_version_waits_for_its_policy(kube: Kube, operator: OperatorProce
                                if e.reason == "DeletionBlocked"], what="DeletionBlocked event")
     assert events[0].type == "Warning"
     assert kube.apps.read_namespaced_deployment("m-1", namespace).status.ready_replicas == 1
+    assert kube.get_mv(namespace, "m-v1") is not None
 
     # The policy moves on to version 2 (no steps: straight through); then 1 may go.
     kube.create(namespace, served("m-v2", "m", "2"))

@@ -48,7 +48,7 @@ torch-env:  ## PyTorch for the real rendezvous test (cached in ~/.cache/modelops
 	bash hack/torch-env.sh
 
 test: $(STAMP) binaries torch-env  ## everything from a fresh machine, then the whole suite
-	bash hack/prometheus/install.sh
+	bash hack/install-debs.sh
 	$(MAKE) --no-print-directory lint check-crds
 	$(BIN)/pytest tests
 
@@ -64,7 +64,7 @@ run: $(STAMP)  ## the operator against $$KUBECONFIG (default: the local cluster)
 	$(BIN)/kopf run -m modelops.handlers --all-namespaces --liveness=http://127.0.0.1:8081/healthz
 
 demo: $(STAMP) cluster-up  ## a guided walkthrough on the local cluster (serving, training, canary, rollback)
-	bash hack/prometheus/install.sh
+	bash hack/install-debs.sh
 	$(BIN)/python hack/demo.py
 
 bench: $(STAMP) cluster-up  ## the benchmarks; results in bench/results/

@@ -25,7 +25,7 @@ class Prometheus:
     def __init__(self, workdir: Path) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
-            raise RuntimeError("prometheus is not installed: run hack/prometheus/install.sh "
+            raise RuntimeError("prometheus is not installed: run hack/install-debs.sh "
                                "(make test does)")
         self.binary = binary
         self.dir = workdir

@@ -299,3 +299,13 @@ def test_a_duplicate_claim_does_not_hide_the_version_holder() -> None:
     vs = model_versions([mv("m-v1", "2026-01-01T00:00:00Z", "Ready"),
                          mv("m-v1-again", "2026-01-02T00:00:00Z", "Failed")])
     assert vs["1"].name == "m-v1" and vs["1"].ready
+
+
+def test_setting_the_target_back_after_an_abort_is_healthy_again() -> None:
+    sim = rolled_out()
+    sim.step()
+    sim.step(action="abort")
+    assert sim.phase == "Degraded"
+    sim.spec = sim.spec.model_copy(update={"target_version": "1"})
+    sim.step()
+    assert sim.phase == "Promoted" and sim.status["stableVersion"] == "1"

@@ -144,8 +144,9 @@ class _Machine:
         stable = st["stableVersion"]
         want = target.version
         if want is None or want == stable:
-            if st.get("phase") in (None, "Idle", "Progressing", "Paused"):
-                st["phase"] = PROMOTED
+            # Reaching the target ends a Degraded state (e.g. target set back after an abort).
+            if st.get("phase") in (None, "Idle", "Progressing", "Paused", "Degraded"):
+                st.update(phase=PROMOTED, message=f"{stable} serves all traffic")
             st.setdefault("message", f"{stable} serves all traffic")
             return
         if target.waiting:

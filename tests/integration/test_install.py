@@ -1,0 +1,145 @@
+"""Installing modelops: the chart, the plain manifest, and least-privilege RBAC that suffices."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.kube import Kube
+from tests.support.manifests import model_version, served
+from tests.support.operator import OperatorProcess
+from tests.support.rollout import Model
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "modelops"
+NS = "modelops-system"
+SA = f"system:serviceaccount:{NS}:modelops"
+
+
+def helm(*args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(line.split("=", 1) for line in (ROOT / "hack" / "cluster" / "versions.env")
+               .read_text().splitlines() if "=" in line and not line.startswith("#"))
+    binary = Path.home() / ".cache" / "modelops" / f"helm-{env['HELM_VERSION']}" / "bin" / "helm"
+    return subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=120)
+
+
+def test_helm_lint_and_template() -> None:
+    lint = helm("lint", str(CHART))
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    for values in ([], ["--set", "watchNamespaces={a,b}"], ["--set", "ha.enabled=true"]):
+        r = helm("template", "t", str(CHART), "--kube-version", "1.35.4", *values)
+        assert r.returncode == 0, r.stderr
+        kinds = [d["kind"] for d in yaml.safe_load_all(r.stdout) if d]
+        assert "Deployment" in kinds and "ServiceAccount" in kinds
+
+
+def test_values_schema_rejects_typos() -> None:
+    r = helm("template", "t", str(CHART), "--set", "replicaz=2")
+    assert r.returncode != 0 and "replicaz" in r.stderr
+
+
+def test_chart_crds_and_install_manifest_are_current() -> None:
+    r = subprocess.run(["bash", str(ROOT / "tools" / "render_install.sh"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_helm_install(kube: Kube) -> None:
+    ns = "modelops-helm"
+    kube.kubectl("create", "namespace", ns, check=False)
+    try:
+        r = helm("install", "mo", str(CHART), "-n", ns, "--kubeconfig", kube.kubeconfig,
+                 "--set", f"watchNamespaces={{{ns}}}")
+        assert r.returncode == 0, r.stderr
+        dep = wait_for(lambda: kube.apps.read_namespaced_deployment("mo-modelops", ns),
+                       what="operator Deployment")
+        c = dep.spec.template.spec.containers[0]
+        assert c.security_context.read_only_root_filesystem
+        assert c.args[-2:] == ["--namespace", ns] or "--standalone" in c.args
+        assert dep.spec.strategy.type == "Recreate"
+        assert kube.kubectl("get", "role", "mo-modelops", "-n", ns).returncode == 0
+    finally:
+        helm("uninstall", "mo", "-n", ns, "--kubeconfig", kube.kubeconfig)
+        kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+@pytest.fixture
+def installed(kube: Kube) -> Iterator[None]:
+    r = kube.kubectl("apply", "--server-side", "--force-conflicts", "-f",
+                     str(ROOT / "dist" / "install.yaml"), check=False)
+    assert r.returncode == 0, r.stderr
+    yield
+    for obj in ("clusterrolebinding/modelops-cluster", "clusterrole/modelops-cluster"):
+        kube.kubectl("delete", obj, check=False)
+    kube.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+
+
+def sa_kubeconfig(kube: Kube, tmp: Path) -> str:
+    token = kube.kubectl("create", "token", "modelops", "-n", NS, "--duration=1h").stdout.strip()
+    admin = json.loads(Path(kube.kubeconfig).read_text())
+    cluster = admin["clusters"][0]["cluster"]
+    cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "sa",
+           "clusters": [{"name": "c", "cluster": cluster}],
+           "users": [{"name": "sa", "user": {"token": token}}],
+           "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "sa"}}]}
+    path = tmp / "sa.kubeconfig"
+    path.write_text(json.dumps(cfg))
+    return str(path)
+
+
+@pytest.mark.parametrize(("verb", "resource", "flags"), [
+    ("list", "secrets", ["--all-namespaces"]),
+    ("get", "secrets", ["-n", "default"]),
+    ("delete", "pods", ["--all-namespaces"]),
+    ("patch", "nodes", []),
+    ("create", "clusterroles", []),
+    ("create", "pods", ["-n", "default"]),
+])
+def test_the_service_account_cannot_do_what_it_does_not_need(
+        kube: Kube, installed: None, verb: str, resource: str, flags: list[str]) -> None:
+    r = kube.kubectl("auth", "can-i", verb, resource, *flags, f"--as={SA}", check=False)
+    assert r.stdout.strip() == "no"
+
+
+def test_the_chart_rbac_is_enough_for_everything(
+        kube: Kube, installed: None, operator: OperatorProcess, namespace: str,
+        tmp_path: Path) -> None:
+    """The operator, run with the chart's ServiceAccount token, does serving, training and a
+    canary end to end: real RBAC, not admin."""
+    operator.stop()  # one operator at a time
+    limited = OperatorProcess(sa_kubeconfig(kube, tmp_path), ROOT / ".localcluster" / "logs")
+    limited.start()
+    try:
+        kube.create(namespace, model_version(
+            "t-v1", "t", "1", artifact=None,
+            training={"image": "trainer", "command": ["python", "train.py"], "nodes": 2,
+                      "gpusPerNode": 8, "outputURI": "s3://o/t/1"},
+            evaluation={"image": "eval", "command": ["python", "eval.py"],
+                        "gates": [{"metric": "accuracy", "min": 0.5}],
+                        "podAnnotations": {"modelops.io/kwok-termination-message":
+                                           '{"accuracy": 0.9}'}},
+            serving={"image": "srv"}))
+        wait_for(lambda: (kube.get_mv(namespace, "t-v1") or {}).get("status", {}).get("phase")
+                 == "Ready", timeout=60, what="trained, evaluated and served")
+        m = Model(kube, namespace)
+        kube.create(namespace, served("m-v1", "m", "1"))
+        kube.create(namespace, served("m-v2", "m", "2"))
+        m.policy(targetVersion="1", replicas=2,
+                 strategy={"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}})
+        m.wait("v1 stable", stableVersion="1")
+        m.patch({"targetVersion": "2"})
+        m.wait("paused at 50%", phase="Paused", currentStepIndex=1)
+        m.act("promote")
+        m.wait("promoted", phase="Promoted", stableVersion="2")
+        denied = f'User "{SA}" cannot'
+        assert denied not in limited.log_text(), "the chart's RBAC is missing a permission"
+    finally:
+        limited.stop()
+        operator.start()

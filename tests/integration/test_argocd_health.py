@@ -58,6 +58,8 @@ def test_configmap_embeds_the_scripts() -> None:
 def test_modelversion_health(kube: Kube, operator: OperatorProcess, namespace: str) -> None:
     assert health("ModelVersion", {"metadata": {"generation": 1}})[0] == "Progressing"
     kube.create(namespace, served("ok", "m", "1"))
+    wait_for(lambda: ((kube.get_mv(namespace, "ok") or {}).get("status") or {}).get("phase")
+             == "Ready", what="ok Ready")  # created in the same second, "dup" would win
     kube.create(namespace, served("dup", "m", "1"))
     kube.create(namespace, model_version(
         "train", "t", "1", artifact=None,

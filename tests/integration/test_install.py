@@ -70,8 +70,10 @@ def test_helm_install(kube: Kube) -> None:
         kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def installed(kube: Kube) -> Iterator[None]:
+    wait_for(lambda: kube.kubectl("get", "namespace", NS, check=False).returncode != 0,
+             timeout=60, what=f"no {NS} left from an earlier run")
     r = kube.kubectl("apply", "--server-side", "--force-conflicts", "-f",
                      str(ROOT / "dist" / "install.yaml"), check=False)
     assert r.returncode == 0, r.stderr

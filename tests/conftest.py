@@ -8,6 +8,7 @@ integration tests; it never skips them.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import uuid
@@ -112,3 +113,21 @@ def emitters(prometheus: Prometheus, namespace: str
     for e in made:
         prometheus.remove_target(e.port)
         e.close()
+
+
+@pytest.fixture
+def gpu_pool(kube: Kube, namespace: str) -> Iterator[dict[str, str]]:
+    """Two 8-GPU kwok nodes of this test's own, so whole-node GPU jobs never wait for other
+    tests' pods to drain; returns the nodeSelector that reaches them."""
+    lc = _load_localcluster()
+    nodes = lc.node_list(2, 2)["items"]
+    label = {"modelops.io/test-pool": namespace}
+    for i, node in enumerate(nodes):
+        node["metadata"]["name"] = f"{namespace}-gpu-{i}"[:63]
+        node["metadata"]["labels"].update(label, **{"kubernetes.io/hostname":
+                                                    node["metadata"]["name"]})
+    kube.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                       "items": nodes}))
+    yield label
+    for node in nodes:
+        kube.kubectl("delete", "node", node["metadata"]["name"], "--wait=false", check=False)

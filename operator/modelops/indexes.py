@@ -27,8 +27,12 @@ class Indexes:
     up_by_model: Any  # (ns, model) -> policy record (see rollout.reconcile.policy_record)
 
     @classmethod
-    def from_kwargs(cls, kw: Mapping[str, Any]) -> Indexes:
-        return cls(**{n: kw[n] for n in NAMES})
+    def from_kwargs(cls, kw: Mapping[str, Any], state: Any = None) -> Indexes:
+        """From a kopf handler's kwargs; kept on `state` for scrape-time metrics."""
+        idx = cls(**{n: kw[n] for n in NAMES})
+        if state is not None:
+            state.indexes = idx
+        return idx
 
 
 def first(index: Any, key: Any) -> Any:

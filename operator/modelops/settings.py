@@ -15,7 +15,7 @@ class Settings(BaseModel):
     model_dir: str = Field("/mnt/models", description="Where the artifact appears in serving pods.")
     resync_seconds: float = Field(
         60.0, description="How often every object is re-checked even without events (drift).")
-    metrics_port: int = Field(8080, description="Port of the /metrics endpoint (0: off).")
+    metrics_port: int = Field(9090, description="Port of the /metrics endpoint (0: off).")
     prometheus_allow: list[str] = Field(
         default_factory=list,
         description="Prometheus base URLs (prefixes) analysis may call; empty allows none but "

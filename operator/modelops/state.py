@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 
+from .indexes import Indexes
 from .kube import Kube
 from .settings import Settings
 
@@ -24,6 +25,7 @@ class State:
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     wakes: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+    indexes: Indexes | None = None  # the latest view, for metrics computed at scrape time
     _http: aiohttp.ClientSession | None = None
 
     def lock(self, namespace: str, name: str) -> asyncio.Lock:
@@ -38,6 +40,13 @@ class State:
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(headers={"User-Agent": "modelops-analysis"})
         return self._http
+
+    def objects(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(ModelVersions, UpdatePolicies) as last seen; empty before the first event."""
+        if self.indexes is None:
+            return [], []
+        return ([mv for group in self.indexes.mv_by_name.values() for mv in group],
+                [up for group in self.indexes.up_by_name.values() for up in group])
 
     async def close(self) -> None:
         await self.kube.close()

@@ -66,7 +66,8 @@ def test_the_entrypoint_starts_the_operator(kube: Kube, tmp_path: Path) -> None:
     # Same arguments; only the liveness address moves to a free loopback port, and --standalone
     # keeps this short run from touching the test suite's operator.
     argv = [a.replace("0.0.0.0:8080", f"127.0.0.1:{port}") for a in entry[1:]]
-    env = {**os.environ, "KUBECONFIG": kube.kubeconfig, "PYTHONPATH": str(ROOT / "operator")}
+    env = {**os.environ, "KUBECONFIG": kube.kubeconfig, "PYTHONPATH": str(ROOT / "operator"),
+           "MODELOPS_METRICS_PORT": "0"}
     log = tmp_path / "entrypoint.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "kopf", *argv, "--standalone"], env=env,

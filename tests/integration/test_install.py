@@ -122,7 +122,7 @@ def test_the_chart_rbac_is_enough_for_everything(
         kube.create(namespace, model_version(
             "t-v1", "t", "1", artifact=None,
             training={"image": "trainer", "command": ["python", "train.py"], "nodes": 2,
-                      "gpusPerNode": 8, "outputURI": "s3://o/t/1"},
+                      "gpusPerNode": 0, "outputURI": "s3://o/t/1"},
             evaluation={"image": "eval", "command": ["python", "eval.py"],
                         "gates": [{"metric": "accuracy", "min": 0.5}],
                         "podAnnotations": {"modelops.io/kwok-termination-message":
@@ -145,3 +145,54 @@ def test_the_chart_rbac_is_enough_for_everything(
     finally:
         limited.stop()
         operator.start()
+
+
+def rendered_with_monitoring() -> list[dict[str, object]]:
+    r = helm("template", "t", str(CHART), "--kube-version", "1.35.4",
+             "--set", "metrics.serviceMonitor.enabled=true",
+             "--set", "metrics.prometheusRule.enabled=true",
+             "--set", "metrics.grafanaDashboard.enabled=true")
+    assert r.returncode == 0, r.stderr
+    return [d for d in yaml.safe_load_all(r.stdout) if d]
+
+
+def exported_metric_names() -> set[str]:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from modelops import metrics
+    reg = CollectorRegistry()
+    reg.register(metrics.StateCollector(lambda: ([], [{"metadata": {}, "spec": {},
+                                                         "status": {}}])))
+    text = generate_latest(metrics.REGISTRY).decode() + generate_latest(reg).decode()
+    return {line.split("{")[0].split(" ")[0] for line in text.splitlines()
+            if line.startswith("modelops_")} | {
+        line.split()[2] for line in text.splitlines() if line.startswith("# TYPE modelops_")}
+
+
+def test_alerts_are_valid_promql_on_metrics_the_operator_exports(tmp_path: Path) -> None:
+    import re
+    import shutil
+    rule = next(d for d in rendered_with_monitoring() if d["kind"] == "PrometheusRule")
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))  # type: ignore[index]
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool comes with Debian's prometheus: run hack/install-debs.sh"
+    r = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    names = exported_metric_names()
+    used = set(re.findall(r"modelops_[a-z_]+", path.read_text()))
+    alerts = {x["alert"] for g in rule["spec"]["groups"] for x in g["rules"]}  # type: ignore[index]
+    assert {"ModelopsRollbackHappened", "ModelopsRolloutStuck", "ModelopsTrainingFailed"} <= alerts
+    assert used and used <= names, used - names
+
+
+def test_dashboard_shows_only_metrics_the_operator_exports() -> None:
+    import re
+    cm = next(d for d in rendered_with_monitoring() if d["kind"] == "ConfigMap")
+    dash = json.loads(cm["data"]["modelops.json"])  # type: ignore[index]
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {re.sub(r"_bucket$", "", n) for e in exprs for n in re.findall(r"modelops_[a-z_]+", e)}
+    names = exported_metric_names()
+    assert len(dash["panels"]) >= 6 and used <= names, used - names
+    titles = " ".join(p["title"] for p in dash["panels"]).lower()
+    assert all(w in titles for w in ("rollouts", "weight", "analysis", "training"))

@@ -45,19 +45,21 @@ def annotate(kube: Kube, ns: str, pods: list[Any], key: str) -> None:
 
 
 def test_two_nodes_by_eight_gpus_trains_and_serves(kube: Kube, operator: OperatorProcess,
-                                                   namespace: str) -> None:
+                                                   namespace: str,
+                                                   gpu_pool: dict[str, str]) -> None:
     kube.create(namespace, model_version(
         "llm-v1", "llm", "1", artifact=None,
         training=training(nodes=2, gpusPerNode=8, backend="nccl",
-                          podAnnotations=LONG_RUNNING),
-        serving={"image": "ghcr.io/acme/llm-server:1", "resources": {"gpu": 1}}))
+                          podAnnotations=LONG_RUNNING, nodeSelector=gpu_pool),
+        serving={"image": "ghcr.io/acme/llm-server:1", "resources": {"gpu": 1},
+                 "nodeSelector": gpu_pool}))
     pods = wait_for(lambda: running(kube, namespace, "llm-1-train-1", 2), what="2 ranks running")
     assert status(kube, namespace, "llm-v1")["phase"] == "Training"
     by_rank = {p.metadata.annotations["batch.kubernetes.io/job-completion-index"]: p
                for p in pods}
     assert set(by_rank) == {"0", "1"}
     for rank, pod in by_rank.items():
-        assert pod.spec.node_name.startswith("kwok-gpu-"), "a rank landed on a CPU node"
+        assert pod.spec.node_name.startswith(f"{namespace}-gpu-"), "not on the test's GPU nodes"
         assert pod.spec.hostname == f"llm-1-train-1-{rank}"
         assert pod.spec.subdomain == "llm-1-train"
         c = pod.spec.containers[0]
@@ -162,10 +164,13 @@ def test_exhausted_restarts_fail_the_version(kube: Kube, operator: OperatorProce
     assert any(e.reason == "TrainingFailed" for e in kube.events(namespace, "m-v1"))
 
 
-def test_steps_run_in_order(kube: Kube, operator: OperatorProcess, namespace: str) -> None:
+def test_steps_run_in_order(kube: Kube, operator: OperatorProcess, namespace: str,
+                            gpu_pool: dict[str, str]) -> None:
     kube.create(namespace, model_version(
         "m-v1", "m", "1", artifact=None,
-        training=training(nodes=2, gpusPerNode=8, steps=[
+        # the CPU-only prep step runs on the (tainted) GPU pool too: it tolerates the taint
+        training=training(nodes=2, gpusPerNode=8, nodeSelector=gpu_pool,
+                          tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists"}], steps=[
             {"name": "prep", "command": ["python", "prep.py"], "nodes": 1, "gpusPerNode": 0},
             {"name": "train"}])))
     wait_for(lambda: status(kube, namespace, "m-v1").get("phase") == "Ready", timeout=60,

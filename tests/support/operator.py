@@ -40,9 +40,11 @@ class OperatorProcess:
     def start(self) -> None:
         self.starts += 1
         self.port = _free_port()
+        self.metrics_port = _free_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "KUBECONFIG": self.kubeconfig,
-               "PYTHONPATH": str(ROOT / "operator"), **self.env}
+               "PYTHONPATH": str(ROOT / "operator"),
+               "MODELOPS_METRICS_PORT": str(self.metrics_port), **self.env}
         argv = [sys.executable, "-m", "kopf", "run", "-m", "modelops.handlers",
                 "--all-namespaces", f"--liveness=http://127.0.0.1:{self.port}/healthz",
                 *self.extra_args]
@@ -50,6 +52,11 @@ class OperatorProcess:
             self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          cwd=ROOT, start_new_session=True)
         wait_for(self._healthy, timeout=60, what=f"operator liveness (log: {self.log_path})")
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                    timeout=5) as r:
+            return str(r.read().decode())
 
     def _healthy(self) -> bool:
         if self.proc is None or self.proc.poll() is not None:

@@ -18,7 +18,7 @@ from .indexes import OURS
 async def child_changed(namespace: str | None, meta: kopf.Meta, memo: kopf.Memo,
                         **kw: Any) -> None:
     """A child changed or vanished: bring its owner's world back to the plan."""
-    idx = Indexes.from_kwargs(kw)
+    idx = Indexes.from_kwargs(kw, memo.state)
     for ref in meta.get("ownerReferences") or []:
         if ref.get("kind") == "ModelVersion":
             for mv in idx.mv_by_name.get((namespace, ref["name"]), []):

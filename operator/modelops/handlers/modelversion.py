@@ -16,19 +16,19 @@ from .indexes import MV
 @kopf.on.create(*MV)
 @kopf.on.update(*MV, field="spec")
 async def mv_changed(body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
-    await reconcile(memo.state, slim(body), Indexes.from_kwargs(kw))
+    await reconcile(memo.state, slim(body), Indexes.from_kwargs(kw, memo.state))
 
 
 @kopf.timer(*MV, interval=300, initial_delay=300)
 async def mv_resync(body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
-    await reconcile(memo.state, slim(body), Indexes.from_kwargs(kw))
+    await reconcile(memo.state, slim(body), Indexes.from_kwargs(kw, memo.state))
 
 
 @kopf.on.event(*MV)
 async def mv_event(type: str, namespace: str | None, spec: kopf.Spec, memo: kopf.Memo,
                    **kw: Any) -> None:
     """Others care about a version: its policy (phase changes), waiting duplicates (deletion)."""
-    idx = Indexes.from_kwargs(kw)
+    idx = Indexes.from_kwargs(kw, memo.state)
     for policy in idx.up_by_model.get((namespace, spec.get("model")), []):
         memo.state.wake(namespace or "", policy["name"]).set()
     if type != "DELETED":
@@ -42,7 +42,7 @@ async def mv_event(type: str, namespace: str | None, spec: kopf.Spec, memo: kopf
 async def mv_deleted(namespace: str | None, name: str, uid: str, spec: kopf.Spec,
                      body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
     """The finalizer holds a version that a policy still routes traffic to."""
-    idx = Indexes.from_kwargs(kw)
+    idx = Indexes.from_kwargs(kw, memo.state)
     blocker = deletion_blocker(spec.get("version", ""),
                                idx.up_by_model.get((namespace, spec.get("model")), []))
     if blocker:

@@ -7,6 +7,7 @@ from typing import Any
 
 import kopf
 
+from .. import metrics
 from ..kube import Kube
 from ..settings import Settings
 from ..state import State
@@ -27,7 +28,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.level = logging.WARNING
     settings.posting.reporting_component = "modelops"
     settings.networking.request_timeout = 60
-    memo.state = State(settings=Settings.from_env(), kube=Kube())
+    memo.state = state = State(settings=Settings.from_env(), kube=Kube())
+    if state.settings.metrics_port:
+        try:
+            metrics.serve(state.settings.metrics_port, state.objects)
+        except OSError as e:  # reconciling matters more than metrics: say so and go on
+            logging.getLogger(__name__).error("metrics port %s: %s; no /metrics",
+                                              state.settings.metrics_port, e)
 
 
 @kopf.on.cleanup()

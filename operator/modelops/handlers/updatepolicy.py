@@ -31,7 +31,7 @@ async def up_loop(namespace: str | None, name: str, stopped: kopf.DaemonStopped,
     wake = state.wake(ns, name)
     while not stopped:
         wake.clear()
-        idx = Indexes.from_kwargs(kw)
+        idx = Indexes.from_kwargs(kw, memo.state)
         up = next(iter(idx.up_by_name.get((ns, name), [])), None)
         if up is None or up["metadata"].get("deletionTimestamp"):
             return
@@ -50,6 +50,6 @@ async def up_event(namespace: str | None, name: str, spec: kopf.Spec, memo: kopf
     """A policy changed (spec, annotation, status): its loop and its versions look again."""
     state: State = memo.state
     state.wake(namespace or "", name).set()
-    idx = Indexes.from_kwargs(kw)
+    idx = Indexes.from_kwargs(kw, memo.state)
     for mv in idx.mv_by_model.get((namespace, spec.get("model")), []):
         await reconcile(state, mv, idx)

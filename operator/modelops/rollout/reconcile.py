@@ -9,6 +9,7 @@ from typing import Any, cast
 import kopf
 from pydantic import ValidationError
 
+from .. import metrics
 from ..analysis.measure import measure
 from ..analysis.prometheus import address_allowed
 from ..api.conditions import set_condition
@@ -91,6 +92,11 @@ async def take_action(state: State, up: dict[str, Any]) -> dict[str, Any]:
 
 async def reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> float | None:
     """Returns seconds until the policy wants to be looked at again (None: on events only)."""
+    with metrics.reconciling("UpdatePolicy"):
+        return await _reconcile_policy(state, up, idx)
+
+
+async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> float | None:
     meta = up["metadata"]
     ns, name, gen = meta["namespace"], meta["name"], meta.get("generation")
     now = datetime.now(UTC)
@@ -129,6 +135,8 @@ async def reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> fl
             await state.http(), spec.analysis, model=spec.model, namespace=ns,
             canary=status["canaryVersion"], stable=status.get("stableVersion") or "", now=now,
             timeout=state.settings.prometheus_timeout)
+        for r in obs.measurement:
+            metrics.MEASUREMENTS.labels(r["phase"]).inc()
     d = decide(spec, status, obs, now)
     new = d.status
 
@@ -147,6 +155,8 @@ async def reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> fl
     body = kopf.Body(cast(kopf.RawBody, up))
     for type_, reason, message in d.events:
         kopf.event(body, type=type_, reason=reason, message=message)
+        if reason in metrics.ROLLOUT_EVENTS:
+            metrics.ROLLOUTS.labels(metrics.ROLLOUT_EVENTS[reason]).inc()
     return d.requeue_after
 
 

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import kopf
 
+from .. import metrics
 from ..api.conditions import set_condition
 from ..indexes import Indexes, first
 from ..kube import MODELVERSIONS, PODS
@@ -16,7 +17,7 @@ from ..rollout.policy import governing
 from ..rollout.replicas import version_replicas
 from ..serving.names import child_name
 from ..state import State
-from .plan import Observed, plan
+from .plan import Observed, Plan, plan
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,11 @@ def termination_messages(pods: list[dict[str, Any]]) -> list[str]:
 
 
 async def reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
+    with metrics.reconciling("ModelVersion"):
+        await _reconcile(state, mv, idx)
+
+
+async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
     meta = mv["metadata"]
     ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
     if meta.get("deletionTimestamp"):
@@ -103,9 +109,27 @@ async def reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
                                                                                   p.status)},
                                    sub="status")
             state.written[uid] = p.status
+        count_training(p, mv)
         target = kopf.Body(cast(kopf.RawBody, mv))
         for ev in p.events:
             kopf.event(target, type=ev.type, reason=ev.reason, message=ev.message)
+
+
+def count_training(p: Plan, mv: dict[str, Any]) -> None:
+    for ev in p.events:
+        if ev.reason in ("StepSucceeded", "TrainingSucceeded"):
+            metrics.TRAINING_ATTEMPTS.labels("succeeded").inc()
+        elif ev.reason in ("GangRestart", "TrainingFailed"):
+            metrics.TRAINING_ATTEMPTS.labels("failed").inc()
+        if ev.reason in ("TrainingSucceeded", "TrainingFailed"):
+            t = p.status.get("training") or {}
+            if t.get("startTime") and t.get("completionTime"):
+                took = _ts(t["completionTime"]) - _ts(t["startTime"])
+                metrics.TRAINING_SECONDS.observe(took.total_seconds())
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 async def hold_deletion(state: State, mv: dict[str, Any], message: str) -> None:

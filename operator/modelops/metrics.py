@@ -1,0 +1,98 @@
+"""The operator's Prometheus metrics.
+
+Event counters and histograms are updated where things happen; state gauges (phases, weights,
+versions per phase) are computed at scrape time from the operator's caches by a Collector, so
+they are never stale and cost nothing between scrapes. Labels are bounded: kinds, phases,
+outcomes, and the namespace/model of objects that exist.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter as Tally
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+RECONCILE_SECONDS = Histogram(
+    "modelops_reconcile_duration_seconds", "Time one reconcile took.", ["kind"],
+    registry=REGISTRY, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+RECONCILE_ERRORS = Counter(
+    "modelops_reconcile_errors_total", "Reconciles that raised an error.", ["kind"],
+    registry=REGISTRY)
+ROLLOUTS = Counter(
+    "modelops_rollouts_total", "Rollouts by what happened: started, or how they ended.",
+    ["event"], registry=REGISTRY)
+MEASUREMENTS = Counter(
+    "modelops_analysis_measurements_total", "Analysis measurements by result.", ["result"],
+    registry=REGISTRY)
+TRAINING_ATTEMPTS = Counter(
+    "modelops_training_attempts_total", "Ended training step attempts by result.", ["result"],
+    registry=REGISTRY)
+TRAINING_SECONDS = Histogram(
+    "modelops_training_duration_seconds", "Wall time of a whole training run, start to end.",
+    registry=REGISTRY, buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200))
+
+# Rollout events worth counting, by the reason the state machine gives them.
+ROLLOUT_EVENTS = {"RolloutStarted": "started", "Promoted": "promoted",
+                  "RolledBack": "rolled_back", "Aborted": "aborted"}
+
+
+@contextmanager
+def reconciling(kind: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    except Exception:
+        RECONCILE_ERRORS.labels(kind).inc()
+        raise
+    finally:
+        RECONCILE_SECONDS.labels(kind).observe(time.perf_counter() - start)
+
+
+class StateCollector(Collector):
+    """Gauges from the current objects; `source` returns (modelversions, updatepolicies)."""
+
+    def __init__(self, source: Callable[[], tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+                 ) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        mvs, ups = self.source()
+        versions = GaugeMetricFamily("modelops_modelversions", "ModelVersions by phase.",
+                                     labels=["phase"])
+        by_phase = Tally((mv.get("status") or {}).get("phase") or "Unknown" for mv in mvs)
+        for name in ("Pending", "Training", "Evaluating", "Ready", "Failed", "Unknown"):
+            versions.add_metric([name], by_phase.get(name, 0))
+        yield versions
+        phase = GaugeMetricFamily("modelops_updatepolicy_phase",
+                                  "1 for the current phase of each UpdatePolicy.",
+                                  labels=["namespace", "model", "phase"])
+        weight = GaugeMetricFamily("modelops_canary_weight",
+                                   "Canary weight set by the current step (percent).",
+                                   labels=["namespace", "model"])
+        actual = GaugeMetricFamily("modelops_canary_weight_actual",
+                                   "Canary weight actually achieved (percent).",
+                                   labels=["namespace", "model"])
+        for up in ups:
+            st = up.get("status") or {}
+            key = [up["metadata"].get("namespace") or "", (up.get("spec") or {}).get("model")
+                   or ""]
+            phase.add_metric([*key, st.get("phase") or "Unknown"], 1)
+            weight.add_metric(key, float(st.get("canaryWeight") or 0))
+            actual.add_metric(key, float(st.get("actualCanaryWeight") or 0))
+        yield phase
+        yield weight
+        yield actual
+
+
+def serve(port: int, source: Callable[[], tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+          ) -> None:
+    REGISTRY.register(StateCollector(source))
+    start_http_server(port, registry=REGISTRY)

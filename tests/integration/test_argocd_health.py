@@ -69,7 +69,7 @@ def test_modelversion_health(kube: Kube, operator: OperatorProcess, namespace: s
     def phase(name: str) -> str | None:
         return ((kube.get_mv(namespace, name) or {}).get("status") or {}).get("phase")
     wait_for(lambda: phase("ok") == "Ready" and phase("dup") == "Failed"
-             and phase("train") == "Training", timeout=90, what="three phases")
+             and phase("train") == "Training", what="three phases")
     assert health("ModelVersion", kube.get_mv(namespace, "ok") or {}) == ("Healthy", "Ready")
     status, message = health("ModelVersion", kube.get_mv(namespace, "dup") or {})
     assert status == "Degraded" and message.startswith("Valid: version '1' of model 'm'")

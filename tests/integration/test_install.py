@@ -70,25 +70,6 @@ def test_helm_install(kube: Kube) -> None:
         kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
-def test_helm_install_with_ha_brings_kopf_peering(kube: Kube) -> None:
-    ns = "modelops-ha"
-    kube.kubectl("create", "namespace", ns, check=False)
-    try:
-        r = helm("install", "mo", str(CHART), "-n", ns, "--kubeconfig", kube.kubeconfig,
-                 "--set", "ha.enabled=true", "--set", "rbac.create=false")
-        assert r.returncode == 0, r.stderr
-        assert kube.kubectl("get", "clusterkopfpeering", "modelops").returncode == 0
-        dep = kube.apps.read_namespaced_deployment("mo-modelops", ns)
-        assert dep.spec.replicas == 2
-        assert "--peering=modelops --priority=" in dep.spec.template.spec.containers[0].args[0]
-    finally:
-        helm("uninstall", "mo", "-n", ns, "--kubeconfig", kube.kubeconfig)
-        kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
-        kube.kubectl("delete", "clusterkopfpeering", "modelops", check=False)
-        kube.kubectl("delete", "crd", "clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev",
-                     check=False)
-
-
 @pytest.fixture(scope="module")
 def installed(kube: Kube) -> Iterator[None]:
     wait_for(lambda: kube.kubectl("get", "namespace", NS, check=False).returncode != 0,

@@ -47,7 +47,6 @@ class OperatorProcess:
                "MODELOPS_METRICS_PORT": str(self.metrics_port), **self.env}
         argv = [sys.executable, "-m", "kopf", "run", "-m", "modelops.handlers",
                 "--all-namespaces", f"--liveness=http://127.0.0.1:{self.port}/healthz",
-                "--standalone",
                 *self.extra_args]
         with open(self.log_path, "wb") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -115,6 +115,13 @@ def emitters(prometheus: Prometheus, namespace: str
         e.close()
 
 
+def _schedulable(kube: Kube, name: str) -> bool:
+    node = kube.core.read_node(name)
+    ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+    blocked = any(t.key.startswith("node.kubernetes.io/") for t in node.spec.taints or [])
+    return ready and not blocked and (node.status.allocatable or {}).get("nvidia.com/gpu") == "8"
+
+
 @pytest.fixture
 def gpu_pool(kube: Kube, namespace: str) -> Iterator[dict[str, str]]:
     """Two 8-GPU kwok nodes of this test's own, so whole-node GPU jobs never wait for other
@@ -128,6 +135,11 @@ def gpu_pool(kube: Kube, namespace: str) -> Iterator[dict[str, str]]:
                                                     node["metadata"]["name"]})
     kube.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List",
                                                        "items": nodes}))
+    # Pods made before kwok marks a node Ready meet a not-ready taint and the scheduler's
+    # back-off; on a busy machine that can outlast a test's wait.
+    names = [n["metadata"]["name"] for n in nodes]
+    wait_for(lambda: all(_schedulable(kube, n) for n in names), timeout=60,
+             what=f"test GPU nodes {names} Ready")
     yield label
     for node in nodes:
         kube.kubectl("delete", "node", node["metadata"]["name"], "--wait=false", check=False)

@@ -40,3 +40,9 @@ def first(index: Any, key: Any) -> Any:
     for value in index.get(key, []) if key in index else []:
         return value
     return None
+
+
+def values(index: Any, key: Any) -> list[Any]:
+    """A copy of the values under a key: the index changes under an `await`, so loops that
+    await must not iterate it live."""
+    return list(index.get(key, [])) if key in index else []

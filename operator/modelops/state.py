@@ -25,6 +25,9 @@ class State:
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     wakes: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+    # Failed reconciles by uid, and the task that retries each.
+    failures: dict[str, int] = field(default_factory=dict)
+    retries: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     indexes: Indexes | None = None  # the latest view, for metrics computed at scrape time
     _http: aiohttp.ClientSession | None = None
 
@@ -43,12 +46,22 @@ class State:
 
     def objects(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(ModelVersions, UpdatePolicies) as last seen; empty before the first event."""
-        if self.indexes is None:
+        idx = self.indexes
+        if idx is None:
             return [], []
-        return ([mv for group in self.indexes.mv_by_name.values() for mv in group],
-                [up for group in self.indexes.up_by_name.values() for up in group])
+        # Called from the metrics server's thread while the event loop changes the indexes:
+        # a snapshot that raced a change is simply taken again.
+        for _ in range(10):
+            try:
+                return ([mv for group in list(idx.mv_by_name.values()) for mv in list(group)],
+                        [up for group in list(idx.up_by_name.values()) for up in list(group)])
+            except RuntimeError:
+                continue
+        return [], []
 
     async def close(self) -> None:
+        for task in self.retries.values():
+            task.cancel()
         await self.kube.close()
         if self._http is not None:
             await self._http.close()

@@ -93,3 +93,22 @@ def test_deleting_a_version_garbage_collects_its_children(kube: Kube, operator: 
              and not kube.core.list_namespaced_pod(namespace).items
              and not kube.core.list_namespaced_service(namespace).items,
              what="no children left")
+
+
+def test_blocked_reconcile_is_retried_after_the_block_lifts(kube: Kube, operator: OperatorProcess,
+                                                            namespace: str) -> None:
+    """A quota refuses the Deployment: the version says so in a Warning event and, with no
+    new event to prompt it, gets served once the quota goes."""
+    kube.core.create_namespaced_resource_quota(namespace, {
+        "metadata": {"name": "no-deployments"}, "spec": {"hard": {"count/deployments.apps": "0"}}})
+    wait_for(lambda: kube.core.read_namespaced_resource_quota("no-deployments",
+                                                              namespace).status.hard,
+             what="quota computed")
+    kube.create(namespace, served("q-v1", "q", "1", replicas=1))
+    warning = wait_for(lambda: [e for e in kube.events(namespace, "q-v1")
+                                if e.reason == "ReconcileError"], what="ReconcileError event")
+    assert warning[0].type == "Warning" and "quota" in warning[0].message
+    assert phase(kube, namespace, "q-v1") != "Ready"
+    kube.core.delete_namespaced_resource_quota("no-deployments", namespace)
+    wait_for(lambda: phase(kube, namespace, "q-v1") == "Ready", timeout=60,
+             what="served after the quota went")

@@ -6,7 +6,7 @@ from typing import Any
 
 import kopf
 
-from ..indexes import Indexes
+from ..indexes import Indexes, values
 from ..serving.names import MODEL
 from ..versions.reconcile import reconcile
 from .indexes import OURS
@@ -21,11 +21,11 @@ async def child_changed(namespace: str | None, meta: kopf.Meta, memo: kopf.Memo,
     idx = Indexes.from_kwargs(kw, memo.state)
     for ref in meta.get("ownerReferences") or []:
         if ref.get("kind") == "ModelVersion":
-            for mv in idx.mv_by_name.get((namespace, ref["name"]), []):
+            for mv in values(idx.mv_by_name, (namespace, ref["name"])):
                 if mv["metadata"]["uid"] == ref.get("uid"):
                     await reconcile(memo.state, mv, idx)
         elif ref.get("kind") == "UpdatePolicy":
             memo.state.wake(namespace or "", ref["name"]).set()
     # Ready replicas move canary weights: the model's policy looks again.
-    for policy in idx.up_by_model.get((namespace, (meta.get("labels") or {}).get(MODEL)), []):
+    for policy in values(idx.up_by_model, (namespace, (meta.get("labels") or {}).get(MODEL))):
         memo.state.wake(namespace or "", policy["name"]).set()

@@ -6,7 +6,7 @@ from typing import Any
 
 import kopf
 
-from ..indexes import Indexes
+from ..indexes import Indexes, values
 from ..versions.deletion import deletion_blocker
 from ..versions.reconcile import forget, hold_deletion, reconcile, slim
 from .indexes import MV
@@ -29,12 +29,12 @@ async def mv_event(type: str, namespace: str | None, spec: kopf.Spec, memo: kopf
                    **kw: Any) -> None:
     """Others care about a version: its policy (phase changes), waiting duplicates (deletion)."""
     idx = Indexes.from_kwargs(kw, memo.state)
-    for policy in idx.up_by_model.get((namespace, spec.get("model")), []):
+    for policy in values(idx.up_by_model, (namespace, spec.get("model"))):
         memo.state.wake(namespace or "", policy["name"]).set()
     if type != "DELETED":
         return
-    for _, name in idx.mv_versions.get((namespace, spec.get("model"), spec.get("version")), []):
-        for mv in idx.mv_by_name.get((namespace, name), []):
+    for _, name in values(idx.mv_versions, (namespace, spec.get("model"), spec.get("version"))):
+        for mv in values(idx.mv_by_name, (namespace, name)):
             await reconcile(memo.state, mv, idx)
 
 

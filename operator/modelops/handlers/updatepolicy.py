@@ -9,7 +9,7 @@ from typing import Any
 
 import kopf
 
-from ..indexes import Indexes
+from ..indexes import Indexes, values
 from ..rollout.reconcile import reconcile_policy
 from ..state import State
 from ..versions.reconcile import reconcile
@@ -51,5 +51,5 @@ async def up_event(namespace: str | None, name: str, spec: kopf.Spec, memo: kopf
     state: State = memo.state
     state.wake(namespace or "", name).set()
     idx = Indexes.from_kwargs(kw, memo.state)
-    for mv in idx.mv_by_model.get((namespace, spec.get("model")), []):
+    for mv in values(idx.mv_by_model, (namespace, spec.get("model"))):
         await reconcile(state, mv, idx)

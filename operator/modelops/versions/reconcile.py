@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -11,8 +12,8 @@ import kopf
 
 from .. import metrics
 from ..api.conditions import set_condition
-from ..indexes import Indexes, first
-from ..kube import MODELVERSIONS, PODS
+from ..indexes import Indexes, first, values
+from ..kube import MODELVERSIONS, PODS, ApiError
 from ..rollout.policy import governing
 from ..rollout.replicas import version_replicas
 from ..serving.names import child_name
@@ -62,8 +63,48 @@ def termination_messages(pods: list[dict[str, Any]]) -> list[str]:
 
 
 async def reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
-    with metrics.reconciling("ModelVersion"):
-        await _reconcile(state, mv, idx)
+    """Reconcile one version. A failure (a conflict, an API hiccup) is retried with backoff
+    from the freshest copy, because the event that brought us here will not come again."""
+    uid = mv["metadata"]["uid"]
+    try:
+        with metrics.reconciling("ModelVersion"):
+            await _reconcile(state, mv, idx)
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:
+        _retry_later(state, mv, idx, e)
+    else:
+        state.failures.pop(uid, None)
+
+
+def retry_delay(failures: int) -> float:
+    """1, 2, 4 ... seconds, at most a minute."""
+    return float(min(60, 2 ** max(0, failures - 1)))
+
+
+def _retry_later(state: State, mv: dict[str, Any], idx: Indexes, error: Exception) -> None:
+    meta = mv["metadata"]
+    ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    n = state.failures[uid] = state.failures.get(uid, 0) + 1
+    delay = retry_delay(n)
+    if isinstance(error, ApiError):
+        logger.warning("%s/%s: reconcile failed (%s); retry %d in %.0fs", ns, name, error, n,
+                       delay)
+    else:  # a bug, not the weather: keep the traceback
+        logger.exception("%s/%s: reconcile failed; retry %d in %.0fs", ns, name, n, delay)
+    kopf.event(kopf.Body(cast(kopf.RawBody, mv)), type="Warning", reason="ReconcileError",
+               message=f"{error}; retrying in {delay:.0f}s")
+    if uid in state.retries and not state.retries[uid].done():
+        return
+
+    async def again() -> None:
+        await asyncio.sleep(delay)
+        state.retries.pop(uid, None)
+        for fresh in values(idx.mv_by_name, (ns, name)):
+            if fresh["metadata"]["uid"] == uid:
+                await reconcile(state, fresh, idx)
+
+    state.retries[uid] = asyncio.get_running_loop().create_task(again())
 
 
 async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
@@ -148,4 +189,8 @@ async def hold_deletion(state: State, mv: dict[str, Any], message: str) -> None:
 def forget(state: State, uid: str, namespace: str, name: str) -> None:
     state.written.pop(uid, None)
     state.locks.pop((namespace, name), None)
+    state.failures.pop(uid, None)
+    task = state.retries.pop(uid, None)
+    if task is not None:
+        task.cancel()
 

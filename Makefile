@@ -61,7 +61,7 @@ test-integration: $(STAMP) binaries
 run: $(STAMP)  ## the operator against $$KUBECONFIG (default: the local cluster)
 	@[ -f "$$KUBECONFIG" ] || $(MAKE) --no-print-directory cluster-up
 	hack/cluster/kubectl apply --server-side -f crds/
-	$(BIN)/kopf run -m modelops.handlers --all-namespaces --liveness=http://127.0.0.1:8081/healthz
+	$(BIN)/kopf run -m modelops.handlers --all-namespaces --standalone --liveness=http://127.0.0.1:8081/healthz
 
 demo: $(STAMP) cluster-up  ## a guided walkthrough on the local cluster (serving, training, canary, rollback)
 	bash hack/install-debs.sh

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from modelops.api.crd import crds, render
+from modelops.api.crd import crds, peering_crds, render
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = [ROOT / "crds", ROOT / "charts" / "modelops" / "crds"]
@@ -14,7 +14,7 @@ TARGETS = [ROOT / "crds", ROOT / "charts" / "modelops" / "crds"]
 def main() -> int:
     check = "--check" in sys.argv
     stale = []
-    for name, obj in crds().items():
+    for name, obj in {**crds(), **peering_crds()}.items():
         text = render(obj)
         for folder in TARGETS:
             path = folder / name

@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 STATE = Path(os.environ.get("MODELOPS_CLUSTER_DIR", ROOT / ".localcluster"))
 CACHE = Path(os.environ.get("MODELOPS_CACHE", Path.home() / ".cache" / "modelops"))
+AUDITED = "modelops-system"
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
 
@@ -204,6 +205,13 @@ class Cluster:
         ])
         self._wait("etcd", lambda: _http_ok(f"{etcd_url}/health"), 30, "etcd")
         pki = self.pki
+        # Requests of the operator's ServiceAccounts (the chart's namespace) are audited, so
+        # benchmarks can count them by verb and user agent; everything else is not.
+        audit = self.state / "audit-policy.json"
+        audit.write_text(json.dumps({
+            "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+            "rules": [{"level": "Metadata", "userGroups": [f"system:serviceaccounts:{AUDITED}"]},
+                      {"level": "None"}]}))
         self._start("kube-apiserver", [
             str(bins["kube-apiserver"]), f"--etcd-servers={etcd_url}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
@@ -219,6 +227,8 @@ class Cluster:
             "--endpoint-reconciler-type=none", "--allow-privileged=true",
             "--enable-priority-and-fairness=false", "--profiling=false",
             "--max-requests-inflight=2000", "--max-mutating-requests-inflight=1000",
+            f"--audit-policy-file={audit}", f"--audit-log-path={self.logs / 'audit.log'}",
+            "--audit-log-maxsize=500", "--audit-log-maxbackup=1",
             "--v=0",
         ])
         self._wait("kube-apiserver /readyz", self._healthy, 60, "kube-apiserver")

@@ -65,6 +65,12 @@ class ApiError(Exception):
         super().__init__(f"HTTP {status}: {msg}")
 
     @property
+    def namespace_terminating(self) -> bool:
+        details = self.body.get("details") if isinstance(self.body, dict) else None
+        causes = (details or {}).get("causes") or []
+        return any(c.get("reason") == "NamespaceTerminating" for c in causes)
+
+    @property
     def permanent(self) -> bool:
         """4xx other than conflicts and throttling cannot be fixed by retrying."""
         return 400 <= self.status < 500 and self.status not in (408, 409, 429)

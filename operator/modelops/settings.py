@@ -28,6 +28,9 @@ class Settings(BaseModel):
         description="Artifact URI schemes the fetcher image can download.")
     prometheus_timeout: float = Field(5.0, description="Seconds one analysis query may take.")
     gpu_resource: str = Field("nvidia.com/gpu", description="Extended resource name for GPUs.")
+    peering_lifetime: int = Field(
+        20, ge=5, description="HA only: seconds a replica's peering record stays valid; a "
+        "standby takes over at most this long after the active replica dies.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

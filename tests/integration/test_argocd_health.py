@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,13 @@ def test_modelversion_health(kube: Kube, operator: OperatorProcess, namespace: s
     assert health("ModelVersion", {"metadata": {"generation": 1}})[0] == "Progressing"
     kube.create(namespace, served("ok", "m", "1"))
     wait_for(lambda: ((kube.get_mv(namespace, "ok") or {}).get("status") or {}).get("phase")
-             == "Ready", what="ok Ready")  # created in the same second, "dup" would win
+             == "Ready", what="ok Ready")
+    # creationTimestamp has whole seconds and ties go by name: created in the same second,
+    # "dup" would be the holder and "ok" the duplicate.
+    created = datetime.fromisoformat((kube.get_mv(namespace, "ok") or {})["metadata"][
+        "creationTimestamp"].replace("Z", "+00:00"))
+    wait_for(lambda: datetime.now(UTC) >= created + timedelta(seconds=1.05),
+             what="a later second")
     kube.create(namespace, served("dup", "m", "1"))
     kube.create(namespace, model_version(
         "train", "t", "1", artifact=None,

@@ -70,6 +70,27 @@ def test_helm_install(kube: Kube) -> None:
         kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
+def test_helm_install_with_ha_creates_the_peering(kube: Kube) -> None:
+    ns = "modelops-ha"
+    kube.kubectl("create", "namespace", ns, check=False)
+    try:
+        r = helm("install", "mo-ha", str(CHART), "-n", ns, "--kubeconfig", kube.kubeconfig,
+                 "--set", "ha.enabled=true", "--set", f"watchNamespaces={{{ns}}}")
+        assert r.returncode == 0, r.stderr
+        peering = kube.get_json("kopfpeering", "modelops", "-n", ns)
+        assert peering["kind"] == "KopfPeering"
+        dep = kube.apps.read_namespaced_deployment("mo-ha-modelops", ns)
+        assert dep.spec.replicas == 2
+        script = dep.spec.template.spec.containers[0].args[0]
+        assert "--peering=modelops --priority=$(hostname | cksum" in script
+        assert "--standalone" not in script
+        role = kube.get_json("role", "mo-ha-modelops", "-n", ns)
+        assert any("kopfpeerings" in r["resources"] for r in role["rules"])
+    finally:
+        helm("uninstall", "mo-ha", "-n", ns, "--kubeconfig", kube.kubeconfig)
+        kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
 @pytest.fixture(scope="module")
 def installed(kube: Kube) -> Iterator[None]:
     wait_for(lambda: kube.kubectl("get", "namespace", NS, check=False).returncode != 0,

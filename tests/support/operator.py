@@ -23,6 +23,8 @@ def _free_port() -> int:
 
 
 class OperatorProcess:
+    made = 0  # instances so far, so that two replicas never share a log file
+
     def __init__(self, kubeconfig: str, log_dir: Path, env: dict[str, str] | None = None,
                  extra_args: list[str] | None = None) -> None:
         self.kubeconfig = kubeconfig
@@ -32,10 +34,12 @@ class OperatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.starts = 0
+        OperatorProcess.made += 1
+        self.instance = OperatorProcess.made
 
     @property
     def log_path(self) -> Path:
-        return self.log_dir / f"operator-{os.getpid()}-{self.starts}.log"
+        return self.log_dir / f"operator-{os.getpid()}-{self.instance}-{self.starts}.log"
 
     def start(self) -> None:
         self.starts += 1
@@ -48,6 +52,9 @@ class OperatorProcess:
         argv = [sys.executable, "-m", "kopf", "run", "-m", "modelops.handlers",
                 "--all-namespaces", f"--liveness=http://127.0.0.1:{self.port}/healthz",
                 *self.extra_args]
+        if not any(a.startswith("--peering") for a in argv):
+            # kopf would otherwise look for a "default" peering wherever its CRDs exist.
+            argv.append("--standalone")
         with open(self.log_path, "wb") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          cwd=ROOT, start_new_session=True)

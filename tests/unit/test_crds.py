@@ -6,13 +6,13 @@ from pathlib import Path
 
 import yaml
 
-from modelops.api.crd import crds, render
+from modelops.api.crd import crds, peering_crds, render
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_checked_in_crds_match_the_models() -> None:
-    for name, obj in crds().items():
+    for name, obj in {**crds(), **peering_crds()}.items():
         path = ROOT / "crds" / name
         assert path.read_text() == render(obj), f"{path} is stale: run `make crds`"
 

@@ -132,6 +132,26 @@ def crds() -> dict[str, dict[str, Any]]:
     }
 
 
+def peering_crds() -> dict[str, dict[str, Any]]:
+    """kopf's own peering CRDs, for the chart's HA mode: replicas record themselves in a
+    peering object and the one with the highest priority acts (kopf's schema, unchanged)."""
+    out = {}
+    for scope, kind in (("Cluster", "ClusterKopfPeering"), ("Namespaced", "KopfPeering")):
+        plural = kind.lower() + "s"
+        out[f"kopf.dev_{plural}.yaml"] = {
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.kopf.dev"},
+            "spec": {
+                "scope": scope, "group": "kopf.dev",
+                "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
+                "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                    "openAPIV3Schema": {"type": "object", "properties": {"status": {
+                        "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}],
+            },
+        }
+    return out
+
+
 class _NoAliases(yaml.SafeDumper):
     def ignore_aliases(self, data: Any) -> bool:
         return True

@@ -29,6 +29,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.reporting_component = "modelops"
     settings.networking.request_timeout = 60
     memo.state = state = State(settings=Settings.from_env(), kube=Kube())
+    # HA (--peering): a killed leader is replaced once its record expires; kopf's 60 s is long
+    # for traffic that is mid-rollout. Keep-alives are routine, not log lines.
+    settings.peering.lifetime = state.settings.peering_lifetime
+    settings.peering.stealth = True
     if state.settings.metrics_port:
         try:
             metrics.serve(state.settings.metrics_port, state.objects)

@@ -85,6 +85,9 @@ def retry_delay(failures: int) -> float:
 def _retry_later(state: State, mv: dict[str, Any], idx: Indexes, error: Exception) -> None:
     meta = mv["metadata"]
     ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    if isinstance(error, ApiError) and error.namespace_terminating:
+        logger.info("%s/%s: namespace is being deleted; nothing to do", ns, name)
+        return  # the version goes with it; retrying (or posting events) only makes noise
     n = state.failures[uid] = state.failures.get(uid, 0) + 1
     delay = retry_delay(n)
     if isinstance(error, ApiError):

@@ -41,7 +41,7 @@ check-crds: $(STAMP)
 	$(BIN)/python tools/gen_crds.py --check
 
 lint: $(STAMP)  ## ruff and mypy
-	$(BIN)/ruff check operator tests tools hack
+	$(BIN)/ruff check operator tests tools hack bench
 	$(BIN)/mypy
 
 torch-env:  ## PyTorch for the real rendezvous test (cached in ~/.cache/modelops)
@@ -67,8 +67,9 @@ demo: $(STAMP) cluster-up  ## a guided walkthrough on the local cluster (serving
 	bash hack/install-debs.sh
 	$(BIN)/python hack/demo.py
 
-bench: $(STAMP) cluster-up  ## the benchmarks; results in bench/results/
-	$(BIN)/python bench/run.py
+bench: $(STAMP) cluster-up  ## the benchmarks; results in bench/results/ (BENCH_ARGS="--big" adds N=5000)
+	bash hack/install-debs.sh
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean: cluster-down
 	rm -rf $(VENV) .localcluster

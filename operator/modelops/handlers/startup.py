@@ -33,6 +33,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # for traffic that is mid-rollout. Keep-alives are routine, not log lines.
     settings.peering.lifetime = state.settings.peering_lifetime
     settings.peering.stealth = True
+    # Events are posted by a few workers, not one per object: a burst queues, it does not
+    # open a connection each.
+    settings.posting.worker_limit = 64
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # "Handler succeeded" per event costs CPU at scale and tells an operator nothing;
+        # kopf's warnings and errors on objects still show. --verbose brings them back.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     if state.settings.metrics_port:
         try:
             metrics.serve(state.settings.metrics_port, state.objects)

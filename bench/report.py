@@ -1,0 +1,96 @@
+"""Numbers into summaries, a markdown table, and docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness import ROOT, summary
+
+DOC = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def summarize_size(n: int, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    op, base = runs["operator"], runs["baseline"]
+    ratio = [o["total_s"] / b["total_s"] for o, b in zip(op, base, strict=True)]
+    out: dict[str, Any] = {
+        "n": n, "runs": runs,
+        "operator_total_s": summary([r["total_s"] for r in op]),
+        "baseline_total_s": summary([r["total_s"] for r in base]),
+        "ratio": summary(ratio),
+        "p50_s": summary([r["p50_s"] for r in op]), "p99_s": summary([r["p99_s"] for r in op]),
+        "baseline_p50_s": summary([r["p50_s"] for r in base]),
+        "cpu_s": summary([r["cpu_s"] for r in op]),
+        "peak_rss_mib": summary([r["peak_rss_mib"] for r in op]),
+        "reads_per_mv": summary([r["reads_per_mv"] for r in op]),
+        "writes_per_mv": summary([r["writes_per_mv"] for r in op]),
+        "startup_first_s": summary([r["startup"]["first_s"] or 0 for r in op]),
+        "startup_all_s": summary([r["startup"]["all_s"] or 0 for r in op]),
+        "startup_writes": summary([r["startup"]["writes"] for r in op]),
+    }
+    idle = [r["idle"] for r in op if "idle" in r]
+    if idle:
+        out["idle"] = idle[0]
+    return out
+
+
+def _f(s: dict[str, float], unit: str = "", digits: int = 1) -> str:
+    if s["n"] == 1:
+        return f"{s['median']:.{digits}f}{unit}"
+    return f"{s['median']:.{digits}f}{unit} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    lines = [f"Machine: {r['machine']['cpus']} CPUs, Python {r['machine']['python']}; "
+             f"{r['date']}; suite wall time {r.get('wall_s', 0) / 60:.1f} min. "
+             "Median (min-max) over the runs.", ""]
+    if r.get("scale"):
+        lines += ["| N | runs | operator to all Ready | baseline | ratio | p50 / p99 create→Ready "
+                  "| CPU s | peak RSS | API reads / writes per MV | restart: first / all "
+                  "reconciled, writes |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for n, s in sorted(r["scale"].items(), key=lambda kv: int(kv[0])):
+            lines.append(
+                f"| {n} | {s['ratio']['n']} | {_f(s['operator_total_s'], ' s')} "
+                f"| {_f(s['baseline_total_s'], ' s')} | {_f(s['ratio'], 'x', 2)} "
+                f"| {s['p50_s']['median']:.1f} / {s['p99_s']['median']:.1f} s "
+                f"| {_f(s['cpu_s'])} | {_f(s['peak_rss_mib'], ' MiB', 0)} "
+                f"| {s['reads_per_mv']['median']:.2f} / {s['writes_per_mv']['median']:.2f} "
+                f"| {s['startup_first_s']['median']:.1f} / {s['startup_all_s']['median']:.1f} s, "
+                f"{s['startup_writes']['median']:.0f} |")
+        lines.append("")
+        for n, s in sorted(r["scale"].items(), key=lambda kv: int(kv[0])):
+            if "idle" in s:
+                i = s["idle"]
+                lines.append(f"Idle with N={n} converged ({i['window_s']:.0f} s window): "
+                             f"{i['requests_per_min']:.1f} requests/min, "
+                             f"{i['writes_per_min']:.1f} writes/min, "
+                             f"CPU {i['cpu_percent']:.1f}%, RSS {i['rss_mib']:.0f} MiB.")
+        lines.append("")
+    if r.get("rollout"):
+        ro = r["rollout"]
+        per_step = summary([x["overhead_per_step_s"] for x in ro["steps"]])
+        pauses = summary([p for x in ro["steps"] for p in x["pause_overhead_s"]])
+        weights = summary([w for x in ro["steps"] for w in x["set_weight_s"]])
+        status = summary([x["status_s"] for x in ro["rollback"]])
+        traffic = summary([x["traffic_s"] for x in ro["rollback"]])
+        lines += [
+            "| rollout figure | median (min-max) |", "|---|---|",
+            f"| overhead per step beyond configured pauses | {_f(per_step, ' s', 2)} |",
+            f"| a {ro['pause_s']:g} s pause step, beyond {ro['pause_s']:g} s "
+            f"| {_f(pauses, ' s', 2)} |",
+            f"| a setWeight step (replicas scaled and Ready) | {_f(weights, ' s', 2)} |",
+            f"| rollback: regression visible in Prometheus → status RolledBack "
+            f"(interval {ro['interval_s']:g} s) | {_f(status, ' s', 2)} |",
+            f"| rollback: regression visible → canary at 0 replicas | {_f(traffic, ' s', 2)} |",
+            ""]
+    return "\n".join(lines)
+
+
+def update_docs(table: str) -> None:
+    text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    if START not in text:
+        text += f"\n{START}\n{END}\n"
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    DOC.write_text(f"{head}{START}\n{table}\n{END}{tail}")

@@ -40,6 +40,23 @@ def test_helm_lint_and_template() -> None:
         assert "Deployment" in kinds and "ServiceAccount" in kinds
 
 
+def test_network_policy_option(kube: Kube) -> None:
+    r = helm("template", "t", str(CHART), "--kube-version", "1.35.4", "--namespace", "default",
+             "--set", "networkPolicy.enabled=true",
+             "--set-json", 'networkPolicy.apiServer=[{"ipBlock":{"cidr":"10.0.0.1/32"}}]')
+    assert r.returncode == 0, r.stderr
+    np = next(d for d in yaml.safe_load_all(r.stdout) if d and d["kind"] == "NetworkPolicy")
+    assert np["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    egress = np["spec"]["egress"]
+    assert {p["port"] for p in egress[0]["ports"]} == {53}
+    assert egress[1]["to"] == [{"ipBlock": {"cidr": "10.0.0.1/32"}}]
+    assert [p["port"] for p in egress[1]["ports"]] == [443, 6443]
+    assert [p["port"] for p in egress[2]["ports"]] == [9090] and "to" not in egress[2]
+    # The API server itself accepts it.
+    dry = kube.kubectl("apply", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(np))
+    assert "created (server dry run)" in dry.stdout
+
+
 def test_values_schema_rejects_typos() -> None:
     r = helm("template", "t", str(CHART), "--set", "replicaz=2")
     assert r.returncode != 0 and "replicaz" in r.stderr

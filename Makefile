@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)/operator
 
 
 .PHONY: torch-env help venv binaries cluster-up cluster-down cluster-status crds check-crds lint test \
-        test-unit test-integration run demo bench clean
+        test-unit test-integration run demo bench chaos clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -50,7 +50,11 @@ torch-env:  ## PyTorch for the real rendezvous test (cached in ~/.cache/modelops
 test: $(STAMP) binaries torch-env  ## everything from a fresh machine, then the whole suite
 	bash hack/install-debs.sh
 	$(MAKE) --no-print-directory lint check-crds
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests --ignore=tests/chaos
+
+chaos: $(STAMP) binaries  ## crash campaign: SIGKILL the operator mid-rollout/training (MODELOPS_CHAOS_TRIALS=30)
+	bash hack/install-debs.sh
+	$(BIN)/pytest tests/chaos -v
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -70,15 +70,14 @@ def markdown(r: dict[str, Any]) -> str:
     if r.get("rollout"):
         ro = r["rollout"]
         per_step = summary([x["overhead_per_step_s"] for x in ro["steps"]])
-        pauses = summary([p for x in ro["steps"] for p in x["pause_overhead_s"]])
         weights = summary([w for x in ro["steps"] for w in x["set_weight_s"]])
         status = summary([x["status_s"] for x in ro["rollback"]])
         traffic = summary([x["traffic_s"] for x in ro["rollback"]])
         lines += [
             "| rollout figure | median (min-max) |", "|---|---|",
             f"| overhead per step beyond configured pauses | {_f(per_step, ' s', 2)} |",
-            f"| a {ro['pause_s']:g} s pause step, beyond {ro['pause_s']:g} s "
-            f"| {_f(pauses, ' s', 2)} |",
+            f"| a 6-step canary (3 x {ro['pause_s']:g} s pauses), target change → Promoted "
+            f"| {_f(summary([x['total_s'] for x in ro['steps']]), ' s', 2)} |",
             f"| a setWeight step (replicas scaled and Ready) | {_f(weights, ' s', 2)} |",
             f"| rollback: regression visible in Prometheus → status RolledBack "
             f"(interval {ro['interval_s']:g} s) | {_f(status, ' s', 2)} |",

@@ -29,7 +29,11 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3, help="runs per figure")
     ap.add_argument("--idle", type=float, default=60, help="seconds of the idle window")
     ap.add_argument("--only", choices=["scale", "rollout"], help="one part only")
+    ap.add_argument("--report", action="store_true",
+                    help="only redo the table from bench/results/*.json")
     args = ap.parse_args()
+    if args.report:
+        return rereport()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     started = time.monotonic()
     kube = harness.cluster()
@@ -55,10 +59,26 @@ def main() -> int:
         harness.remove_identity(kube)
         harness.remove_nodes(kube)
     results["wall_s"] = time.monotonic() - started
+    (RESULTS / "machine.json").write_text(json.dumps(
+        {**results["machine"], "date": results["date"], "wall_s": results["wall_s"]}) + "\n")
     table = report.markdown(results)
     print(table)
     report.update_docs(table)
     harness.log(f"done in {results['wall_s'] / 60:.1f} min; results in {RESULTS}")
+    return 0
+
+
+def rereport() -> int:
+    saved = {p.stem: json.loads(p.read_text()) for p in RESULTS.glob("*.json")}
+    machine = saved.get("machine") or {"cpus": _cpus(), "python": platform.python_version()}
+    results: dict[str, Any] = {"machine": machine, "date": machine.get("date", "?"),
+                               "wall_s": machine.get("wall_s", 0),
+                               "scale": {k.split("-")[1]: v for k, v in saved.items()
+                                         if k.startswith("scale-")},
+                               "rollout": saved.get("rollout")}
+    table = report.markdown(results)
+    print(table)
+    report.update_docs(table)
     return 0
 
 

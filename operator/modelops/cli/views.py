@@ -1,0 +1,229 @@
+"""Summaries (see summary.py) -> rich renderables and plain lines. Pure: nothing is printed here.
+
+Tests render these into a recording Console and read the text back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from .actions import Change
+from .compare import show
+
+PHASE_STYLES = {
+    "Ready": "green", "Promoted": "green", "Successful": "green", "True": "green",
+    "Progressing": "cyan", "Running": "cyan", "Training": "cyan", "Evaluating": "cyan",
+    "InProgress": "cyan", "Paused": "yellow", "Pending": "yellow", "Inconclusive": "yellow",
+    "Idle": "dim", "Unknown": "yellow", "RolledBack": "red", "Degraded": "red",
+    "Failed": "red", "Aborted": "red", "Error": "red", "False": "red",
+}
+
+
+def styled(value: Any) -> Text:
+    text = show(value)
+    return Text(text, style=PHASE_STYLES.get(text, ""))
+
+
+def _table(*columns: str) -> Table:
+    t = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    return t
+
+
+def weights(p: dict[str, Any]) -> str:
+    if not p.get("canaryVersion"):
+        return "-"
+    return f"{p['canaryWeight']}% set / {p['actualCanaryWeight']}% actual"
+
+
+def step_label(p: dict[str, Any]) -> str:
+    s = p.get("step")
+    if not s:
+        return "-"
+    return f"{min(s['index'] + 1, s['count'])}/{s['count']}" if s["count"] else "0/0"
+
+
+def steps_bar(p: dict[str, Any], width: int = 30) -> ProgressBar | None:
+    """Progress over the canary's steps: steps done out of all of them."""
+    s = p.get("step")
+    if not s:
+        return None
+    return ProgressBar(total=max(s["count"], 1), completed=min(s["index"], s["count"]),
+                       width=width)
+
+
+# -- list ----------------------------------------------------------------------------------
+def list_view(summaries: list[dict[str, Any]], all_namespaces: bool) -> RenderableType:
+    if not summaries:
+        return Text("No models found.")
+    cols = ["MODEL", "STABLE", "CANARY", "WEIGHT", "STEP", "PHASE", "VERSIONS"]
+    t = _table(*(["NAMESPACE", *cols] if all_namespaces else cols))
+    for s in summaries:
+        p = s["policy"] or {}
+        versions = Text(" ").join(Text(f"{v['version']}:{v['phase'] or '-'}",
+                                       style=PHASE_STYLES.get(v["phase"] or "", ""))
+                                  for v in s["versions"]) or Text("-")
+        w = (f"{p['canaryWeight']}/{p['actualCanaryWeight']}%" if p.get("canaryVersion")
+             else "-")
+        row: list[RenderableType] = [s["model"], show(p.get("stableVersion")),
+                                     show(p.get("canaryVersion")), w, step_label(p),
+                                     styled(p.get("phase") if s["policy"] else "no policy"),
+                                     versions]
+        t.add_row(*([s["namespace"], *row] if all_namespaces else row))
+    return t
+
+
+# -- status --------------------------------------------------------------------------------
+def status_view(s: dict[str, Any]) -> RenderableType:
+    p = s["policy"]
+    root = Tree(Text.assemble(("model ", "bold"), (s["model"], "bold cyan"),
+                              f"  namespace {s['namespace']}"))
+    if p:
+        _policy_nodes(root, p)
+    else:
+        root.add(Text("no UpdatePolicy: each version serves its own replicas", style="dim"))
+    versions = root.add(Text("versions", style="bold"))
+    versions.add(_versions_table(s["versions"]))
+    if p and p["conditions"]:
+        conds = root.add(Text("conditions", style="bold"))
+        t = _table("TYPE", "STATUS", "REASON", "MESSAGE", "AGE")
+        for c in p["conditions"]:
+            t.add_row(c["type"], styled(c["status"]), c.get("reason") or "",
+                      c.get("message") or "", c["age"])
+        conds.add(t)
+    return root
+
+
+def _policy_nodes(root: Tree, p: dict[str, Any]) -> None:
+    head = Text.assemble(("policy ", "bold"), p["name"], "  phase ", styled(p["phase"]))
+    if p["paused"]:
+        head.append("  (spec.paused)", style="yellow")
+    if not p["upToDate"]:
+        head.append("  (operator has not seen the latest spec yet)", style="yellow")
+    node = root.add(head)
+    target = p["targetVersion"] or ("newest Ready (autoUpdate)" if p["autoUpdate"] else "-")
+    node.add(f"stable {show(p['stableVersion'])}   canary {show(p['canaryVersion'])}   "
+             f"target {target}   replicas {show(p['replicas'])}")
+    if p["canaryVersion"]:
+        node.add(f"canary weight {weights(p)}")
+    if p["message"]:
+        node.add(Text(p["message"], style="italic"))
+    if p["pauseReason"]:
+        node.add(Text(f"paused by the operator: {p['pauseReason']}", style="yellow"))
+    if p["pendingAction"]:
+        node.add(Text(f"action {p['pendingAction']!r} waits for the operator", style="yellow"))
+    if p["steps"]:
+        steps = node.add(_steps_header(p))
+        current = (p["step"] or {}).get("index")
+        for i, desc in enumerate(p["steps"]):
+            if current is None:
+                mark, style = " ", "dim"
+            elif i < current:
+                mark, style = "✓", "green"
+            elif i == current:
+                mark, style = "▶", "bold cyan"
+            else:
+                mark, style = " ", ""
+            steps.add(Text(f"{mark} {i + 1}. {desc}", style=style))
+    if p["analysis"]:
+        node.add(_analysis(p["analysis"]))
+
+
+def _steps_header(p: dict[str, Any]) -> RenderableType:
+    label = Text("steps", style="bold")
+    bar = steps_bar(p)
+    if bar is None:
+        return label
+    s = p["step"]
+    grid = Table.grid(padding=(0, 1))
+    grid.add_row(label, bar, Text(f"{min(s['index'], s['count'])}/{s['count']} done"))
+    return grid
+
+
+def _analysis(a: dict[str, Any]) -> RenderableType:
+    counts = (f"  failures {show(a['failures'] or 0)}/{show(a['failureLimit'])}"
+              f"  inconclusive {show(a['inconclusive'] or 0)}/{show(a['inconclusiveLimit'])}")
+    if a["lastMeasurementTime"]:
+        counts += f"  last measured {a['lastMeasurementAge']} ago"
+    head = Text.assemble(("analysis ", "bold"), styled(a["phase"] or "not started"), counts)
+    if not a["metrics"]:
+        return head
+    t = _table("METRIC", "VALUE", "THRESHOLD", "RESULT", "NOTE")
+    for m in a["metrics"]:
+        bounds = " and ".join(x for x in (f">= {m['min']:g}" if "min" in m else "",
+                                          f"<= {m['max']:g}" if "max" in m else "") if x)
+        t.add_row(m.get("name", "?"), show(m.get("value")), bounds or "-",
+                  styled(m.get("phase")), m.get("message") or "")
+    return Group(head, t)
+
+
+def _versions_table(versions: list[dict[str, Any]]) -> RenderableType:
+    if not versions:
+        return Text("none", style="dim")
+    t = _table("VERSION", "NAME", "PHASE", "ROLE", "READY", "EVALUATION", "AGE", "NOTE")
+    for v in versions:
+        ready = (f"{show(v['readyReplicas'] or 0)}/{show(v['replicas'])}"
+                 if v["replicas"] is not None else "-")
+        metrics = ", ".join(f"{k}={show(x)}" for k, x in sorted(v["metrics"].items()))
+        if v["evaluationPassed"] is False:
+            metrics += " (gates failed)"
+        t.add_row(show(v["version"]), v["name"], styled(v["phase"]), v["role"], ready,
+                  metrics or "-", v["age"], v["problem"] or "")
+    return t
+
+
+def watch_line(s: dict[str, Any]) -> str:
+    """One line per change when --watch does not write to a terminal (logs, CI)."""
+    p = s["policy"] or {}
+    parts = [f"{s['namespace']}/{s['model']}", f"phase={show(p.get('phase'))}",
+             f"stable={show(p.get('stableVersion'))}", f"canary={show(p.get('canaryVersion'))}"]
+    if p.get("canaryVersion"):
+        parts += [f"step={step_label(p)}",
+                  f"weight={p['canaryWeight']}/{p['actualCanaryWeight']}"]
+    return " ".join(parts) + (f"  {p['message']}" if p.get("message") else "")
+
+
+# -- history -------------------------------------------------------------------------------
+def history_view(rows: list[dict[str, Any]]) -> RenderableType:
+    if not rows:
+        return Text("No rollouts yet.")
+    t = _table("REVISION", "VERSION", "FROM", "OUTCOME", "REASON", "STARTED", "DURATION",
+               "MESSAGE")
+    for r in rows:
+        t.add_row(show(r["revision"]), show(r["version"]), show(r["fromVersion"]),
+                  styled(r["outcome"]), show(r["reason"]), show(r["startTime"]),
+                  r["duration"], r["message"] or "")
+    return t
+
+
+# -- compare -------------------------------------------------------------------------------
+def compare_view(v1: str, v2: str, rows: list[dict[str, Any]]) -> RenderableType:
+    t = _table("", "FIELD", v1, v2, "Δ")
+    section = None
+    for r in rows:
+        if r["section"] != section:
+            section = r["section"]
+            t.add_row("", Text(section, style="bold underline"), "", "", "")
+        style = "yellow" if r["differs"] else "dim"
+        t.add_row(Text("≠" if r["differs"] else "", style="bold yellow"),
+                  Text(r["field"], style=style), show(r["a"]), show(r["b"]), r["delta"] or "")
+    differ = sum(r["differs"] for r in rows)
+    return Group(t, Text(f"\n{differ} of {len(rows)} field(s) differ (marked ≠)"))
+
+
+# -- changes -------------------------------------------------------------------------------
+def change_lines(namespace: str, name: str, change: Change) -> list[str]:
+    if not change.patch:
+        return [f"updatepolicy/{name} unchanged: {change.note}"]
+    out = [f"updatepolicy/{name} patched (namespace {namespace}):"]
+    out += [f"  {f}: {show(a)} -> {show(b)}" for f, a, b in change.changes]
+    if change.note:
+        out.append(change.note)
+    return out

@@ -112,6 +112,10 @@ def test_prometheus_outage_pauses_and_recovery_resumes(
                      strategy=steps({"setWeight": 25}, {"pause": {"duration": "8s"}}))
     emitters("m", "1")
     emitters("m", "2")
+    # Data first: a round before the first scrapes would pause on "no data", not the outage.
+    query = ERROR_RATE.replace("{{namespace}}", namespace).replace("{{model}}", "m").replace(
+        "{{canaryVersion}}", "2")
+    wait_for(lambda: prometheus.query(query), timeout=30, what="the canary's data in Prometheus")
     m.patch({"targetVersion": "2"})
     m.wait("in the pause", currentStepIndex=1)
     prometheus.stop()

@@ -57,6 +57,26 @@ def test_network_policy_option(kube: Kube) -> None:
     assert "created (server dry run)" in dry.stdout
 
 
+def test_operator_pod_is_admitted_by_pod_security_restricted(kube: Kube, namespace: str
+                                                               ) -> None:
+    kube.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+    docs = yaml.safe_load_all((ROOT / "dist" / "install.yaml").read_text())
+    dep = next(d for d in docs if d and d["kind"] == "Deployment")
+    template = dep["spec"]["template"]
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "operator", "labels": template["metadata"]["labels"]},
+           "spec": {**template["spec"], "serviceAccountName": "default"}}
+    r = kube.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-",
+                     stdin=json.dumps(pod), check=False)
+    assert r.returncode == 0 and "created (server dry run)" in r.stdout, r.stderr
+    # The check bites: a root container is refused in the same namespace.
+    pod["spec"]["securityContext"] = {"runAsNonRoot": False, "runAsUser": 0}
+    pod["spec"]["containers"][0]["securityContext"].pop("runAsNonRoot", None)
+    r = kube.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-",
+                     stdin=json.dumps(pod), check=False)
+    assert r.returncode != 0 and "restricted" in r.stderr
+
+
 def test_values_schema_rejects_typos() -> None:
     r = helm("template", "t", str(CHART), "--set", "replicaz=2")
     assert r.returncode != 0 and "replicaz" in r.stderr

@@ -122,6 +122,22 @@ class Proc:
         return self._kib("VmHWM") / 1024
 
 
+def control_plane_cpu() -> dict[str, float]:
+    """CPU seconds used so far by each process of the local cluster (etcd, API server, ...)."""
+    out = {}
+    for f in sorted((CLUSTER / "pids").iterdir()):
+        try:
+            out[f.name] = Proc(int(f.read_text())).cpu()
+        except (OSError, ValueError):  # a process that is gone counts for nothing
+            continue
+    return out
+
+
+def cpu_since(before: dict[str, float]) -> dict[str, float]:
+    now = control_plane_cpu()
+    return {k: round(now[k] - before.get(k, 0.0), 2) for k in now}
+
+
 class Audit:
     """Requests of the operator's ServiceAccount, read from the API server's audit log."""
 
@@ -131,6 +147,19 @@ class Audit:
 
     def mark(self) -> None:
         self.offset = self.path.stat().st_size if self.path.exists() else 0
+
+    def settled(self, quiet: float = 3.0, limit: float = 60.0) -> list[dict[str, Any]]:
+        """What came since the mark, once no request has come for `quiet` seconds: events are
+        posted from a queue, some time after the status they tell of."""
+        deadline = time.monotonic() + limit
+        seen = -1
+        while time.monotonic() < deadline:
+            evs = self.since_mark()
+            if len(evs) == seen:
+                return evs
+            seen = len(evs)
+            time.sleep(quiet)
+        return self.since_mark()
 
     def since_mark(self) -> list[dict[str, Any]]:
         if not self.path.exists():

@@ -28,6 +28,11 @@ def summarize_size(n: int, runs: dict[str, list[dict[str, Any]]]) -> dict[str, A
         "startup_all_s": summary([r["startup"]["all_s"] or 0 for r in op]),
         "startup_writes": summary([r["startup"]["writes"] for r in op]),
     }
+    if all("control_plane_cpu_s" in r for r in op + base):
+        out["control_plane"] = {
+            side: {proc: summary([r["control_plane_cpu_s"].get(proc, 0.0) for r in rs])
+                   for proc in sorted({k for r in rs for k in r["control_plane_cpu_s"]})}
+            for side, rs in (("operator", op), ("baseline", base))}
     idle = [r["idle"] for r in op if "idle" in r]
     if idle:
         out["idle"] = idle[0]
@@ -66,6 +71,16 @@ def markdown(r: dict[str, Any]) -> str:
                              f"{i['requests_per_min']:.1f} requests/min, "
                              f"{i['writes_per_min']:.1f} writes/min, "
                              f"CPU {i['cpu_percent']:.1f}%, RSS {i['rss_mib']:.0f} MiB.")
+        for n, s in sorted(r["scale"].items(), key=lambda kv: int(kv[0])):
+            if "control_plane" in s:
+                cp = s["control_plane"]
+                total = {side: sum(v["median"] for v in cp[side].values()) for side in cp}
+                parts = ", ".join(f"{k} {cp['operator'][k]['median']:.1f} / "
+                                  f"{cp['baseline'].get(k, {'median': 0})['median']:.1f}"
+                                  for k in cp["operator"])
+                lines.append(f"Control-plane CPU s during the N={n} burst, operator run / "
+                             f"baseline: {total['operator']:.1f} / {total['baseline']:.1f} "
+                             f"({parts}).")
         lines.append("")
     if r.get("rollout"):
         ro = r["rollout"]

@@ -89,7 +89,11 @@ class Kube:
     """An async Kubernetes API client; create in kopf's startup, close in cleanup."""
 
     def __init__(self, timeout: float = 30.0) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # The time limit is on the network (connecting, then each read), not on the whole
+        # request: in a burst, requests queue for one of the pool's connections, and the wait
+        # in that queue is not a failure of the API server.
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout,
+                                              sock_read=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._server = ""
         self._lock = asyncio.Lock()
@@ -175,6 +179,37 @@ class Kube:
                  "json": "application/json-patch+json"}[kind]
         return dict(await self.request("PATCH", res.path(namespace, name, sub), body=patch,
                                        content_type=ctype))
+
+    async def set_finalizer(self, res: Resource, obj: dict[str, Any], finalizer: str,
+                            present: bool) -> None:
+        """Add or remove one finalizer, leaving the others alone (one PATCH, more on conflict).
+
+        The patch carries the resourceVersion it was computed from, so a concurrent change to
+        the list is never overwritten: on a conflict the object is read again.
+        """
+        meta = obj["metadata"]
+        ns, name = meta.get("namespace"), meta["name"]
+        for _ in range(5):
+            have = list(meta.get("finalizers") or [])
+            if (finalizer in have) == present:
+                return
+            if present and meta.get("deletionTimestamp"):
+                return  # the API server accepts no new finalizers on an object being deleted
+            want = [f for f in have if f != finalizer] + ([finalizer] if present else [])
+            try:
+                await self.patch(res, ns, name, {"metadata": {
+                    "finalizers": want or None, "resourceVersion": meta["resourceVersion"]}})
+                return
+            except ApiError as e:
+                if e.status == 404:
+                    return
+                if e.status != 409:
+                    raise
+            fresh = await self.get(res, ns, name)
+            if fresh is None:
+                return
+            meta = fresh["metadata"]
+        raise ApiError(409, f"finalizers of {name}: kept changing under five attempts")
 
     async def delete(self, res: Resource, namespace: str | None, name: str,
                      propagation: str = "Background") -> bool:

@@ -24,10 +24,20 @@ class State:
     # The status we last wrote, keyed by uid: newer than the watch cache until its event lands.
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    # Children as the API server answered our last apply, by (kind, namespace, name): newer
+    # than the watch cache until the child's next event lands (handlers.children drops them).
+    applied: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+
+    # What the last reconciled event of each object looked like, in the parts a reconcile
+    # reads (see handlers): an event that changes none of them is an echo, not news.
+    seen: dict[Any, tuple[Any, ...]] = field(default_factory=dict)
+
     wakes: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
     # Failed reconciles by uid, and the task that retries each.
     failures: dict[str, int] = field(default_factory=dict)
     retries: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    # What each node offers scheduling, as last seen (see handlers.nodes).
+    nodes: dict[str, Any] = field(default_factory=dict)
     indexes: Indexes | None = None  # the latest view, for metrics computed at scrape time
     _http: aiohttp.ClientSession | None = None
 

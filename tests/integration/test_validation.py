@@ -184,3 +184,30 @@ def test_gpu_version_lands_on_a_gpu_node(kube: Kube, operator: OperatorProcess,
     pod = kube.core.list_namespaced_pod(namespace).items[0]
     assert pod.spec.node_name.startswith("kwok-gpu-")
     assert pod.spec.containers[0].resources.limits["nvidia.com/gpu"] == "4"
+
+
+def test_version_refused_for_want_of_a_node_runs_when_one_joins(
+        kube: Kube, operator: OperatorProcess, namespace: str) -> None:
+    """Whether a node fits is the cluster's state, not the spec's: a new node is news."""
+    pool = f"late-{namespace}"
+    kube.create(namespace, served("m-v1", "m", "1", resources={"gpu": 1},
+                                  nodeSelector={"pool": pool}))
+    valid = wait_for(lambda: conditions(kube, namespace, "m-v1").get("Valid"), what="verdict")
+    assert valid["status"] == "False" and "no node can run" in valid["message"]
+    node = f"kwok-{pool}"[:63]
+    kube.core.create_node({
+        "metadata": {"name": node, "labels": {"type": "kwok", "pool": pool,
+                                              "kubernetes.io/hostname": node},
+                     "annotations": {"kwok.x-k8s.io/node": "fake"}},
+        "status": {"allocatable": {"cpu": "8", "memory": "32Gi", "pods": "20",
+                                   "nvidia.com/gpu": "1"},
+                   "capacity": {"cpu": "8", "memory": "32Gi", "pods": "20",
+                                "nvidia.com/gpu": "1"}}})
+    try:
+        wait_for(lambda: conditions(kube, namespace, "m-v1").get("Ready", {}).get("status")
+                 == "True", timeout=60, what="served once a fitting node joined")
+        assert conditions(kube, namespace, "m-v1")["Valid"]["status"] == "True"
+        pod = kube.core.list_namespaced_pod(namespace).items[0]
+        assert pod.spec.node_name == node
+    finally:
+        kube.core.delete_node(node)

@@ -15,17 +15,44 @@ from .indexes import OURS
 @kopf.on.event("apps", "v1", "deployments", labels=OURS)
 @kopf.on.event("", "v1", "services", labels=OURS)
 @kopf.on.event("batch", "v1", "jobs", labels=OURS)
-async def child_changed(namespace: str | None, meta: kopf.Meta, memo: kopf.Memo,
-                        **kw: Any) -> None:
+async def child_changed(type: str, namespace: str | None, meta: kopf.Meta, body: kopf.Body,
+                        memo: kopf.Memo, **kw: Any) -> None:
     """A child changed or vanished: bring its owner's world back to the plan."""
-    idx = Indexes.from_kwargs(kw, memo.state)
+    state = memo.state
+    key = (body.get("kind", ""), namespace or "", meta["name"])
+    # The watch has caught up with (or gone past) what our last apply answered.
+    state.applied.pop(key, None)
+    if type == "DELETED":
+        state.seen.pop(key, None)
+    else:
+        # A Deployment's status changes several times on its way to ready; most of those
+        # changes (conditions, timestamps) are nothing the plan or a policy reads.
+        fp = fingerprint(body)
+        if state.seen.get(key) == fp:
+            return
+        state.seen[key] = fp
+    idx = Indexes.from_kwargs(kw, state)
     for ref in meta.get("ownerReferences") or []:
         if ref.get("kind") == "ModelVersion":
             for mv in values(idx.mv_by_name, (namespace, ref["name"])):
                 if mv["metadata"]["uid"] == ref.get("uid"):
-                    await reconcile(memo.state, mv, idx)
+                    await reconcile(state, mv, idx)
         elif ref.get("kind") == "UpdatePolicy":
-            memo.state.wake(namespace or "", ref["name"]).set()
+            state.wake(namespace or "", ref["name"]).set()
     # Ready replicas move canary weights: the model's policy looks again.
     for policy in values(idx.up_by_model, (namespace, (meta.get("labels") or {}).get(MODEL))):
-        memo.state.wake(namespace or "", policy["name"]).set()
+        state.wake(namespace or "", policy["name"]).set()
+
+
+# What the plans read of a child's status (versions.plan, versions.reconcile.job_summary,
+# rollout): a change elsewhere in the status is not worth a reconcile.
+STATUS_READ = {"Deployment": ("observedGeneration", "replicas", "readyReplicas",
+                              "updatedReplicas", "availableReplicas"),
+               "Job": ("conditions",), "Service": ()}
+
+
+def fingerprint(body: kopf.Body) -> tuple[Any, ...]:
+    meta, status = body["metadata"], body.get("status") or {}
+    return (meta.get("uid"), meta.get("generation"), meta.get("labels"), meta.get("annotations"),
+            meta.get("ownerReferences"), meta.get("deletionTimestamp"), body.get("spec"),
+            tuple(status.get(k) for k in STATUS_READ.get(body.get("kind", ""), ())))

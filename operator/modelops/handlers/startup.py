@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -13,13 +13,26 @@ from ..settings import Settings
 from ..state import State
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No diffs: modelops has no create/update handlers (it reconciles every event), and
+    kopf's diff of each event starts with a deep copy of the object: 5% of the CPU."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return cast(kopf.BodyEssence, {})
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     # Our own names for what kopf stores on objects, so nothing says "kopf.zalando.org".
     settings.persistence.finalizer = "modelops.io/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="modelops.io")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="modelops.io", key="last-handled-configuration")
+    settings.persistence.diffbase_storage = NoDiffBase()
     # Watches that end on their own survive silent network drops and API server restarts.
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300

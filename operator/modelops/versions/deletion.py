@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+# Only versions that a policy routes traffic to carry it: any other version goes at once, its
+# children with it through garbage collection, and costs no finalizer write when created.
+PROTECTION = "modelops.io/traffic-protection"
+
 
 def deletion_blocker(version: str, policies: Iterable[dict[str, Any]]) -> str | None:
     """A message saying why the version must stay, or None when it may be deleted."""

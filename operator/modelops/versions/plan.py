@@ -169,7 +169,8 @@ def _transitions(old: dict[str, Any], new: dict[str, Any], out: Plan,
         reason, message = warning
         if not was_valid or (was_valid.get("reason"), was_valid.get("message")) != warning:
             out.events.append(Event("Warning", reason, message))
-    if old.get("phase") != new.get("phase"):
+    # A new version is Pending as a matter of course: no event for that (one write less each).
+    if old.get("phase") != new.get("phase") and (old.get("phase") or new.get("phase") != "Pending"):
         ready = get_condition(new.get("conditions"), "Ready") or {}
         out.events.append(Event("Normal", f"Phase{new.get('phase')}",
                                 f"phase {old.get('phase') or 'none'} -> {new.get('phase')}: "

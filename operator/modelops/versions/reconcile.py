@@ -18,6 +18,7 @@ from ..rollout.policy import governing
 from ..rollout.replicas import version_replicas
 from ..serving.names import child_name
 from ..state import State
+from .deletion import PROTECTION, deletion_blocker
 from .plan import Observed, Plan, plan
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def slim(body: Any) -> dict[str, Any]:
     """The parts of an object we keep in memory (no managedFields)."""
     meta = body["metadata"]
     keep = ("name", "namespace", "uid", "generation", "resourceVersion", "creationTimestamp",
-            "deletionTimestamp", "labels", "annotations", "ownerReferences")
+            "deletionTimestamp", "finalizers", "labels", "annotations", "ownerReferences")
     return {
         "apiVersion": body.get("apiVersion"), "kind": body.get("kind"),
         "metadata": {k: meta[k] for k in keep if k in meta},
@@ -113,20 +114,30 @@ def _retry_later(state: State, mv: dict[str, Any], idx: Indexes, error: Exceptio
 async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
     meta = mv["metadata"]
     ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
-    if meta.get("deletionTimestamp"):
-        return  # children go with the owner, through garbage collection
     async with state.lock(ns, name):
-        spec = mv.get("spec") or {}
-        model, version = spec.get("model") or "", spec.get("version") or ""
-        child = child_name(model, version) if model and version else ""
-        owner = holder(idx.mv_versions.get((ns, model, version), []))
         known = state.written.get(uid)
         if known is not None:
             mv = {**mv, "status": known}
-        policy = governing(idx.up_by_model.get((ns, model), []))
+        spec = mv.get("spec") or {}
+        model, version = spec.get("model") or "", spec.get("version") or ""
+        policies = values(idx.up_by_model, (ns, model))
+        blocker = deletion_blocker(version, policies)
+        if meta.get("deletionTimestamp"):
+            if blocker:
+                await hold_deletion(state, mv, blocker)
+            else:  # children go with the owner, through garbage collection
+                await state.kube.set_finalizer(MODELVERSIONS, mv, PROTECTION, False)
+            return
+        # Before serving traffic is routed here (and after it has left): see deletion.PROTECTION.
+        await state.kube.set_finalizer(MODELVERSIONS, mv, PROTECTION, bool(blocker))
+        child = child_name(model, version) if model and version else ""
+        owner = holder(idx.mv_versions.get((ns, model, version), []))
+        policy = governing(policies)
         observed = Observed(
-            deployment=first(idx.mo_deployments, (ns, child)),
-            service=first(idx.mo_services, (ns, child)),
+            deployment=state.applied.get(("Deployment", ns, child)) or first(
+                idx.mo_deployments, (ns, child)),
+            service=state.applied.get(("Service", ns, child)) or first(idx.mo_services,
+                                                                          (ns, child)),
             duplicate_of=owner if owner not in (None, name) else None,
             nodes=[n for node in idx.mo_nodes.values() for n in node] or None,
             jobs={j["metadata"]["name"]: j for j in idx.mo_jobs.get((ns, uid), [])},
@@ -140,9 +151,21 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
             pods = await state.kube.list(PODS, ns, f"job-name={p.needs_output_of}")
             observed.eval_output = termination_messages(pods)
             p = plan(mv, observed, state.settings, now)
-        for obj in p.apply:
-            logger.info("%s/%s: applying %s %s", ns, name, obj["kind"], obj["metadata"]["name"])
-            await state.kube.apply(obj)
+        if p.apply:
+            for obj in p.apply:
+                logger.info("%s/%s: applying %s %s", ns, name, obj["kind"],
+                            obj["metadata"]["name"])
+                answer = slim(await state.kube.apply(obj))
+                if obj["kind"] == "Deployment":
+                    seen, observed.deployment = observed.deployment, answer
+                else:
+                    seen, observed.service = observed.service, answer
+                if answer["metadata"].get("resourceVersion") != (seen or {}).get(
+                        "metadata", {}).get("resourceVersion"):  # else no event will come
+                    state.applied[(obj["kind"], ns, obj["metadata"]["name"])] = answer
+            # The answers are fresher than the watch: a status planned from them does not
+            # change again when the children's own events arrive (one write less per version).
+            p = plan(mv, observed, state.settings, now)
         for obj in p.create:
             created = await state.kube.create(obj)
             logger.info("%s/%s: %s %s %s", ns, name, "created" if created else "found existing",
@@ -185,12 +208,14 @@ async def hold_deletion(state: State, mv: dict[str, Any], message: str) -> None:
     if conds != old.get("conditions"):
         await state.kube.patch(MODELVERSIONS, meta["namespace"], meta["name"],
                                {"status": {"conditions": conds}}, sub="status")
+        state.written[meta["uid"]] = {**old, "conditions": conds}
         kopf.event(kopf.Body(cast(kopf.RawBody, mv)), type="Warning", reason="DeletionBlocked",
                    message=message)
 
 
 def forget(state: State, uid: str, namespace: str, name: str) -> None:
     state.written.pop(uid, None)
+    state.seen.pop(uid, None)
     state.locks.pop((namespace, name), None)
     state.failures.pop(uid, None)
     task = state.retries.pop(uid, None)

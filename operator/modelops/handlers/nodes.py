@@ -1,0 +1,36 @@
+"""kopf registration for Nodes: the GPUs a cluster has decide whether a version can run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from ..indexes import Indexes
+from ..state import State
+from ..versions.reconcile import reconcile
+from ..versions.validate import NodeInfo
+
+
+@kopf.on.event("", "v1", "nodes")
+async def node_changed(type: str, name: str, body: kopf.Body, memo: kopf.Memo,
+                       **kw: Any) -> None:
+    """Versions refused for want of a fitting node look again when what nodes offer changes.
+
+    Nodes report their status often; only a change of what scheduling needs (GPUs, labels,
+    taints) counts, so a heartbeat costs a comparison and nothing else.
+    """
+    state: State = memo.state
+    info = None if type == "DELETED" else NodeInfo.from_node(dict(body),
+                                                             state.settings.gpu_resource)
+    if state.nodes.get(name) == info:
+        return
+    if info is None:
+        state.nodes.pop(name, None)
+    else:
+        state.nodes[name] = info
+    idx = Indexes.from_kwargs(kw, state)
+    for mv in state.objects()[0]:
+        if (state.written.get(mv["metadata"]["uid"]) or mv.get("status") or {}).get(
+                "phase") == "Failed":
+            await reconcile(state, mv, idx)

@@ -203,7 +203,11 @@ def startup(old: Any, sa: str, n: int, audit: Audit) -> dict[str, Any]:
         time.sleep(0.2)
     time.sleep(2)
     api = count(audit.since_mark())
-    return {"first_s": first, "all_s": last, "api": api, "writes": api["writes"], "operator": op}
+    assert op.proc is not None
+    # Steady state: the caches of N converged objects, without a burst's transient peak.
+    rss = Proc(op.proc.pid).rss_mib()
+    return {"first_s": first, "all_s": last, "api": api, "writes": api["writes"],
+            "rss_mib": rss, "operator": op}
 
 
 def reconciles(op: Any) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -32,6 +32,8 @@ ROLLOUTS = Counter(
 MEASUREMENTS = Counter(
     "modelops_analysis_measurements_total", "Analysis measurements by result.", ["result"],
     registry=REGISTRY)
+QUEUE_DEPTH = Gauge(
+    "modelops_workqueue_depth", "ModelVersions waiting to be reconciled.", registry=REGISTRY)
 TRAINING_ATTEMPTS = Counter(
     "modelops_training_attempts_total", "Ended training step attempts by result.", ["result"],
     registry=REGISTRY)

@@ -13,8 +13,8 @@ class Settings(BaseModel):
         "ghcr.io/modelops/fetcher:0.1.0",
         description="Init-container image that downloads non-pvc artifacts into the pod.")
     model_dir: str = Field("/mnt/models", description="Where the artifact appears in serving pods.")
-    resync_seconds: float = Field(
-        60.0, description="How often every object is re-checked even without events (drift).")
+    reconcile_workers: int = Field(
+        32, ge=1, description="ModelVersions reconciled at once; the rest wait in a queue.")
     metrics_port: int = Field(9090, description="Port of the /metrics endpoint (0: off).")
     prometheus_allow: list[str] = Field(
         default_factory=list,

@@ -1,4 +1,4 @@
-"""What the operator keeps between handler calls: clients, settings, per-object locks.
+"""What the operator keeps between handler calls: clients, settings, the work queue.
 
 Nothing here is the truth about an object (that lives in its status); it only saves work.
 """
@@ -14,13 +14,13 @@ import aiohttp
 from .indexes import Indexes
 from .kube import Kube
 from .settings import Settings
+from .workqueue import WorkQueue
 
 
 @dataclass
 class State:
     settings: Settings
     kube: Kube
-    locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
     # The status we last wrote, keyed by uid: newer than the watch cache until its event lands.
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -33,16 +33,12 @@ class State:
     seen: dict[Any, tuple[Any, ...]] = field(default_factory=dict)
 
     wakes: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
-    # Failed reconciles by uid, and the task that retries each.
-    failures: dict[str, int] = field(default_factory=dict)
-    retries: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # failed reconciles in a row, by uid
+    queue: WorkQueue | None = None  # of ModelVersions, (namespace, name); made at startup
     # What each node offers scheduling, as last seen (see handlers.nodes).
     nodes: dict[str, Any] = field(default_factory=dict)
     indexes: Indexes | None = None  # the latest view, for metrics computed at scrape time
     _http: aiohttp.ClientSession | None = None
-
-    def lock(self, namespace: str, name: str) -> asyncio.Lock:
-        return self.locks.setdefault((namespace, name), asyncio.Lock())
 
     def wake(self, namespace: str, name: str) -> asyncio.Event:
         """Set to make a policy's loop look again now, instead of at its next due time."""
@@ -70,8 +66,8 @@ class State:
         return [], []
 
     async def close(self) -> None:
-        for task in self.retries.values():
-            task.cancel()
+        if self.queue is not None:
+            await self.queue.close()
         await self.kube.close()
         if self._http is not None:
             await self._http.close()

@@ -1,8 +1,13 @@
-"""Retry back-off for failed reconciles, and index snapshots that survive changes."""
+"""Retry back-off for failed reconciles, index snapshots that survive changes, and children
+kept compact in the indexes."""
 
 from __future__ import annotations
 
-from modelops.indexes import values
+from datetime import UTC, datetime
+
+from modelops.indexes import child, compact, values
+from modelops.settings import Settings
+from modelops.versions.plan import Observed, is_subset, plan
 from modelops.versions.reconcile import retry_delay
 
 
@@ -19,3 +24,22 @@ def test_values_is_a_copy_that_survives_changes_to_the_index() -> None:
         seen.append(v)
     assert seen == ["a", "b"]
     assert values(index, ("ns", "missing")) == []
+
+
+def test_a_compact_child_compares_like_the_live_one() -> None:
+    mv = {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion",
+          "metadata": {"name": "m-v1", "namespace": "ns", "uid": "u", "generation": 1},
+          "spec": {"model": "m", "version": "1", "artifact": {"uri": "s3://b/m/1/"},
+                   "serving": {"image": "i", "replicas": 2}}}
+    dep, _ = plan(mv, Observed(), Settings(), datetime.now(UTC)).apply
+    live = {**dep, "metadata": {**dep["metadata"], "resourceVersion": "7",
+                                "managedFields": [{"manager": "modelops"}]},
+            "status": {"readyReplicas": 2, "conditions": [{"type": "Available"}]}}
+    kept = compact(live)
+    assert "managedFields" not in kept["metadata"] and "spec" not in kept
+    assert kept["status"] == {"readyReplicas": 2}  # only what the plans read
+    whole = child({("ns", "m-1"): [kept]}, ("ns", "m-1"))
+    assert whole is not None and is_subset(dep, whole)
+    assert child({}, ("ns", "m-1")) is None
+    drifted = {**live, "spec": {**live["spec"], "replicas": 5}}
+    assert not is_subset(dep, child({("ns", "m-1"): [compact(drifted)]}, ("ns", "m-1")))

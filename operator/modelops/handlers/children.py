@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import kopf
 
-from ..indexes import Indexes, values
+from ..indexes import STATUS_READ, Indexes, values
 from ..serving.names import MODEL
-from ..versions.reconcile import reconcile
+from ..versions.reconcile import enqueue
 from .indexes import OURS
 
 
@@ -34,9 +35,7 @@ async def child_changed(type: str, namespace: str | None, meta: kopf.Meta, body:
     idx = Indexes.from_kwargs(kw, state)
     for ref in meta.get("ownerReferences") or []:
         if ref.get("kind") == "ModelVersion":
-            for mv in values(idx.mv_by_name, (namespace, ref["name"])):
-                if mv["metadata"]["uid"] == ref.get("uid"):
-                    await reconcile(state, mv, idx)
+            enqueue(state, namespace or "", ref["name"])
         elif ref.get("kind") == "UpdatePolicy":
             state.wake(namespace or "", ref["name"]).set()
     # Ready replicas move canary weights: the model's policy looks again.
@@ -44,15 +43,11 @@ async def child_changed(type: str, namespace: str | None, meta: kopf.Meta, body:
         state.wake(namespace or "", policy["name"]).set()
 
 
-# What the plans read of a child's status (versions.plan, versions.reconcile.job_summary,
-# rollout): a change elsewhere in the status is not worth a reconcile.
-STATUS_READ = {"Deployment": ("observedGeneration", "replicas", "readyReplicas",
-                              "updatedReplicas", "availableReplicas"),
-               "Job": ("conditions",), "Service": ()}
-
-
 def fingerprint(body: kopf.Body) -> tuple[Any, ...]:
     meta, status = body["metadata"], body.get("status") or {}
+    # The spec as a hash, not the object: holding the parsed spec of every child would keep
+    # what the indexes take care not to keep (see indexes.compact).
+    spec = hash(json.dumps(body.get("spec"), sort_keys=True, separators=(",", ":")))
     return (meta.get("uid"), meta.get("generation"), meta.get("labels"), meta.get("annotations"),
-            meta.get("ownerReferences"), meta.get("deletionTimestamp"), body.get("spec"),
+            meta.get("ownerReferences"), meta.get("deletionTimestamp"), spec,
             tuple(status.get(k) for k in STATUS_READ.get(body.get("kind", ""), ())))

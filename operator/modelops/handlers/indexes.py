@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 
+from ..indexes import compact
 from ..rollout.policy import policy_record
 from ..serving.names import MANAGED_BY, OPERATOR
 from ..versions.reconcile import job_summary, slim
@@ -21,11 +22,11 @@ OURS = {MANAGED_BY: OPERATOR}
 Entry = dict[Any, Any]
 
 # The slim copy of the ModelVersion being indexed, by (uid, resourceVersion): both its
-# indexes hold one shared object rather than a copy each.
+# indexes and its event handler share one object rather than a copy each.
 _last_mv: tuple[tuple[str, str], dict[str, Any]] | None = None
 
 
-def _slim_mv(body: kopf.Body) -> dict[str, Any]:
+def slim_mv(body: kopf.Body) -> dict[str, Any]:
     global _last_mv
     meta = body["metadata"]
     key = (meta.get("uid", ""), meta.get("resourceVersion", ""))
@@ -36,13 +37,13 @@ def _slim_mv(body: kopf.Body) -> dict[str, Any]:
 
 @kopf.index(*MV)
 async def mv_by_name(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> Entry:
-    return {(namespace, name): _slim_mv(body)}
+    return {(namespace, name): slim_mv(body)}
 
 
 @kopf.index(*MV)
 async def mv_by_model(namespace: str | None, spec: kopf.Spec, body: kopf.Body,
                       **_: Any) -> Entry:
-    return {(namespace, spec.get("model")): _slim_mv(body)}
+    return {(namespace, spec.get("model")): slim_mv(body)}
 
 
 @kopf.index(*MV)
@@ -55,12 +56,12 @@ async def mv_versions(namespace: str | None, meta: kopf.Meta, spec: kopf.Spec,
 @kopf.index("apps", "v1", "deployments", labels=OURS)
 async def mo_deployments(namespace: str | None, name: str, body: kopf.Body,
                          **_: Any) -> Entry:
-    return {(namespace, name): slim(body)}
+    return {(namespace, name): compact(body)}
 
 
 @kopf.index("", "v1", "services", labels=OURS)
 async def mo_services(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> Entry:
-    return {(namespace, name): slim(body)}
+    return {(namespace, name): compact(body)}
 
 
 @kopf.index("batch", "v1", "jobs", labels=OURS)

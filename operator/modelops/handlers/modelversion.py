@@ -13,31 +13,36 @@ from typing import Any
 import kopf
 
 from ..indexes import Indexes, values
-from ..versions.reconcile import forget, reconcile, slim
-from .indexes import MV
+from ..versions.reconcile import enqueue, forget
+from .indexes import MV, slim_mv
 
 
 @kopf.on.event(*MV)
-async def mv_event(type: str, namespace: str | None, name: str, uid: str, spec: kopf.Spec,
+async def mv_event(type: str | None, namespace: str | None, name: str, uid: str, spec: kopf.Spec,
                    body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
-    idx = Indexes.from_kwargs(kw, memo.state)
+    state = memo.state
+    idx = Indexes.from_kwargs(kw, state)
     # Its policy cares about its phase, and about it going away.
     for policy in values(idx.up_by_model, (namespace, spec.get("model"))):
-        memo.state.wake(namespace or "", policy["name"]).set()
-    if type != "DELETED":
-        state = memo.state
-        mv = slim(body)
-        meta = mv["metadata"]
-        # The plan reads the spec (its generation says when it changed) and the status,
-        # which only we write: the event of our own status write changes nothing.
-        key = (meta.get("generation"), meta.get("deletionTimestamp"), meta.get("finalizers"))
-        if state.seen.get(uid) == key and state.written.get(uid) == mv["status"]:
-            return
-        state.seen[uid] = key
-        await reconcile(state, mv, idx)
+        state.wake(namespace or "", policy["name"]).set()
+    if type == "DELETED":
+        forget(state, uid, namespace or "", name)
+        # A duplicate of this version may now take its place.
+        for _, other in values(idx.mv_versions,
+                               (namespace, spec.get("model"), spec.get("version"))):
+            enqueue(state, namespace or "", other)
         return
-    forget(memo.state, uid, namespace or "", name)
-    # A duplicate of this version may now take its place.
-    for _, other in values(idx.mv_versions, (namespace, spec.get("model"), spec.get("version"))):
-        for mv in values(idx.mv_by_name, (namespace, other)):
-            await reconcile(memo.state, mv, idx)
+    if type is None:  # a (re)listing: the truth as of now, newer than any note of ours
+        state.written.pop(uid, None)
+        state.seen.pop(uid, None)
+    mv = slim_mv(body)
+    meta = mv["metadata"]
+    # The plan reads the spec (its generation says when it changed) and the status, which
+    # only we write: the event of our own status write is no news, and from now on the
+    # watch knows that status as well as we do.
+    key = (meta.get("generation"), meta.get("deletionTimestamp"), meta.get("finalizers"))
+    if state.seen.get(uid) == key and state.written.get(uid) == mv["status"]:
+        del state.written[uid]
+        return
+    state.seen[uid] = key
+    enqueue(state, namespace or "", name)

@@ -8,7 +8,7 @@ import kopf
 
 from ..indexes import Indexes
 from ..state import State
-from ..versions.reconcile import reconcile
+from ..versions.reconcile import enqueue
 from ..versions.validate import NodeInfo
 
 
@@ -29,8 +29,7 @@ async def node_changed(type: str, name: str, body: kopf.Body, memo: kopf.Memo,
         state.nodes.pop(name, None)
     else:
         state.nodes[name] = info
-    idx = Indexes.from_kwargs(kw, state)
+    Indexes.from_kwargs(kw, state)
     for mv in state.objects()[0]:
-        if (state.written.get(mv["metadata"]["uid"]) or mv.get("status") or {}).get(
-                "phase") == "Failed":
-            await reconcile(state, mv, idx)
+        if (mv.get("status") or {}).get("phase") == "Failed":
+            enqueue(state, mv["metadata"]["namespace"], mv["metadata"]["name"])

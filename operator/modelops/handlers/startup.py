@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, cast
 
@@ -11,6 +12,8 @@ from .. import metrics
 from ..kube import Kube
 from ..settings import Settings
 from ..state import State
+from ..versions.reconcile import reconcile_key
+from ..workqueue import WorkQueue
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -42,13 +45,16 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.reporting_component = "modelops"
     settings.networking.request_timeout = 60
     memo.state = state = State(settings=Settings.from_env(), kube=Kube())
+    state.queue = queue = WorkQueue(functools.partial(reconcile_key, state),
+                                    state.settings.reconcile_workers)
+    metrics.QUEUE_DEPTH.set_function(lambda: len(queue))
     # HA (--peering): a killed leader is replaced once its record expires; kopf's 60 s is long
     # for traffic that is mid-rollout. Keep-alives are routine, not log lines.
     settings.peering.lifetime = state.settings.peering_lifetime
     settings.peering.stealth = True
-    # Events are posted by at most 64 workers, not one per object: a burst queues instead of
-    # opening a connection per event.
-    settings.posting.worker_limit = 64
+    # Events are posted by at most 16 workers, not one per object: a burst queues instead of
+    # opening a TLS connection (and its 256 KiB buffer) per event.
+    settings.posting.worker_limit = 16
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         # "Handler succeeded" per event costs CPU at scale and tells an operator nothing;
         # kopf's warnings and errors on objects still show. --verbose brings them back.

@@ -12,7 +12,7 @@ import kopf
 from ..indexes import Indexes, values
 from ..rollout.reconcile import reconcile_policy
 from ..state import State
-from ..versions.reconcile import reconcile
+from ..versions.reconcile import enqueue
 from .indexes import UP
 
 IDLE_RECHECK = 60.0  # seconds; also the longest a missed wake-up can delay anything
@@ -52,4 +52,4 @@ async def up_event(namespace: str | None, name: str, spec: kopf.Spec, memo: kopf
     state.wake(namespace or "", name).set()
     idx = Indexes.from_kwargs(kw, memo.state)
     for mv in values(idx.mv_by_model, (namespace, spec.get("model"))):
-        await reconcile(state, mv, idx)
+        enqueue(state, namespace or "", mv["metadata"]["name"])

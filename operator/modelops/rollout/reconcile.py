@@ -15,7 +15,7 @@ from ..analysis.prometheus import address_allowed
 from ..api.conditions import set_condition
 from ..api.modelversion import ModelVersionSpec
 from ..api.updatepolicy import ACTIONS, UpdatePolicySpec
-from ..indexes import Indexes
+from ..indexes import Indexes, child
 from ..kube import HTTPROUTES, UPDATEPOLICIES, ApiError
 from ..serving.names import child_name
 from ..serving.presets import resolve
@@ -187,8 +187,7 @@ async def _apply_traffic(state: State, up: dict[str, Any], spec: UpdatePolicySpe
                          services: Any) -> None:
     stable = new.get("stableVersion")
     svc = stable_service(up, spec, provider, stable)
-    have = next(iter(services.get((svc["metadata"]["namespace"], svc["metadata"]["name"]), [])),
-                None)
+    have = child(services, (svc["metadata"]["namespace"], svc["metadata"]["name"]))
     if have is None or not is_subset(svc, have):
         await state.kube.apply(svc)
     patch = provider.route_patch(route, _backend(versions, stable),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -12,7 +12,7 @@ import kopf
 
 from .. import metrics
 from ..api.conditions import set_condition
-from ..indexes import Indexes, first, values
+from ..indexes import Indexes, child, first, values
 from ..kube import MODELVERSIONS, PODS, ApiError
 from ..rollout.policy import governing
 from ..rollout.replicas import version_replicas
@@ -63,6 +63,21 @@ def termination_messages(pods: list[dict[str, Any]]) -> list[str]:
             if "terminated" in (cs.get("state") or {})]
 
 
+def enqueue(state: State, namespace: str, name: str) -> None:
+    """Have a version reconciled soon, from the freshest copy (see modelops.workqueue)."""
+    if state.queue is not None:
+        state.queue.add((namespace, name))
+
+
+async def reconcile_key(state: State, key: Hashable) -> None:
+    """A work queue worker's call: the version under `key` as the indexes have it now."""
+    ns, name = cast(tuple[str, str], key)
+    idx = state.indexes
+    mv = first(idx.mv_by_name, (ns, name)) if idx is not None else None
+    if mv is not None and idx is not None:  # else it is gone, and nothing is left to do
+        await reconcile(state, mv, idx)
+
+
 async def reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
     """Reconcile one version. A failure (a conflict, an API hiccup) is retried with backoff
     from the freshest copy, because the event that brought us here will not come again."""
@@ -73,7 +88,7 @@ async def reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
     except asyncio.CancelledError:
         raise
     except Exception as e:
-        _retry_later(state, mv, idx, e)
+        _retry_later(state, mv, e)
     else:
         state.failures.pop(uid, None)
 
@@ -83,7 +98,7 @@ def retry_delay(failures: int) -> float:
     return float(min(60, 2 ** max(0, failures - 1)))
 
 
-def _retry_later(state: State, mv: dict[str, Any], idx: Indexes, error: Exception) -> None:
+def _retry_later(state: State, mv: dict[str, Any], error: Exception) -> None:
     meta = mv["metadata"]
     ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
     if isinstance(error, ApiError) and error.namespace_terminating:
@@ -98,88 +113,79 @@ def _retry_later(state: State, mv: dict[str, Any], idx: Indexes, error: Exceptio
         logger.exception("%s/%s: reconcile failed; retry %d in %.0fs", ns, name, n, delay)
     kopf.event(kopf.Body(cast(kopf.RawBody, mv)), type="Warning", reason="ReconcileError",
                message=f"{error}; retrying in {delay:.0f}s")
-    if uid in state.retries and not state.retries[uid].done():
-        return
-
-    async def again() -> None:
-        await asyncio.sleep(delay)
-        state.retries.pop(uid, None)
-        for fresh in values(idx.mv_by_name, (ns, name)):
-            if fresh["metadata"]["uid"] == uid:
-                await reconcile(state, fresh, idx)
-
-    state.retries[uid] = asyncio.get_running_loop().create_task(again())
+    if state.queue is not None:
+        state.queue.add_after((ns, name), delay)
 
 
 async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
     meta = mv["metadata"]
     ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
-    async with state.lock(ns, name):
-        known = state.written.get(uid)
-        if known is not None:
-            mv = {**mv, "status": known}
-        spec = mv.get("spec") or {}
-        model, version = spec.get("model") or "", spec.get("version") or ""
-        policies = values(idx.up_by_model, (ns, model))
-        blocker = deletion_blocker(version, policies)
-        if meta.get("deletionTimestamp"):
-            if blocker:
-                await hold_deletion(state, mv, blocker)
-            else:  # children go with the owner, through garbage collection
-                await state.kube.set_finalizer(MODELVERSIONS, mv, PROTECTION, False)
-            return
-        # Before serving traffic is routed here (and after it has left): see deletion.PROTECTION.
-        await state.kube.set_finalizer(MODELVERSIONS, mv, PROTECTION, bool(blocker))
-        child = child_name(model, version) if model and version else ""
-        owner = holder(idx.mv_versions.get((ns, model, version), []))
-        policy = governing(policies)
-        observed = Observed(
-            deployment=state.applied.get(("Deployment", ns, child)) or first(
-                idx.mo_deployments, (ns, child)),
-            service=state.applied.get(("Service", ns, child)) or first(idx.mo_services,
-                                                                          (ns, child)),
-            duplicate_of=owner if owner not in (None, name) else None,
-            nodes=[n for node in idx.mo_nodes.values() for n in node] or None,
-            jobs={j["metadata"]["name"]: j for j in idx.mo_jobs.get((ns, uid), [])},
-            managed_replicas=None if policy is None else version_replicas(
-                policy["replicas"], policy["stable"], policy["canary"], policy["weight"],
-                policy["routed"], version),
-        )
-        now = datetime.now(UTC)
+    # No lock: the work queue never hands one version to two workers at once.
+    known = state.written.get(uid)
+    if known is not None:
+        mv = {**mv, "status": known}
+    spec = mv.get("spec") or {}
+    model, version = spec.get("model") or "", spec.get("version") or ""
+    policies = values(idx.up_by_model, (ns, model))
+    blocker = deletion_blocker(version, policies)
+    if meta.get("deletionTimestamp"):
+        if blocker:
+            await hold_deletion(state, mv, blocker)
+        else:  # children go with the owner, through garbage collection
+            await state.kube.set_finalizer(MODELVERSIONS, mv, PROTECTION, False)
+        return
+    # Before serving traffic is routed here (and after it has left): see deletion.PROTECTION.
+    await state.kube.set_finalizer(MODELVERSIONS, mv, PROTECTION, bool(blocker))
+    workload = child_name(model, version) if model and version else ""
+    owner = holder(idx.mv_versions.get((ns, model, version), []))
+    policy = governing(policies)
+    observed = Observed(
+        deployment=state.applied.get(("Deployment", ns, workload)) or child(
+            idx.mo_deployments, (ns, workload)),
+        service=state.applied.get(("Service", ns, workload)) or child(idx.mo_services,
+                                                                      (ns, workload)),
+        duplicate_of=owner if owner not in (None, name) else None,
+        nodes=[n for node in idx.mo_nodes.values() for n in node] or None,
+        jobs={j["metadata"]["name"]: j for j in idx.mo_jobs.get((ns, uid), [])},
+        managed_replicas=None if policy is None else version_replicas(
+            policy["replicas"], policy["stable"], policy["canary"], policy["weight"],
+            policy["routed"], version),
+    )
+    now = datetime.now(UTC)
+    p = plan(mv, observed, state.settings, now)
+    if p.needs_output_of:
+        pods = await state.kube.list(PODS, ns, f"job-name={p.needs_output_of}")
+        observed.eval_output = termination_messages(pods)
         p = plan(mv, observed, state.settings, now)
-        if p.needs_output_of:
-            pods = await state.kube.list(PODS, ns, f"job-name={p.needs_output_of}")
-            observed.eval_output = termination_messages(pods)
-            p = plan(mv, observed, state.settings, now)
-        if p.apply:
-            for obj in p.apply:
-                logger.info("%s/%s: applying %s %s", ns, name, obj["kind"],
-                            obj["metadata"]["name"])
-                answer = slim(await state.kube.apply(obj))
-                if obj["kind"] == "Deployment":
-                    seen, observed.deployment = observed.deployment, answer
-                else:
-                    seen, observed.service = observed.service, answer
-                if answer["metadata"].get("resourceVersion") != (seen or {}).get(
-                        "metadata", {}).get("resourceVersion"):  # else no event will come
-                    state.applied[(obj["kind"], ns, obj["metadata"]["name"])] = answer
-            # The answers are fresher than the watch: a status planned from them does not
-            # change again when the children's own events arrive (one write less per version).
-            p = plan(mv, observed, state.settings, now)
-        for obj in p.create:
-            created = await state.kube.create(obj)
-            logger.info("%s/%s: %s %s %s", ns, name, "created" if created else "found existing",
-                        obj["kind"], obj["metadata"]["name"])
-        old_status = mv.get("status") or {}
-        if p.status != old_status:
-            await state.kube.patch(MODELVERSIONS, ns, name, {"status": patch_for(old_status,
-                                                                                  p.status)},
-                                   sub="status")
-            state.written[uid] = p.status
-        count_training(p, mv)
-        target = kopf.Body(cast(kopf.RawBody, mv))
-        for ev in p.events:
-            kopf.event(target, type=ev.type, reason=ev.reason, message=ev.message)
+    if p.apply:
+        for obj in p.apply:
+            logger.info("%s/%s: applying %s %s", ns, name, obj["kind"],
+                        obj["metadata"]["name"])
+            answer = slim(await state.kube.apply(obj))
+            if obj["kind"] == "Deployment":
+                seen, observed.deployment = observed.deployment, answer
+            else:
+                seen, observed.service = observed.service, answer
+            if answer["metadata"].get("resourceVersion") != (seen or {}).get(
+                    "metadata", {}).get("resourceVersion"):  # else no event will come
+                state.applied[(obj["kind"], ns, obj["metadata"]["name"])] = answer
+        # The answers are fresher than the watch: a status planned from them does not
+        # change again when the children's own events arrive (one write less per version).
+        p = plan(mv, observed, state.settings, now)
+    for obj in p.create:
+        created = await state.kube.create(obj)
+        logger.info("%s/%s: %s %s %s", ns, name, "created" if created else "found existing",
+                    obj["kind"], obj["metadata"]["name"])
+    old_status = mv.get("status") or {}
+    if p.status != old_status:
+        await state.kube.patch(MODELVERSIONS, ns, name, {"status": patch_for(old_status,
+                                                                              p.status)},
+                               sub="status")
+        state.written[uid] = p.status
+    count_training(p, mv)
+    target = kopf.Body(cast(kopf.RawBody, mv))
+    for ev in p.events:
+        kopf.event(target, type=ev.type, reason=ev.reason, message=ev.message)
 
 
 def count_training(p: Plan, mv: dict[str, Any]) -> None:
@@ -216,9 +222,5 @@ async def hold_deletion(state: State, mv: dict[str, Any], message: str) -> None:
 def forget(state: State, uid: str, namespace: str, name: str) -> None:
     state.written.pop(uid, None)
     state.seen.pop(uid, None)
-    state.locks.pop((namespace, name), None)
     state.failures.pop(uid, None)
-    task = state.retries.pop(uid, None)
-    if task is not None:
-        task.cancel()
 

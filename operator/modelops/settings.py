@@ -14,7 +14,7 @@ class Settings(BaseModel):
         description="Init-container image that downloads non-pvc artifacts into the pod.")
     model_dir: str = Field("/mnt/models", description="Where the artifact appears in serving pods.")
     reconcile_workers: int = Field(
-        32, ge=1, description="ModelVersions reconciled at once; the rest wait in a queue.")
+        64, ge=1, description="ModelVersions reconciled at once; the rest wait in a queue.")
     metrics_port: int = Field(9090, description="Port of the /metrics endpoint (0: off).")
     prometheus_allow: list[str] = Field(
         default_factory=list,

@@ -147,8 +147,8 @@ def baseline(kube: Kube, kubeconfig: str, n: int) -> dict[str, Any]:
     return out
 
 
-def converge(kube: Kube, admin: str, sa: str, n: int, idle_s: float, audit: Audit
-             ) -> dict[str, Any]:
+def converge(kube: Kube, admin: str, sa: str, n: int, idle_s: float, audit: Audit,
+             restart: bool = True) -> dict[str, Any]:
     """Operator from a clean start: burst of N, converge, idle window, restart (startup)."""
     ns = fresh_namespace(kube, f"bench-op-{n}")
     op = operator(sa)
@@ -176,9 +176,10 @@ def converge(kube: Kube, admin: str, sa: str, n: int, idle_s: float, audit: Audi
                            "writes_per_min": idle["writes"] * 60 / idle_s, "api": idle,
                            "cpu_percent": 100 * (proc.cpu() - cpu0) / idle_s,
                            "rss_mib": proc.rss_mib()}
-        out["startup"] = startup(op, sa, n, audit)
-        op = out["startup"].pop("operator")
-        wait_gone(kube, ns)  # while the operator runs: it removes the versions' finalizers
+        if restart:
+            out["startup"] = startup(op, sa, n, audit)
+            op = out["startup"].pop("operator")
+            wait_gone(kube, ns)  # while the operator runs: it removes the versions' finalizers
     finally:
         op.stop()
     return out

@@ -138,8 +138,10 @@ def test_failed_rank_restarts_the_gang(kube: Kube, operator: OperatorProcess,
     assert st["training"]["attempts"] == 2
     assert st["training"]["history"][0]["result"] == "Failed"
     assert st["training"]["history"][0]["reason"]
-    restart = [e for e in kube.events(namespace, "m-v1") if e.reason == "GangRestart"]
-    assert restart and "from the checkpoint" in restart[0].message
+    # Events are posted from a queue, a moment after the status they tell of.
+    restart = wait_for(lambda: [e for e in kube.events(namespace, "m-v1")
+                                if e.reason == "GangRestart"], what="GangRestart event")
+    assert "from the checkpoint" in restart[0].message
     pods2 = wait_for(lambda: running(kube, namespace, "m-1-train-2", 2), what="attempt 2")
     env = {e.name: e.value for e in pods2[0].spec.containers[0].env}
     assert env["MODELOPS_ATTEMPT"] == "2" and env["CHECKPOINT_DIR"] == "/checkpoints"

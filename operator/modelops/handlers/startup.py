@@ -52,9 +52,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # for traffic that is mid-rollout. Keep-alives are routine, not log lines.
     settings.peering.lifetime = state.settings.peering_lifetime
     settings.peering.stealth = True
-    # Events are posted by at most 16 workers, not one per object: a burst queues instead of
+    # Events are posted by at most 64 workers, not one per object: a burst queues instead of
     # opening a TLS connection (and its 256 KiB buffer) per event.
-    settings.posting.worker_limit = 16
+    settings.posting.worker_limit = 64
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         # "Handler succeeded" per event costs CPU at scale and tells an operator nothing;
         # kopf's warnings and errors on objects still show. --verbose brings them back.

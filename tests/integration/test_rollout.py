@@ -98,8 +98,10 @@ def test_regression_is_rolled_back_within_one_interval(
     assert h["outcome"] == "RolledBack" and h["reason"] == "AnalysisFailed"
     assert "error-rate=0.5" in h["message"] or "error-rate=0.4" in h["message"], h["message"]
     wait_for(lambda: m.replicas("2") == 0 and m.replicas("1") == 4, what="canary scaled down")
-    warning = [e for e in kube.events(namespace, "m") if e.reason == "RolledBack"]
-    assert warning and warning[0].type == "Warning"
+    # Events are posted from a queue, a moment after the status they tell of.
+    warning = wait_for(lambda: [e for e in kube.events(namespace, "m")
+                                if e.reason == "RolledBack"], what="RolledBack event")
+    assert warning[0].type == "Warning"
     time.sleep(3)
     assert m.status().get("canaryVersion") is None  # not retried by itself
 

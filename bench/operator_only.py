@@ -32,7 +32,10 @@ def main() -> int:
     out["n"] = n
     path = harness.ROOT / "bench" / "results" / f"operator-only-{n}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
-    after = (f"; after a restart {out['startup']['rss_mib']:.0f} MiB" if restart else "")
+    st = out.get("startup") or {}
+    after = (f"; restart: first reconcile {st['first_s']}s, all {st['all_s']}s, peak "
+             f"{st['peak_rss_mib']:.0f} MiB, steady {st['rss_mib']:.0f} MiB, "
+             f"{st['writes']} writes" if restart else "")
     harness.log(f"N={n}: all Ready after {out['total_s']:.1f}s; CPU {out['cpu_s']:.1f}s; "
                 f"peak RSS {out['peak_rss_mib']:.0f} MiB{after}; writes/MV "
                 f"{out['writes_per_mv']:.2f}; results in {path}")

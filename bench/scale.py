@@ -206,9 +206,9 @@ def startup(old: Any, sa: str, n: int, audit: Audit) -> dict[str, Any]:
     api = count(audit.since_mark())
     assert op.proc is not None
     # Steady state: the caches of N converged objects, without a burst's transient peak.
-    rss = Proc(op.proc.pid).rss_mib()
+    proc = Proc(op.proc.pid)
     return {"first_s": first, "all_s": last, "api": api, "writes": api["writes"],
-            "rss_mib": rss, "operator": op}
+            "rss_mib": proc.rss_mib(), "peak_rss_mib": proc.peak_rss_mib(), "operator": op}
 
 
 def reconciles(op: Any) -> int:

@@ -1,39 +1,70 @@
-"""The in-memory views kopf keeps from its watches, handed to the reconcilers as one object.
+"""The in-memory views of what the operator watches, handed to the reconcilers as one object.
 
-They are caches of the API, rebuilt on start: reading them costs no request. Each is a
-kopf.Index: key -> a collection of values.
+They are caches of the API, filled by the watch handlers (handlers.indexes says what goes
+where) and rebuilt on start: reading them costs no request. Each index maps a key to the
+collection of values filed under it, one per object.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-NAMES = ("mv_by_name", "mv_by_model", "mv_versions", "mo_deployments", "mo_services", "mo_jobs",
-         "mo_nodes", "up_by_name", "up_by_model")
+
+class Index(Mapping[Hashable, Collection[Any]]):
+    """key -> the values filed under it, at most one per object (by uid)."""
+
+    def __init__(self) -> None:
+        self._data: dict[Hashable, dict[str, Any]] = {}
+
+    def __getitem__(self, key: Hashable) -> Collection[Any]:
+        return self._data[key].values()
+
+    def __iter__(self) -> Iterator[Hashable]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def put(self, uid: str, key: Hashable, value: Any) -> None:
+        self._data.setdefault(key, {})[uid] = value
+
+    def drop(self, uid: str, key: Hashable) -> None:
+        under = self._data.get(key)
+        if under is not None:
+            under.pop(uid, None)
+            if not under:
+                del self._data[key]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Indexes:
-    mv_by_name: Any  # (ns, name) -> ModelVersion (slim)
-    mv_by_model: Any  # (ns, model) -> ModelVersion (slim)
-    mv_versions: Any  # (ns, model, version) -> (creationTimestamp, name)
-    mo_deployments: Any  # (ns, name) -> Deployment we manage (slim)
-    mo_services: Any  # (ns, name) -> Service we manage (slim)
-    mo_jobs: Any  # (ns, owner uid) -> Job summary
-    mo_nodes: Any  # node name -> NodeInfo
-    up_by_name: Any  # (ns, name) -> UpdatePolicy (slim)
-    up_by_model: Any  # (ns, model) -> policy record (see rollout.reconcile.policy_record)
+    mv_by_name: Index = field(default_factory=Index)  # (ns, name) -> ModelVersion (slim)
+    mv_by_model: Index = field(default_factory=Index)  # (ns, model) -> ModelVersion (slim)
+    mv_versions: Index = field(default_factory=Index)  # (ns, model, version) -> (created, name)
+    mo_deployments: Index = field(default_factory=Index)  # (ns, name) -> our Deployment, compact
+    mo_services: Index = field(default_factory=Index)  # (ns, name) -> our Service, compact
+    mo_jobs: Index = field(default_factory=Index)  # (ns, owner uid) -> Job summary
+    mo_nodes: Index = field(default_factory=Index)  # node name -> NodeInfo
+    up_by_name: Index = field(default_factory=Index)  # (ns, name) -> UpdatePolicy (slim)
+    up_by_model: Index = field(default_factory=Index)  # (ns, model) -> rollout.policy record
+    # uid -> where the object is filed now, so that its next version replaces it.
+    filed: dict[str, list[tuple[str, Hashable]]] = field(default_factory=dict)
 
-    @classmethod
-    def from_kwargs(cls, kw: Mapping[str, Any], state: Any = None) -> Indexes:
-        """From a kopf handler's kwargs; kept on `state` for scrape-time metrics."""
-        idx = cls(**{n: kw[n] for n in NAMES})
-        if state is not None:
-            state.indexes = idx
-        return idx
+    def refile(self, uid: str, entries: Iterable[tuple[str, Hashable, Any]],
+               present: bool = True) -> None:
+        """File an object under these (index name, key, value)s instead of where it was, or
+        forget it (present=False: it was deleted)."""
+        for name, key in self.filed.pop(uid, ()):
+            getattr(self, name).drop(uid, key)
+        where = []
+        for name, key, value in entries:
+            getattr(self, name).put(uid, key, value)
+            where.append((name, key))
+        if present:  # even when filed nowhere: start-up waits for every object to be seen
+            self.filed[uid] = where
 
 
 def first(index: Any, key: Any) -> Any:

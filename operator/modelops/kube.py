@@ -19,6 +19,7 @@ import kopf
 
 logger = logging.getLogger(__name__)
 FIELD_MANAGER = "modelops"
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 USER_AGENT = "modelops-operator"
 
 
@@ -117,12 +118,14 @@ class Kube:
 
     async def request(self, method: str, path: str, *, body: Any = None,
                       params: dict[str, str] | None = None,
-                      content_type: str = "application/json") -> Any:
+                      content_type: str = "application/json",
+                      accept: str = "application/json") -> Any:
         for attempt in (1, 2):
             session = await self.session()
             data = None if body is None else json.dumps(body)
+            headers = {"Content-Type": content_type, "Accept": accept}
             async with session.request(method, self._server + path, data=data, params=params,
-                                       headers={"Content-Type": content_type}) as resp:
+                                       headers=headers) as resp:
                 text = await resp.text()
                 if resp.status == 401 and attempt == 1:
                     # Rotated in-cluster token or expired credentials: log in again, once.
@@ -150,6 +153,29 @@ class Kube:
         params = {"labelSelector": label_selector} if label_selector else None
         out = await self.request("GET", res.path(namespace), params=params)
         return list(out.get("items", []))
+
+    async def list_uids(self, res: Resource, namespace: str | None = None,
+                        label_selector: str | None = None, page: int = 500) -> set[str]:
+        """The uids of what exists: metadata only, in pages (a request per `page` objects)."""
+        params = {"limit": str(page)}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        uids: set[str] = set()
+        while True:
+            try:
+                out = await self.request("GET", res.path(namespace), params=params,
+                                         accept=METADATA_ONLY)
+            except ApiError as e:
+                if e.status == 410 and "continue" in params:  # the snapshot expired: again
+                    params.pop("continue")
+                    uids.clear()
+                    continue
+                raise
+            uids.update(item["metadata"]["uid"] for item in out.get("items") or [])
+            token = (out.get("metadata") or {}).get("continue")
+            if not token:
+                return uids
+            params["continue"] = token
 
     async def create(self, obj: dict[str, Any]) -> bool:
         """POST; False when an object of that name already exists (one request)."""

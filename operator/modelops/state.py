@@ -37,7 +37,11 @@ class State:
     queue: WorkQueue | None = None  # of ModelVersions, (namespace, name); made at startup
     # What each node offers scheduling, as last seen (see handlers.nodes).
     nodes: dict[str, Any] = field(default_factory=dict)
-    indexes: Indexes | None = None  # the latest view, for metrics computed at scrape time
+    indexes: Indexes = field(default_factory=Indexes)  # the cache of what we watch
+    # Set once the indexes hold everything that existed at start-up (handlers.sync): until
+    # then a reconcile could take a child not yet seen for a missing one.
+    synced: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)  # ours, cancelled at exit
     _http: aiohttp.ClientSession | None = None
 
     def wake(self, namespace: str, name: str) -> asyncio.Event:
@@ -53,8 +57,6 @@ class State:
     def objects(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(ModelVersions, UpdatePolicies) as last seen; empty before the first event."""
         idx = self.indexes
-        if idx is None:
-            return [], []
         # Called from the metrics server's thread while the event loop changes the indexes:
         # a snapshot that raced a change is simply taken again.
         for _ in range(10):
@@ -66,6 +68,8 @@ class State:
         return [], []
 
     async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
         if self.queue is not None:
             await self.queue.close()
         await self.kube.close()

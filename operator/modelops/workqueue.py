@@ -18,8 +18,10 @@ logger = logging.getLogger(__name__)
 
 
 class WorkQueue:
-    def __init__(self, handle: Callable[[Hashable], Awaitable[None]], workers: int) -> None:
+    def __init__(self, handle: Callable[[Hashable], Awaitable[None]], workers: int,
+                 gate: asyncio.Event | None = None) -> None:
         self._handle = handle
+        self._gate = gate  # workers take nothing before it is set
         self._queue: asyncio.Queue[Hashable] = asyncio.Queue()
         self._queued: set[Hashable] = set()  # waiting in the queue
         self._active: set[Hashable] = set()  # being handled now
@@ -47,6 +49,8 @@ class WorkQueue:
         return len(self._queued)
 
     async def _work(self) -> None:
+        if self._gate is not None:
+            await self._gate.wait()
         while True:
             key = await self._queue.get()
             self._queued.discard(key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from modelops.indexes import child, compact, values
+from modelops.indexes import Indexes, child, compact, values
 from modelops.settings import Settings
 from modelops.versions.plan import Observed, is_subset, plan
 from modelops.versions.reconcile import retry_delay
@@ -43,3 +43,17 @@ def test_a_compact_child_compares_like_the_live_one() -> None:
     assert child({}, ("ns", "m-1")) is None
     drifted = {**live, "spec": {**live["spec"], "replicas": 5}}
     assert not is_subset(dep, child({("ns", "m-1"): [compact(drifted)]}, ("ns", "m-1")))
+
+
+def test_refiling_moves_an_object_and_deleting_forgets_it() -> None:
+    idx = Indexes()
+    idx.refile("u1", [("mv_by_model", ("ns", "m"), "a"), ("mv_by_name", ("ns", "a"), "a")])
+    idx.refile("u2", [("mv_by_model", ("ns", "m"), "b")])
+    assert sorted(idx.mv_by_model[("ns", "m")]) == ["a", "b"]
+    idx.refile("u1", [("mv_by_model", ("ns", "other"), "a2")])  # its model changed
+    assert list(idx.mv_by_model[("ns", "m")]) == ["b"]
+    assert ("ns", "a") not in idx.mv_by_name and values(idx.mv_by_model, ("ns", "other")) == ["a2"]
+    idx.refile("u2", (), present=False)
+    assert ("ns", "m") not in idx.mv_by_model and "u2" not in idx.filed and "u1" in idx.filed
+    idx.refile("u3", [])  # filed under no key (a Job of no version), yet seen: start-up counts it
+    assert idx.filed["u3"] == []

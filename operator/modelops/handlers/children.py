@@ -7,19 +7,20 @@ from typing import Any
 
 import kopf
 
-from ..indexes import STATUS_READ, Indexes, values
+from ..indexes import STATUS_READ, values
 from ..serving.names import MODEL
 from ..versions.reconcile import enqueue
-from .indexes import OURS
+from .indexes import OURS, file
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=OURS)
 @kopf.on.event("", "v1", "services", labels=OURS)
 @kopf.on.event("batch", "v1", "jobs", labels=OURS)
 async def child_changed(type: str, namespace: str | None, meta: kopf.Meta, body: kopf.Body,
-                        memo: kopf.Memo, **kw: Any) -> None:
+                        memo: kopf.Memo, **_: Any) -> None:
     """A child changed or vanished: bring its owner's world back to the plan."""
     state = memo.state
+    file(state, body.get("kind", ""), type, body)
     key = (body.get("kind", ""), namespace or "", meta["name"])
     # The watch has caught up with (or gone past) what our last apply answered.
     state.applied.pop(key, None)
@@ -32,7 +33,7 @@ async def child_changed(type: str, namespace: str | None, meta: kopf.Meta, body:
         if state.seen.get(key) == fp:
             return
         state.seen[key] = fp
-    idx = Indexes.from_kwargs(kw, state)
+    idx = state.indexes
     for ref in meta.get("ownerReferences") or []:
         if ref.get("kind") == "ModelVersion":
             enqueue(state, namespace or "", ref["name"])

@@ -12,16 +12,17 @@ from typing import Any
 
 import kopf
 
-from ..indexes import Indexes, values
+from ..indexes import values
 from ..versions.reconcile import enqueue, forget
-from .indexes import MV, slim_mv
+from .indexes import MV, file
 
 
 @kopf.on.event(*MV)
 async def mv_event(type: str | None, namespace: str | None, name: str, uid: str, spec: kopf.Spec,
-                   body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
+                   body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     state = memo.state
-    idx = Indexes.from_kwargs(kw, state)
+    mv = file(state, "ModelVersion", type, body)
+    idx = state.indexes
     # Its policy cares about its phase, and about it going away.
     for policy in values(idx.up_by_model, (namespace, spec.get("model"))):
         state.wake(namespace or "", policy["name"]).set()
@@ -35,7 +36,6 @@ async def mv_event(type: str | None, namespace: str | None, name: str, uid: str,
     if type is None:  # a (re)listing: the truth as of now, newer than any note of ours
         state.written.pop(uid, None)
         state.seen.pop(uid, None)
-    mv = slim_mv(body)
     meta = mv["metadata"]
     # The plan reads the spec (its generation says when it changed) and the status, which
     # only we write: the event of our own status write is no news, and from now on the

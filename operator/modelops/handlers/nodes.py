@@ -6,30 +6,28 @@ from typing import Any
 
 import kopf
 
-from ..indexes import Indexes
 from ..state import State
 from ..versions.reconcile import enqueue
-from ..versions.validate import NodeInfo
+from .indexes import file
 
 
 @kopf.on.event("", "v1", "nodes")
 async def node_changed(type: str, name: str, body: kopf.Body, memo: kopf.Memo,
-                       **kw: Any) -> None:
+                       **_: Any) -> None:
     """Versions refused for want of a fitting node look again when what nodes offer changes.
 
     Nodes report their status often; only a change of what scheduling needs (GPUs, labels,
     taints) counts, so a heartbeat costs a comparison and nothing else.
     """
     state: State = memo.state
-    info = None if type == "DELETED" else NodeInfo.from_node(dict(body),
-                                                             state.settings.gpu_resource)
+    kept = file(state, "Node", type, body)
+    info = None if type == "DELETED" else kept["info"]
     if state.nodes.get(name) == info:
         return
     if info is None:
         state.nodes.pop(name, None)
     else:
         state.nodes[name] = info
-    Indexes.from_kwargs(kw, state)
     for mv in state.objects()[0]:
         if (mv.get("status") or {}).get("phase") == "Failed":
             enqueue(state, mv["metadata"]["namespace"], mv["metadata"]["name"])

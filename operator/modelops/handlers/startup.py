@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from typing import Any, cast
@@ -14,6 +15,7 @@ from ..settings import Settings
 from ..state import State
 from ..versions.reconcile import reconcile_key
 from ..workqueue import WorkQueue
+from .sync import open_gate_when_listed
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -46,7 +48,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.networking.request_timeout = 60
     memo.state = state = State(settings=Settings.from_env(), kube=Kube())
     state.queue = queue = WorkQueue(functools.partial(reconcile_key, state),
-                                    state.settings.reconcile_workers)
+                                    state.settings.reconcile_workers, gate=state.synced)
+    state.tasks.append(asyncio.create_task(open_gate_when_listed(state)))
     metrics.QUEUE_DEPTH.set_function(lambda: len(queue))
     # HA (--peering): a killed leader is replaced once its record expires; kopf's 60 s is long
     # for traffic that is mid-rollout. Keep-alives are routine, not log lines.

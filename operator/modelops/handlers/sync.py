@@ -1,0 +1,92 @@
+"""Start-up: open the reconcile gate once the indexes hold everything that exists.
+
+kopf lists each watched kind and sends every object as an event; nothing tells a handler that
+a listing is over. So we count for ourselves: a metadata-only listing of the same kinds gives
+the uids that exist, and the gate opens when each of them has been filed (handlers.indexes).
+An object deleted between that count and kopf's listing never arrives; when the wait stops
+making progress the count is taken again, and what was deleted drops out of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import time
+
+from ..kube import (
+    DEPLOYMENTS,
+    JOBS,
+    MODELVERSIONS,
+    NODES,
+    SERVICES,
+    UPDATEPOLICIES,
+    ApiError,
+    Resource,
+)
+from ..serving.names import MANAGED_BY, OPERATOR
+from ..state import State
+
+logger = logging.getLogger(__name__)
+NAMESPACES = Resource("", "v1", "namespaces", "Namespace")
+OURS = f"{MANAGED_BY}={OPERATOR}"
+# What the handlers watch, with the same label filters (handlers.children, handlers.nodes).
+WATCHED: tuple[tuple[Resource, str | None, bool], ...] = (  # (resource, labels, namespaced)
+    (MODELVERSIONS, None, True), (UPDATEPOLICIES, None, True), (DEPLOYMENTS, OURS, True),
+    (SERVICES, OURS, True), (JOBS, OURS, True), (NODES, None, False))
+POLL = 0.2  # seconds between looks at how many are filed
+STALL_MAX = 60.0  # seconds: the longest wait between two counts when nothing arrives
+
+
+async def namespaces(state: State) -> list[str | None]:
+    """Where to count: [None] (all namespaces) or the names kopf was told to watch."""
+    patterns = state.settings.watch_namespaces
+    if not patterns:
+        return [None]
+    if not any(c in p for p in patterns for c in "*?[!"):
+        return list(patterns)
+    names = [ns["metadata"]["name"] for ns in await state.kube.list(NAMESPACES)]
+    include = [p for p in patterns if not p.startswith("!")]
+    exclude = [p[1:] for p in patterns if p.startswith("!")]
+    return [n for n in names if any(fnmatch.fnmatch(n, p) for p in include or ["*"])
+            and not any(fnmatch.fnmatch(n, p) for p in exclude)]
+
+
+async def census(state: State) -> set[str]:
+    """The uids of every object the handlers watch, as of now."""
+    uids: set[str] = set()
+    where = await namespaces(state)
+    for res, labels, namespaced in WATCHED:
+        for ns in where if namespaced else [None]:
+            uids |= await state.kube.list_uids(res, ns, labels)
+    return uids
+
+
+async def open_gate_when_listed(state: State) -> None:
+    """Set state.synced once everything that exists has been filed; log what it took."""
+    started = time.monotonic()
+    stall, backoff, total, said = 0.0, 2.0, 0, started
+    waiting: set[str] | None = None
+    while not state.synced.is_set():
+        if waiting is None or stall >= backoff:
+            if waiting is not None:
+                backoff = min(backoff * 2, STALL_MAX)
+            try:
+                waiting = await census(state)
+            except (ApiError, OSError, TimeoutError) as e:  # the API server will be back
+                logger.warning("counting what exists failed (%s); trying again", e)
+                await asyncio.sleep(backoff)
+                continue
+            total, stall = len(waiting), 0.0
+        before = len(waiting)
+        waiting = {uid for uid in waiting if uid not in state.indexes.filed}
+        if not waiting:
+            state.synced.set()
+            logger.info("indexes hold all %d objects after %.1fs; reconciling", total,
+                        time.monotonic() - started)
+            return
+        stall = 0.0 if len(waiting) < before else stall + POLL
+        if time.monotonic() - said >= 10:  # a big cluster takes a while: say how far we are
+            said = time.monotonic()
+            logger.info("start-up: %d of %d objects listed", total - len(waiting), total)
+        await asyncio.sleep(POLL)

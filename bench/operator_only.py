@@ -33,7 +33,7 @@ def main() -> int:
     path = harness.ROOT / "bench" / "results" / f"operator-only-{n}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     st = out.get("startup") or {}
-    after = (f"; restart: first reconcile {st['first_s']}s, all {st['all_s']}s, peak "
+    after = (f"; restart: first reconcile {st['first_s']:.1f}s, all {st['all_s'] or 0:.1f}s, peak "
              f"{st['peak_rss_mib']:.0f} MiB, steady {st['rss_mib']:.0f} MiB, "
              f"{st['writes']} writes" if restart else "")
     harness.log(f"N={n}: all Ready after {out['total_s']:.1f}s; CPU {out['cpu_s']:.1f}s; "

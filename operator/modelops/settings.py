@@ -28,10 +28,6 @@ class Settings(BaseModel):
         description="Artifact URI schemes the fetcher image can download.")
     prometheus_timeout: float = Field(5.0, description="Seconds one analysis query may take.")
     gpu_resource: str = Field("nvidia.com/gpu", description="Extended resource name for GPUs.")
-    watch_namespaces: list[str] = Field(
-        default_factory=list,
-        description="The namespaces kopf watches (its --namespace options), for the start-up "
-        "count of what exists; empty: all namespaces.")
     peering_lifetime: int = Field(
         20, ge=5, description="HA only: seconds a replica's peering record stays valid; a "
         "standby takes over at most this long after the active replica dies.")

@@ -63,7 +63,7 @@ class State:
             try:
                 return ([mv for group in list(idx.mv_by_name.values()) for mv in list(group)],
                         [up for group in list(idx.up_by_name.values()) for up in list(group)])
-            except RuntimeError:
+            except (RuntimeError, KeyError):  # changed size, or a key went mid-read
                 continue
         return [], []
 

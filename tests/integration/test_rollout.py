@@ -69,8 +69,9 @@ def test_healthy_canary_walks_all_steps_and_is_promoted(
     assert st["analysis"]["metrics"][0]["name"] == "error-rate"
     assert st["analysis"]["metrics"][0]["value"] == 0
     wait_for(lambda: m.replicas("2") == 4 and m.replicas("1") == 0, what="all on v2")
-    reasons = [e.reason for e in kube.events(namespace, "m")]
-    assert {"RolloutStarted", "WeightSet", "Promoted"} <= set(reasons)
+    want = {"RolloutStarted", "WeightSet", "Promoted"}
+    wait_for(lambda: want <= {e.reason for e in kube.events(namespace, "m")},
+             what=f"events {sorted(want)}")
 
 
 def test_regression_is_rolled_back_within_one_interval(
@@ -130,7 +131,8 @@ def test_prometheus_outage_pauses_and_recovery_resumes(
     finally:
         prometheus.start()
     m.wait("promoted once data is back", timeout=60, phase="Promoted", stableVersion="2")
-    assert any(e.reason == "Resumed" for e in kube.events(namespace, "m"))
+    wait_for(lambda: any(e.reason == "Resumed" for e in kube.events(namespace, "m")),
+             what="Resumed event")
 
 
 def test_manual_promote_abort_retry(kube: Kube, operator: OperatorProcess,

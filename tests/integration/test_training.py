@@ -84,8 +84,9 @@ def test_two_nodes_by_eight_gpus_trains_and_serves(kube: Kube, operator: Operato
     dep = kube.apps.read_namespaced_deployment("llm-1", namespace)
     env = {e.name: e.value for e in dep.spec.template.spec.containers[0].env}
     assert env["MODEL_URI"] == "s3://models/llm/trained/"
-    reasons = [e.reason for e in kube.events(namespace, "llm-v1")]
-    assert {"TrainingStarted", "TrainingSucceeded", "PhaseTraining", "PhaseReady"} <= set(reasons)
+    want = {"TrainingStarted", "TrainingSucceeded", "PhaseTraining", "PhaseReady"}
+    wait_for(lambda: want <= {e.reason for e in kube.events(namespace, "llm-v1")},
+             what=f"events {sorted(want)}")
 
 
 def checkpoint_claim(kube: Kube, ns: str) -> None:
@@ -163,7 +164,8 @@ def test_exhausted_restarts_fail_the_version(kube: Kube, operator: OperatorProce
     assert "maxRestarts=1" in trained["message"]
     jobs = sorted(j.metadata.name for j in kube.batch.list_namespaced_job(namespace).items)
     assert jobs == ["m-1-train-1", "m-1-train-2"]
-    assert any(e.reason == "TrainingFailed" for e in kube.events(namespace, "m-v1"))
+    wait_for(lambda: any(e.reason == "TrainingFailed" for e in kube.events(namespace, "m-v1")),
+             what="TrainingFailed event")
 
 
 def test_steps_run_in_order(kube: Kube, operator: OperatorProcess, namespace: str,

@@ -101,6 +101,15 @@ def emit(data: Any, fmt: str) -> None:
     sys.stdout.write(text + "\n")
 
 
+def show(out: Console, fmt: str | None, data: Any, view: Callable[[], Any]) -> int:
+    """-o json|yaml: the data; else the view of it, for people."""
+    if fmt:
+        emit(data, fmt)
+    else:
+        out.print(view())
+    return OK
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -144,11 +153,7 @@ def cmd_list(args: argparse.Namespace, cluster: Cluster, out: Console) -> int:
         watch(fetch, render, out, args.interval, args.timeout)
         return OK
     summaries = fetch()
-    if args.output:
-        emit({"models": summaries}, args.output)
-    else:
-        out.print(render(summaries))
-    return OK
+    return show(out, args.output, {"models": summaries}, lambda: render(summaries))
 
 
 def cmd_status(args: argparse.Namespace, cluster: Cluster, out: Console) -> int:
@@ -165,23 +170,16 @@ def cmd_status(args: argparse.Namespace, cluster: Cluster, out: Console) -> int:
             out.print(views.status_view(final[0]))
         return FAILED if watch_failed(final[0]) else OK
     summary = fetch()[0]
-    if args.output:
-        emit(summary, args.output)
-    else:
-        out.print(views.status_view(summary))
-    return OK
+    return show(out, args.output, summary, lambda: views.status_view(summary))
 
 
 def cmd_history(args: argparse.Namespace, cluster: Cluster, out: Console) -> int:
     _, up = find_policy(cluster, cluster.namespace, args.model)
     assert up is not None
     rows = history_rows(up, now())
-    if args.output:
-        emit({"namespace": cluster.namespace, "model": args.model,
-                   "policy": up["metadata"]["name"], "rollouts": rows}, args.output)
-    else:
-        out.print(views.history_view(rows))
-    return OK
+    return show(out, args.output, {"namespace": cluster.namespace, "model": args.model,
+                                   "policy": up["metadata"]["name"], "rollouts": rows},
+                lambda: views.history_view(rows))
 
 
 def cmd_steer(args: argparse.Namespace, cluster: Cluster, out: Console) -> int:
@@ -211,12 +209,9 @@ def cmd_compare(args: argparse.Namespace, cluster: Cluster, out: Console) -> int
             raise CliError(f"model {args.model!r} has no version {v!r} (versions: {known})",
                            NOT_FOUND)
     rows = compare_rows(by_version[args.v1], by_version[args.v2])
-    if args.output:
-        emit({"model": args.model, "versions": [args.v1, args.v2], "rows": rows},
-             args.output)
-    else:
-        out.print(views.compare_view(args.v1, args.v2, rows))
-    return OK
+    return show(out, args.output,
+                {"model": args.model, "versions": [args.v1, args.v2], "rows": rows},
+                lambda: views.compare_view(args.v1, args.v2, rows))
 
 
 def cmd_export(args: argparse.Namespace, cluster: Cluster, out: Console) -> int:

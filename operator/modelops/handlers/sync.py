@@ -10,9 +10,12 @@ making progress the count is taken again, and what was deleted drops out of it.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import logging
+import os
+import sys
 import time
+
+from kopf._cogs.structs.references import match_namespace  # kopf's glob rules, not public
 
 from ..kube import (
     DEPLOYMENTS,
@@ -38,18 +41,31 @@ POLL = 0.2  # seconds between looks at how many are filed
 STALL_MAX = 60.0  # seconds: the longest wait between two counts when nothing arrives
 
 
+def kopf_namespaces(argv: list[str]) -> list[str]:
+    """The namespace patterns given to `kopf run` (-n/--namespace); none: all namespaces."""
+    out, args = [], iter(argv)
+    for a in args:
+        if a in ("-n", "--namespace"):
+            out.append(next(args, ""))
+        elif a.startswith("--namespace="):
+            out.append(a.split("=", 1)[1])
+        elif a.startswith("-n") and not a.startswith("--"):
+            out.append(a[2:].lstrip("="))
+    return [p for p in out if p]
+
+
 async def namespaces(state: State) -> list[str | None]:
-    """Where to count: [None] (all namespaces) or the names kopf was told to watch."""
-    patterns = state.settings.watch_namespaces
+    """Where to count: [None] (all namespaces) or the namespaces kopf watches."""
+    patterns = kopf_namespaces(sys.argv)
+    if os.environ.get("KOPF_RUN_NAMESPACE"):  # kopf's own legacy spelling
+        patterns.append(os.environ["KOPF_RUN_NAMESPACE"])
     if not patterns:
         return [None]
-    if not any(c in p for p in patterns for c in "*?[!"):
+    if not any(c in p for p in patterns for c in "*?,!"):
         return list(patterns)
+    # Globs: the namespaces that exist now, matched by kopf's own rules.
     names = [ns["metadata"]["name"] for ns in await state.kube.list(NAMESPACES)]
-    include = [p for p in patterns if not p.startswith("!")]
-    exclude = [p[1:] for p in patterns if p.startswith("!")]
-    return [n for n in names if any(fnmatch.fnmatch(n, p) for p in include or ["*"])
-            and not any(fnmatch.fnmatch(n, p) for p in exclude)]
+    return [n for n in names if any(match_namespace(n, p) for p in patterns)]
 
 
 async def census(state: State) -> set[str]:

@@ -27,6 +27,7 @@ def summarize_size(n: int, runs: dict[str, list[dict[str, Any]]]) -> dict[str, A
         "startup_first_s": summary([r["startup"]["first_s"] or 0 for r in op]),
         "startup_all_s": summary([r["startup"]["all_s"] or 0 for r in op]),
         "startup_writes": summary([r["startup"]["writes"] for r in op]),
+        "startup_peak_rss_mib": summary([r["startup"].get("peak_rss_mib") or 0 for r in op]),
     }
     if all("control_plane_cpu_s" in r for r in op + base):
         out["control_plane"] = {
@@ -52,7 +53,7 @@ def markdown(r: dict[str, Any]) -> str:
     if r.get("scale"):
         lines += ["| N | runs | operator to all Ready | baseline | ratio | p50 / p99 create→Ready "
                   "| CPU s | peak RSS | API reads / writes per MV | restart: first / all "
-                  "reconciled, writes |",
+                  "reconciled, peak RSS, writes |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for n, s in sorted(r["scale"].items(), key=lambda kv: int(kv[0])):
             lines.append(
@@ -62,6 +63,7 @@ def markdown(r: dict[str, Any]) -> str:
                 f"| {_f(s['cpu_s'])} | {_f(s['peak_rss_mib'], ' MiB', 0)} "
                 f"| {s['reads_per_mv']['median']:.2f} / {s['writes_per_mv']['median']:.2f} "
                 f"| {s['startup_first_s']['median']:.1f} / {s['startup_all_s']['median']:.1f} s, "
+                f"{s['startup_peak_rss_mib']['median']:.0f} MiB, "
                 f"{s['startup_writes']['median']:.0f} |")
         lines.append("")
         for n, s in sorted(r["scale"].items(), key=lambda kv: int(kv[0])):

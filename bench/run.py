@@ -73,8 +73,10 @@ def rereport() -> int:
     machine = saved.get("machine") or {"cpus": _cpus(), "python": platform.python_version()}
     results: dict[str, Any] = {"machine": machine, "date": machine.get("date", "?"),
                                "wall_s": machine.get("wall_s", 0),
-                               "scale": {k.split("-")[1]: v for k, v in saved.items()
-                                         if k.startswith("scale-")},
+                               # summed up again from the runs: the summary may have grown
+                               "scale": {k.split("-")[1]: report.summarize_size(
+                                   int(k.split("-")[1]), v["runs"])
+                                   for k, v in saved.items() if k.startswith("scale-")},
                                "rollout": saved.get("rollout")}
     table = report.markdown(results)
     print(table)

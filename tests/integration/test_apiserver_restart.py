@@ -14,7 +14,7 @@ import pytest
 from tests.support.kube import ROOT, Kube
 from tests.support.manifests import served
 from tests.support.operator import OperatorProcess
-from tests.support.rollout import Model
+from tests.support.rollout import stable_on_v1
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -54,12 +54,8 @@ def restart_apiserver(kube: Kube) -> float:
 
 def test_rollout_survives_an_api_server_restart(kube: Kube, operator: OperatorProcess,
                                                 namespace: str) -> None:
-    m = Model(kube, namespace)
-    m.version("1")
-    m.version("2")
-    m.policy(targetVersion="1", replicas=4, strategy={"canary": {"steps": [
+    m = stable_on_v1(kube, namespace, strategy={"canary": {"steps": [
         {"setWeight": 50}, {"pause": {"duration": "5s"}}]}})
-    m.wait("stable on 1", stableVersion="1", phase="Promoted")
     m.patch({"targetVersion": "2"})
     m.wait("in the pause", currentStepIndex=1)
     away = restart_apiserver(kube)

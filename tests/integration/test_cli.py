@@ -26,7 +26,7 @@ from tests.support.kube import Kube
 from tests.support.manifests import model_version, served
 from tests.support.operator import OperatorProcess
 from tests.support.prometheus import Prometheus
-from tests.support.rollout import Model, analysis
+from tests.support.rollout import Model, analysis, stable_on_v1
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -61,17 +61,6 @@ def fails(r: subprocess.CompletedProcess[str], code: int, message: str) -> None:
     assert message in r.stderr, r.stderr
 
 
-def on_v1(kube: Kube, ns: str, **policy: Any) -> Model:
-    """Model `m` with versions 1 and 2, version 1 serving all 4 replicas."""
-    m = Model(kube, ns)
-    m.version("1")
-    m.version("2")
-    m.policy(targetVersion="1", replicas=4, **policy)
-    m.wait("version 1 stable", stableVersion="1", phase="Promoted")
-    wait_for(lambda: m.replicas("1") == 4, what="4 replicas on v1")
-    return m
-
-
 def steps(*s: dict[str, Any]) -> dict[str, Any]:
     return {"canary": {"steps": list(s)}}
 
@@ -80,7 +69,7 @@ def test_status_list_and_history_of_a_canary_through_its_promotion(
         kube: Kube, operator: OperatorProcess, prometheus: Prometheus, emitters: Emit,
         namespace: str) -> None:
     ns = namespace
-    m = on_v1(kube, ns, analysis=analysis(prometheus.address, interval="1s"),
+    m = stable_on_v1(kube, ns, analysis=analysis(prometheus.address, interval="1s"),
               strategy=steps({"setWeight": 25}, {"pause": {}}))
     emitters("m", "1")
     emitters("m", "2")
@@ -135,7 +124,7 @@ def test_status_list_and_history_of_a_canary_through_its_promotion(
 def test_pause_resume_abort_retry_promote_full_and_rollback(
         kube: Kube, operator: OperatorProcess, namespace: str) -> None:
     ns = namespace
-    m = on_v1(kube, ns, strategy=steps({"setWeight": 25}, {"pause": {"duration": "1h"}}))
+    m = stable_on_v1(kube, ns, strategy=steps({"setWeight": 25}, {"pause": {"duration": "1h"}}))
     m.patch({"targetVersion": "2"})
     m.wait("in the timed pause", phase="Progressing", currentStepIndex=1)
 
@@ -173,7 +162,7 @@ def test_pause_resume_abort_retry_promote_full_and_rollback(
 def test_resume_lifts_a_pause_the_operator_took(kube: Kube, operator: OperatorProcess,
                                                namespace: str) -> None:
     # Prometheus where nothing listens: every measurement is a gap, and the operator pauses.
-    m = on_v1(kube, namespace, analysis=analysis("http://127.0.0.1:9", interval="1s",
+    m = stable_on_v1(kube, namespace, analysis=analysis("http://127.0.0.1:9", interval="1s",
                                                  inconclusive_limit=0),
               strategy=steps({"setWeight": 25}, {"pause": {"duration": "1h"}}))
     m.patch({"targetVersion": "2"})
@@ -364,8 +353,9 @@ def run_on_a_pty(argv: list[str], env: dict[str, str], timeout: float = 90
 
 def test_watch_redraws_on_a_terminal_until_the_rollout_ends(
         kube: Kube, operator: OperatorProcess, namespace: str) -> None:
-    m = on_v1(kube, namespace, strategy=steps({"setWeight": 50}, {"pause": {"duration": "2s"}},
-                                              {"setWeight": 75}, {"pause": {"duration": "2s"}}))
+    m = stable_on_v1(kube, namespace, strategy=steps(
+        {"setWeight": 50}, {"pause": {"duration": "2s"}},
+        {"setWeight": 75}, {"pause": {"duration": "2s"}}))
     m.patch({"targetVersion": "2"})
     m.wait("rolling", canaryVersion="2")
     env = {k: v for k, v in cli_env(kube.kubeconfig).items() if k not in ("COLUMNS", "LINES")}

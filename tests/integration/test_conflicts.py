@@ -9,20 +9,16 @@ import pytest
 
 from tests.support.kube import GROUP, VERSION, Kube
 from tests.support.operator import OperatorProcess
-from tests.support.rollout import Model
+from tests.support.rollout import stable_on_v1
 
 pytestmark = pytest.mark.integration
 
 
 def test_concurrent_user_edits_survive_status_writes(kube: Kube, operator: OperatorProcess,
                                                      namespace: str) -> None:
-    m = Model(kube, namespace)
-    m.version("1")
-    m.version("2")
-    m.policy(targetVersion="1", replicas=4, strategy={"canary": {"steps": [
+    m = stable_on_v1(kube, namespace, strategy={"canary": {"steps": [
         {"setWeight": 25}, {"pause": {"duration": "1s"}}, {"setWeight": 50},
         {"pause": {"duration": "1s"}}]}})
-    m.wait("stable on 1", stableVersion="1", phase="Promoted")
     m.patch({"targetVersion": "2"})
     done = threading.Event()
     edits: list[int] = []

@@ -11,21 +11,11 @@ from tests.support.emitter import Emitter
 from tests.support.kube import Kube
 from tests.support.operator import OperatorProcess
 from tests.support.prometheus import Prometheus
-from tests.support.rollout import ERROR_RATE, Model, analysis
+from tests.support.rollout import ERROR_RATE, Model, analysis, stable_on_v1
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 Emit = Callable[..., Emitter]
-
-
-def stable_on_v1(kube: Kube, ns: str, **policy: object) -> Model:
-    m = Model(kube, ns)
-    m.version("1")
-    m.version("2")
-    m.policy(targetVersion="1", replicas=4, **policy)
-    m.wait("version 1 stable", stableVersion="1", phase="Promoted")
-    wait_for(lambda: m.replicas("1") == 4 and m.replicas("2") == 0, what="4 replicas on v1")
-    return m
 
 
 def steps(*s: dict[str, object]) -> dict[str, object]:

@@ -78,3 +78,14 @@ class Model:
                 return seen
             time.sleep(0.1)
         raise AssertionError(f"rollout did not finish; seen {seen}")
+
+
+def stable_on_v1(kube: Kube, ns: str, **policy: Any) -> Model:
+    """Model `m` with versions 1 and 2 and a policy of 4 replicas, all of them on version 1."""
+    m = Model(kube, ns)
+    m.version("1")
+    m.version("2")
+    m.policy(targetVersion="1", replicas=4, **policy)
+    m.wait("version 1 stable", stableVersion="1", phase="Promoted")
+    wait_for(lambda: m.replicas("1") == 4 and m.replicas("2") == 0, what="4 replicas on v1")
+    return m

@@ -24,7 +24,6 @@ from ..kube import (
     NODES,
     SERVICES,
     UPDATEPOLICIES,
-    ApiError,
     Resource,
 )
 from ..serving.names import MANAGED_BY, OPERATOR
@@ -89,9 +88,11 @@ async def open_gate_when_listed(state: State) -> None:
                 backoff = min(backoff * 2, STALL_MAX)
             try:
                 waiting = await census(state)
-            except (ApiError, OSError, TimeoutError) as e:  # the API server will be back
-                logger.warning("counting what exists failed (%s); trying again", e)
+            except Exception as e:  # any failure: no reconcile runs until this succeeds
+                logger.warning("start-up: counting what exists failed (%s: %s); again in %.0fs",
+                               type(e).__name__, e, backoff)
                 await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, STALL_MAX)
                 continue
             total, stall = len(waiting), 0.0
         before = len(waiting)

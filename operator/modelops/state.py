@@ -35,8 +35,6 @@ class State:
     wakes: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)  # failed reconciles in a row, by uid
     queue: WorkQueue | None = None  # of ModelVersions, (namespace, name); made at startup
-    # What each node offers scheduling, as last seen (see handlers.nodes).
-    nodes: dict[str, Any] = field(default_factory=dict)
     indexes: Indexes = field(default_factory=Indexes)  # the cache of what we watch
     # Set once the indexes hold everything that existed at start-up (handlers.sync): until
     # then a reconcile could take a child not yet seen for a missing one.

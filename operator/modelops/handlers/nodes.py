@@ -6,6 +6,7 @@ from typing import Any
 
 import kopf
 
+from ..indexes import first
 from ..state import State
 from ..versions.reconcile import enqueue
 from .indexes import file
@@ -20,14 +21,10 @@ async def node_changed(type: str, name: str, body: kopf.Body, memo: kopf.Memo,
     taints) counts, so a heartbeat costs a comparison and nothing else.
     """
     state: State = memo.state
+    before = first(state.indexes.mo_nodes, name)
     kept = file(state, "Node", type, body)
-    info = None if type == "DELETED" else kept["info"]
-    if state.nodes.get(name) == info:
+    if before == (None if type == "DELETED" else kept["info"]):
         return
-    if info is None:
-        state.nodes.pop(name, None)
-    else:
-        state.nodes[name] = info
     for mv in state.objects()[0]:
         if (mv.get("status") or {}).get("phase") == "Failed":
             enqueue(state, mv["metadata"]["namespace"], mv["metadata"]["name"])

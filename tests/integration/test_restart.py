@@ -49,7 +49,14 @@ def test_restart_waits_for_the_listing_and_writes_nothing(kube: Kube, operator: 
         "stableVersion") == "1", what="version 1 stable")
     wait_for(lambda: kube.apps.read_namespaced_deployment("r-2", namespace).spec.replicas == 0,
              what="the version no policy routes to scaled to zero")
-    before = versions_of(kube, namespace)
+    # Settled: the controllers and the operator have nothing left to do (no object changed
+    # over two looks 2 s apart); only then is any later change the restart's doing.
+    looks: list[dict[str, str]] = []
+
+    def unchanged() -> dict[str, str] | None:
+        looks.append(versions_of(kube, namespace))
+        return looks[-1] if len(looks) > 1 and looks[-1] == looks[-2] else None
+    before = wait_for(unchanged, timeout=60, interval=2, what="nothing changing any more")
 
     operator.restart()
 

@@ -7,7 +7,12 @@ from typing import Any
 
 import kopf
 
-from modelops.handlers.children import fingerprint
+from modelops.handlers.children import fingerprint as of_kept
+from modelops.indexes import compact
+
+
+def fingerprint(body: kopf.Body) -> tuple[Any, ...]:
+    return of_kept(compact(body))
 
 
 def deployment(**status: Any) -> kopf.Body:

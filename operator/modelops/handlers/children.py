@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import kopf
@@ -20,7 +19,7 @@ async def child_changed(type: str, namespace: str | None, meta: kopf.Meta, body:
                         memo: kopf.Memo, **_: Any) -> None:
     """A child changed or vanished: bring its owner's world back to the plan."""
     state = memo.state
-    file(state, body.get("kind", ""), type, body)
+    kept = file(state, body.get("kind", ""), type, body)
     key = (body.get("kind", ""), namespace or "", meta["name"])
     # The watch has caught up with (or gone past) what our last apply answered.
     state.applied.pop(key, None)
@@ -29,7 +28,7 @@ async def child_changed(type: str, namespace: str | None, meta: kopf.Meta, body:
     else:
         # A Deployment's status changes several times on its way to ready; most of those
         # changes (conditions, timestamps) are nothing the plan or a policy reads.
-        fp = fingerprint(body)
+        fp = fingerprint(kept)
         if state.seen.get(key) == fp:
             return
         state.seen[key] = fp
@@ -44,11 +43,10 @@ async def child_changed(type: str, namespace: str | None, meta: kopf.Meta, body:
         state.wake(namespace or "", policy["name"]).set()
 
 
-def fingerprint(body: kopf.Body) -> tuple[Any, ...]:
-    meta, status = body["metadata"], body.get("status") or {}
-    # The spec as a hash, not the object: holding the parsed spec of every child would keep
-    # what the indexes take care not to keep (see indexes.compact).
-    spec = hash(json.dumps(body.get("spec"), sort_keys=True, separators=(",", ":")))
+def fingerprint(kept: dict[str, Any]) -> tuple[Any, ...]:
+    """What a reconcile reads of a child, from the compact form the indexes keep (its spec
+    as JSON text, hashed: holding every child's parsed spec is what compact() avoids)."""
+    meta, status = kept["metadata"], kept["status"]
     return (meta.get("uid"), meta.get("generation"), meta.get("labels"), meta.get("annotations"),
-            meta.get("ownerReferences"), meta.get("deletionTimestamp"), spec,
-            tuple(status.get(k) for k in STATUS_READ.get(body.get("kind", ""), ())))
+            meta.get("ownerReferences"), meta.get("deletionTimestamp"), hash(kept["specJSON"]),
+            tuple(status.get(k) for k in STATUS_READ.get(kept.get("kind") or "", ())))

@@ -27,7 +27,7 @@ OURS = {MANAGED_BY: OPERATOR}
 Entry = tuple[str, Hashable, Any]
 
 
-def _mv(ns: str | None, mv: dict[str, Any], _: State) -> Iterator[Entry]:
+def _mv(ns: str | None, mv: dict[str, Any]) -> Iterator[Entry]:
     meta, spec = mv["metadata"], mv["spec"]
     yield "mv_by_name", (ns, meta["name"]), mv
     yield "mv_by_model", (ns, spec.get("model")), mv
@@ -35,27 +35,27 @@ def _mv(ns: str | None, mv: dict[str, Any], _: State) -> Iterator[Entry]:
         meta.get("creationTimestamp") or "", meta["name"])
 
 
-def _up(ns: str | None, up: dict[str, Any], _: State) -> Iterator[Entry]:
+def _up(ns: str | None, up: dict[str, Any]) -> Iterator[Entry]:
     meta = up["metadata"]
     yield "up_by_name", (ns, meta["name"]), up
     for key, record in policy_record(ns, meta["name"], meta, up["spec"], up["status"]).items():
         yield "up_by_model", key, record
 
 
-def _child(index: str) -> Callable[[str | None, dict[str, Any], State], Iterator[Entry]]:
-    def entries(ns: str | None, obj: dict[str, Any], _: State) -> Iterator[Entry]:
+def _child(index: str) -> Callable[[str | None, dict[str, Any]], Iterator[Entry]]:
+    def entries(ns: str | None, obj: dict[str, Any]) -> Iterator[Entry]:
         yield index, (ns, obj["metadata"]["name"]), obj
     return entries
 
 
-def _job(ns: str | None, job: dict[str, Any], _: State) -> Iterator[Entry]:
+def _job(ns: str | None, job: dict[str, Any]) -> Iterator[Entry]:
     summary = job_summary(job)
     for ref in job["metadata"].get("ownerReferences") or []:
         if ref.get("kind") == "ModelVersion":
             yield "mo_jobs", (ns, ref["uid"]), summary
 
 
-def _node(ns: str | None, node: dict[str, Any], state: State) -> Iterator[Entry]:
+def _node(_: str | None, node: dict[str, Any]) -> Iterator[Entry]:
     yield "mo_nodes", node["metadata"]["name"], node["info"]
 
 
@@ -70,7 +70,7 @@ KEPT: dict[str, Callable[[Any, State], dict[str, Any]]] = {
         "metadata": {"name": body["metadata"]["name"]},
         "info": NodeInfo.from_node(dict(body), state.settings.gpu_resource)},
 }
-FILED: dict[str, Callable[[str | None, dict[str, Any], State], Iterator[Entry]]] = {
+FILED: dict[str, Callable[[str | None, dict[str, Any]], Iterator[Entry]]] = {
     "ModelVersion": _mv, "UpdatePolicy": _up, "Deployment": _child("mo_deployments"),
     "Service": _child("mo_services"), "Job": _job, "Node": _node,
 }
@@ -83,5 +83,5 @@ def file(state: State, kind: str, type: str | None, body: kopf.Body) -> dict[str
     if type == "DELETED":
         state.indexes.refile(uid, (), present=False)
     else:
-        state.indexes.refile(uid, FILED[kind](ns, kept, state))
+        state.indexes.refile(uid, FILED[kind](ns, kept))
     return kept

@@ -27,7 +27,7 @@ async def mv_event(type: str | None, namespace: str | None, name: str, uid: str,
     for policy in values(idx.up_by_model, (namespace, spec.get("model"))):
         state.wake(namespace or "", policy["name"]).set()
     if type == "DELETED":
-        forget(state, uid, namespace or "", name)
+        forget(state, uid)
         # A duplicate of this version may now take its place.
         for _, other in values(idx.mv_versions,
                                (namespace, spec.get("model"), spec.get("version"))):

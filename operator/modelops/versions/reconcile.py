@@ -71,11 +71,9 @@ def enqueue(state: State, namespace: str, name: str) -> None:
 
 async def reconcile_key(state: State, key: Hashable) -> None:
     """A work queue worker's call: the version under `key` as the indexes have it now."""
-    ns, name = cast(tuple[str, str], key)
-    idx = state.indexes
-    mv = first(idx.mv_by_name, (ns, name)) if idx is not None else None
-    if mv is not None and idx is not None:  # else it is gone, and nothing is left to do
-        await reconcile(state, mv, idx)
+    mv = first(state.indexes.mv_by_name, cast(tuple[str, str], key))
+    if mv is not None:  # else it is gone, and nothing is left to do
+        await reconcile(state, mv, state.indexes)
 
 
 async def reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
@@ -219,7 +217,7 @@ async def hold_deletion(state: State, mv: dict[str, Any], message: str) -> None:
                    message=message)
 
 
-def forget(state: State, uid: str, namespace: str, name: str) -> None:
+def forget(state: State, uid: str) -> None:
     state.written.pop(uid, None)
     state.seen.pop(uid, None)
     state.failures.pop(uid, None)

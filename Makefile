@@ -8,7 +8,7 @@ export KUBECONFIG ?= $(CURDIR)/.localcluster/kubeconfig
 export PYTHONPATH := $(CURDIR)/operator
 
 
-.PHONY: torch-env help venv binaries cluster-up cluster-down cluster-status crds check-crds lint test \
+.PHONY: torch-env help venv binaries cluster-up cluster-down cluster-status argocd-up argocd-down crds check-crds lint test \
         test-unit test-integration run demo bench chaos clean
 
 help:  ## list the targets
@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## the virtualenv with the package and test tools
 
-binaries:  ## build etcd, kube-*, kubectl, kwok and helm once (cached in ~/.cache/modelops)
-	bash hack/cluster/build.sh etcd kwok kubernetes helm gateway-api
+binaries:  ## build etcd, kube-*, kubectl, kwok, helm and Argo CD once (cached in ~/.cache/modelops)
+	bash hack/cluster/build.sh etcd kwok kubernetes helm gateway-api argocd
 
 cluster-up: binaries  ## start the local cluster; kubeconfig at .localcluster/kubeconfig
 	$(PY) hack/cluster/localcluster.py up
@@ -33,6 +33,13 @@ cluster-down:  ## stop the local cluster
 
 cluster-status:
 	$(PY) hack/cluster/localcluster.py status
+
+argocd-up: cluster-up  ## a real Argo CD (controller, repo server, redis, git daemon) beside the local cluster
+	bash hack/install-debs.sh
+	$(PY) hack/cluster/argocd.py up
+
+argocd-down:  ## stop it (make cluster-down does too)
+	$(PY) hack/cluster/argocd.py down
 
 crds: $(STAMP)  ## regenerate crds/ (and the chart's copy) from the pydantic models
 	$(BIN)/python tools/gen_crds.py

@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use, when missing: prometheus (the real Prometheus the
-# analysis tests query) and lua5.4 (runs the Argo CD health scripts).
+# analysis tests query), lua5.4 (runs the Argo CD health scripts outside Argo CD) and
+# redis-server (Argo CD's cache). Tests start their own instances on loopback, so the
+# packages' services are never started: a policy-rc.d answering 101 ("action forbidden") for
+# the length of the install is Debian's own way to say so. Nothing already running is touched.
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v lua5.4 >/dev/null 2>&1 || need+=(lua5.4)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "[setup] installing Debian packages: ${need[*]}" >&2
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+policy=/usr/sbin/policy-rc.d
+ours=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# modelops install-debs.sh: no service starts during this install\nexit 101\n' |
+    $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  ours=1
+fi
+cleanup() { [ -z "$ours" ] || $SUDO rm -f "$policy"; }
+trap cleanup EXIT
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# The package's service would start a system Prometheus; tests start their own on loopback.
-$SUDO sh -c 'command -v systemctl >/dev/null && systemctl disable --now prometheus 2>/dev/null; pkill -x prometheus 2>/dev/null' || true
-for cmd in prometheus lua5.4; do
+for cmd in prometheus lua5.4 redis-server; do
   command -v "$cmd" >/dev/null || { echo "$cmd did not install" >&2; exit 1; }
 done

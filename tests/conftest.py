@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.emitter import Emitter
+from tests.support.gitops import Argo
 from tests.support.kube import Kube
 from tests.support.operator import OperatorProcess
 from tests.support.prometheus import Prometheus
@@ -33,8 +34,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _load_localcluster():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("localcluster",
-                                                  ROOT / "hack" / "cluster" / "localcluster.py")
+    return _load("localcluster")
+
+
+def _load_argocd():  # type: ignore[no-untyped-def]
+    return _load("argocd")
+
+
+def _load(name: str):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "hack" / "cluster" / f"{name}.py")
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -87,6 +95,31 @@ def namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
                                   check=False).returncode == 0, what="default ServiceAccount")
     yield name
     kube.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+# Settings a user's Argo CD already has in argocd-cm; the health patch must leave them be.
+USER_ARGOCD_SETTINGS = {"timeout.reconciliation": "180s", "admin.enabled": "false",
+                        "statusbadge.enabled": "true"}
+
+
+@pytest.fixture(scope="session")
+def argocd(kube: Kube) -> Iterator[Argo]:
+    """A real Argo CD (controller, repo server, redis, git daemon) on the local cluster, with
+    modelops' health checks patched into a user-configured argocd-cm as docs/install.md says."""
+    lc = _load_argocd()
+    cluster = lc.Cluster()
+    assert str(cluster.kubeconfig) == kube.kubeconfig, "the Argo CD tests need the local cluster"
+    server = lc.ArgoCD(cluster)
+    server.up()
+    kube.kubectl("apply", "-n", "argocd", "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "argocd-cm", "labels": {"app.kubernetes.io/part-of": "argocd"}},
+        "data": USER_ARGOCD_SETTINGS}))
+    kube.kubectl("-n", "argocd", "patch", "configmap", "argocd-cm", "--type", "merge",
+                 "--patch-file", str(ROOT / "deploy" / "argocd" / "argocd-cm-patch.yaml"))
+    yield Argo(kube, server)
+    if not os.environ.get("MODELOPS_KEEP_CLUSTER"):
+        server.down()
 
 
 @pytest.fixture(scope="session")

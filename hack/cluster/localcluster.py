@@ -33,6 +33,8 @@ CACHE = Path(os.environ.get("MODELOPS_CACHE", Path.home() / ".cache" / "modelops
 AUDITED = "modelops-system"
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
+# The cluster's own processes, in reverse start order.
+CORE = ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd")
 
 
 def log(msg: str) -> None:
@@ -100,7 +102,7 @@ class Cluster:
 
     def running(self) -> bool:
         pids = self._pids()
-        return bool(pids) and all(_alive(p) for p in pids.values()) and self._healthy()
+        return all(_alive(pids.get(n, 0)) for n in CORE) and self._healthy()
 
     def _healthy(self) -> bool:
         try:
@@ -248,21 +250,29 @@ class Cluster:
             raise SystemExit(f"kubectl {' '.join(args)} failed: {r.stderr}")
         return r.stdout if r.returncode == 0 else ""
 
-    def down(self, quiet: bool = False) -> None:
+    def stop(self, names: list[str]) -> None:
+        """SIGTERM the named processes (in order), then SIGKILL what is left after 10 s."""
         pids = self._pids()
-        # Reverse start order, so nothing reconnects to a half-stopped control plane.
-        for name in ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
+        for name in names:
             pid = pids.get(name)
             if pid and _alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while any(_alive(p) for p in pids.values()) and time.monotonic() < deadline:
+        while any(_alive(pids.get(n, 0)) for n in names) and time.monotonic() < deadline:
             time.sleep(0.1)
-        for pid in pids.values():
+        for name in names:
+            pid = pids.get(name, 0)
             if _alive(pid):
-                os.killpg(pid, signal.SIGKILL)
-        for sub in ("pids", "etcd"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            (self.state / "pids" / name).unlink(missing_ok=True)
+
+    def down(self, quiet: bool = False) -> None:
+        # What runs on top of the cluster (Argo CD) first, then the cluster in reverse start
+        # order, so nothing reconnects to a half-stopped control plane.
+        self.stop(sorted(set(self._pids()) - set(CORE)) + list(CORE))
+        for sub in ("pids", "etcd", "argocd"):
             shutil.rmtree(self.state / sub, ignore_errors=True)
         self.info_file.unlink(missing_ok=True)
         if not quiet:

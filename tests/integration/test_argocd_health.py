@@ -49,8 +49,10 @@ def health(kind: str, obj: dict[str, Any]) -> tuple[str, str]:
     return status, message
 
 
-def test_configmap_embeds_the_scripts() -> None:
-    cm = yaml.safe_load((HEALTH / "argocd-cm.yaml").read_text())
+def test_configmap_patch_embeds_the_scripts() -> None:
+    cm = yaml.safe_load((HEALTH / "argocd-cm-patch.yaml").read_text())
+    assert set(cm) == {"apiVersion", "kind", "metadata", "data"}
+    assert cm["metadata"] == {"name": "argocd-cm"}  # a patch: no labels or other fields of it
     for kind in ("ModelVersion", "UpdatePolicy"):
         embedded = cm["data"][f"resource.customizations.health.modelops.io_{kind}"]
         assert embedded == (HEALTH / "health" / f"modelops.io_{kind}.lua").read_text()
@@ -102,3 +104,14 @@ def test_updatepolicy_health(kube: Kube, operator: OperatorProcess, namespace: s
     m.patch({"targetVersion": "1"})
     wait_for(lambda: health("UpdatePolicy", kube.get_up(namespace, "m") or {})[0] == "Healthy",
              what="healthy once the target is what serves")
+
+
+def test_updatepolicy_health_pure_cases() -> None:
+    promoted = {"phase": "Promoted", "stableVersion": "2", "observedGeneration": 5}
+    behind = {"metadata": {"generation": 6}, "spec": {"targetVersion": "3"}, "status": promoted}
+    assert health("UpdatePolicy", behind) == (
+        "Progressing", "Waiting for the operator to see the latest spec")
+    held = {"metadata": {"generation": 5}, "spec": {"targetVersion": "2"},
+            "status": {**promoted, "phase": "RolledBack", "stableVersion": "1",
+                       "hold": {"version": "1", "target": "2"}, "message": "held on 1 ..."}}
+    assert health("UpdatePolicy", held) == ("Degraded", "held on 1 ...")

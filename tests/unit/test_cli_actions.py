@@ -184,3 +184,53 @@ def test_rollback_warns_about_auto_update_and_unready_versions() -> None:
                     {"version": "2", "fromVersion": "1", "outcome": "Promoted"}, PROMOTED_1]})
     change = actions.rollback(up, [mv("1", phase="Pending"), mv("2")], "1")
     assert "autoUpdate is on" in change.note and "version 1 is Pending" in change.note
+
+
+PROMOTED_2 = {"stableVersion": "2", "history": [
+    {"version": "2", "fromVersion": "1", "outcome": "Promoted"}, PROMOTED_1]}
+
+
+@pytest.mark.parametrize("meta, manager", [
+    pytest.param({"annotations": {"argocd.argoproj.io/tracking-id":
+                                  "app:modelops.io/UpdatePolicy:ns/m"}}, "Argo CD", id="argo"),
+    pytest.param({"managedFields": [{"manager": "argocd-controller"}]}, "Argo CD",
+                 id="argo-ssa"),
+    pytest.param({"labels": {"kustomize.toolkit.fluxcd.io/name": "apps"}}, "Flux", id="flux"),
+    pytest.param({"labels": {"app.kubernetes.io/instance": "mine"},
+                  "managedFields": [{"manager": "kubectl-client-side-apply"}]}, None,
+                 id="kubectl"),
+])
+def test_gitops_manager(meta: dict[str, Any], manager: str | None) -> None:
+    assert actions.gitops_manager({"metadata": meta}) == manager
+
+
+def test_rollback_under_gitops_holds_without_writing_spec() -> None:
+    up = policy({"targetVersion": "2"}, PROMOTED_2)
+    up["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] = "a:b"
+    change = actions.rollback(up, [mv("1"), mv("2")], "1")
+    assert change.patch == action_patch("rollback:1") and "spec" not in change.patch
+    assert change.note.startswith("Argo CD manages this UpdatePolicy")
+    assert "retry" in change.note
+
+
+@pytest.mark.parametrize("mode, patch", [
+    ("hold", action_patch("rollback:1")),
+    ("target", {"spec": {"targetVersion": "1"}}),
+])
+def test_rollback_mode_overrides_the_detection(mode: str, patch: dict[str, Any]) -> None:
+    up = policy({"targetVersion": "2"}, PROMOTED_2)
+    up["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] = "a:b"
+    assert actions.rollback(up, [mv("1"), mv("2")], "1", mode).patch == patch
+
+
+def test_hold_refuses_a_version_that_never_served() -> None:
+    with pytest.raises(CliError, match="has not served before"):
+        actions.rollback(policy({"targetVersion": "2"}, PROMOTED_2), [mv("1"), mv("3")], "3",
+                         "hold")
+
+
+def test_retry_ends_a_hold() -> None:
+    up = policy({"targetVersion": "2"}, {"stableVersion": "1", "hold": {
+        "version": "1", "target": "2"}, "history": PROMOTED_2["history"]})
+    change = actions.retry(up)
+    assert change.patch == action_patch("retry") and "hold on 1 ends" in change.note

@@ -6,6 +6,12 @@ if obj.status == nil or obj.status.phase == nil then
   return hs
 end
 local st = obj.status
+if st.observedGeneration ~= nil and obj.metadata.generation ~= nil
+    and st.observedGeneration < obj.metadata.generation then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to see the latest spec"
+  return hs
+end
 local msg = st.message or st.phase
 for _, c in ipairs(st.conditions or {}) do
   if c.type == "Valid" and c.status == "False" then
@@ -14,7 +20,10 @@ for _, c in ipairs(st.conditions or {}) do
     return hs
   end
 end
-if st.phase == "Promoted" or st.phase == "Idle" then
+if st.hold ~= nil then
+  -- A manual rollback holds traffic against Git's target until the target changes or retry.
+  hs.status = "Degraded"
+elseif st.phase == "Promoted" or st.phase == "Idle" then
   hs.status = "Healthy"
 elseif st.phase == "Progressing" then
   hs.status = "Progressing"

@@ -51,7 +51,12 @@ def _convert(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         elif key not in _KEEP or (key == "default" and value is None):
             continue
         elif key == "properties":
-            out[key] = {k: _convert(v, defs) for k, v in value.items()}
+            # The API server drops an empty `properties`, and a CRD that differs from what is
+            # stored is OutOfSync forever under GitOps: emit only what survives storage.
+            if value:
+                out[key] = {k: _convert(v, defs) for k, v in value.items()}
+            elif "type" not in node:
+                out["type"] = "object"
         elif key == "items":
             out[key] = _convert(value, defs)
         elif key == "additionalProperties":

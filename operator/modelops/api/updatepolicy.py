@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field
@@ -12,6 +13,15 @@ from .modelversion import VERSION_PATTERN
 PolicyPhase = Literal["Idle", "Progressing", "Paused", "Promoted", "RolledBack", "Degraded"]
 Outcome = Literal["Promoted", "RolledBack", "Aborted"]
 ACTIONS = ("promote", "promote-full", "abort", "retry", "resume")
+# `rollback:VERSION` holds all traffic on a version that served before without touching spec,
+# which GitOps owns; the hold lasts until the target changes or `retry`.
+ROLLBACK_ACTION = "rollback:"
+
+
+def valid_action(action: str) -> bool:
+    if action.startswith(ROLLBACK_ACTION):
+        return re.fullmatch(VERSION_PATTERN, action[len(ROLLBACK_ACTION):]) is not None
+    return action in ACTIONS
 
 
 class Window(ApiModel):
@@ -168,6 +178,14 @@ class HistoryEntry(ApiModel):
                                 max_length=4096)
 
 
+class Hold(ApiModel):
+    version: str = Field(description="The version that keeps all traffic.")
+    target: str | None = Field(None, description="The target (spec.targetVersion, or "
+                               "autoUpdate's pick) when the hold began; when it changes, the "
+                               "hold ends.")
+    since: str | None = Field(None, description="When the hold began.")
+
+
 class UpdatePolicyStatus(ApiModel):
     phase: PolicyPhase | None = Field(None, description="Idle, Progressing, Paused, Promoted, "
                                       "RolledBack or Degraded.")
@@ -192,6 +210,9 @@ class UpdatePolicyStatus(ApiModel):
                                      "(e.g. inconclusive analysis).", max_length=1024)
     pending_action: str | None = Field(None, description="A manual action taken from the "
                                        "modelops.io/action annotation, not yet applied.")
+    hold: Hold | None = Field(None, description="A manual rollback (action `rollback:VERSION`) "
+                              "holding all traffic on a version against the target, without "
+                              "writing spec; ends when the target changes or on `retry`.")
     message: str | None = Field(None, description="What the rollout is doing or waiting for.",
                                 max_length=2048)
 

@@ -15,6 +15,7 @@ from typing import Any
 from .errors import FAILED, NOT_FOUND, CliError
 from .summary import (
     ACTION_ANNOTATION,
+    ARGOCD_TRACKING,
     FAILED_OUTCOMES,
     describe_step,
     served_before,
@@ -100,6 +101,10 @@ def abort(up: dict[str, Any]) -> Change:
 
 def retry(up: dict[str, Any]) -> Change:
     _, spec, st = _parts(up)
+    if st.get("hold"):
+        held = st["hold"]
+        return _annotate(up, "retry", f"the hold on {held['version']} ends and the operator "
+                         f"rolls {held.get('target')} out again from the first step")
     if status_current(up):
         last = (st.get("history") or [{}])[0]
         target = spec.get("targetVersion")
@@ -157,14 +162,30 @@ def resume(up: dict[str, Any]) -> Change:
     return Change(patch, changes, "; ".join(notes) + "; the rollout continues")
 
 
-def rollback(up: dict[str, Any], versions: list[dict[str, Any]], to: str) -> Change:
-    """Set targetVersion back to a version that served before: the operator's fast rollback."""
+def gitops_manager(up: dict[str, Any]) -> str | None:
+    """Who owns the policy's spec in Git, if anyone we can recognise: then the CLI must not
+    write spec, or the GitOps tool reverts it (with self-heal) and traffic flaps."""
+    meta = up.get("metadata") or {}
+    annotations, labels = meta.get("annotations") or {}, meta.get("labels") or {}
+    managers = {f.get("manager") for f in meta.get("managedFields") or []}
+    if ARGOCD_TRACKING in annotations or "argocd-controller" in managers:
+        return "Argo CD"
+    if any(k.startswith(("kustomize.toolkit.fluxcd.io/", "helm.toolkit.fluxcd.io/"))
+           for k in labels):
+        return "Flux"
+    return None
+
+
+def rollback(up: dict[str, Any], versions: list[dict[str, Any]], to: str,
+             mode: str = "auto") -> Change:
+    """Back to a version that served before. Where GitOps owns spec (or `mode` is "hold"):
+    the `rollback:VERSION` action, which holds traffic without writing spec; otherwise set
+    targetVersion back (the operator's fast rollback)."""
     _, spec, st = _parts(up)
-    known = {(mv.get("spec") or {}).get("version"): mv for mv in versions}
-    if to not in known:
-        listed = ", ".join(sorted(str(v) for v in known)) or "none"
-        raise refuse(f"model {spec.get('model')!r} has no version {to!r} (versions: {listed})",
-                     code=NOT_FOUND)
+    manager = gitops_manager(up)
+    if mode == "hold" or (mode == "auto" and manager):
+        return _hold(up, versions, to, manager)
+    known = _versions(spec, versions, to)
     stable, target = st.get("stableVersion"), spec.get("targetVersion")
     if target == to and stable == to and not st.get("canaryVersion"):
         return Change({}, note=f"{to} already is the target and serves all traffic; "
@@ -187,3 +208,35 @@ def rollback(up: dict[str, Any], versions: list[dict[str, Any]], to: str) -> Cha
     if (spec.get("autoUpdate") or {}).get("enabled"):
         note += "; autoUpdate is on, and targetVersion now pins the model until you clear it"
     return Change({"spec": {"targetVersion": to}}, [("spec.targetVersion", target, to)], note)
+
+
+def _versions(spec: dict[str, Any], versions: list[dict[str, Any]], to: str
+              ) -> dict[str, dict[str, Any]]:
+    """Version -> ModelVersion, checked to hold `to`."""
+    known = {str((mv.get("spec") or {}).get("version")): mv for mv in versions}
+    if to not in known:
+        listed = ", ".join(sorted(str(v) for v in known)) or "none"
+        raise refuse(f"model {spec.get('model')!r} has no version {to!r} (versions: {listed})",
+                     code=NOT_FOUND)
+    return known
+
+
+def _hold(up: dict[str, Any], versions: list[dict[str, Any]], to: str,
+          manager: str | None) -> Change:
+    _, spec, st = _parts(up)
+    _versions(spec, versions, to)
+    if to != st.get("stableVersion") and not served_before(st.get("history") or [], to):
+        raise refuse(f"{to} has not served before (it is not in the rollout history); a "
+                     "rollback only goes back to a version that served")
+    target = spec.get("targetVersion")
+    if to == target == st.get("stableVersion") and not st.get("canaryVersion"):
+        return Change({}, note=f"{to} already is the target and serves all traffic; "
+                      "nothing changed")
+    why = f"{manager} manages this UpdatePolicy, so spec stays as Git has it: " if manager \
+        else ""
+    note = (f"{why}the operator moves all traffic to {to} and holds it there against the "
+            f"target {target or '(autoUpdate)'}; the hold ends when the target changes in Git "
+            "or with `kubectl modelops retry`")
+    if to == target:
+        note = f"{why}the operator moves all traffic to {to}, which already is the target"
+    return _annotate(up, f"rollback:{to}", note)

@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  "steps: the canary takes 100%% (promote-full)")
     cmds["rollback"].add_argument("--to", required=True, metavar="VERSION",
                                   help="a version that served before")
+    how = cmds["rollback"].add_mutually_exclusive_group()
+    how.add_argument("--hold", dest="mode", action="store_const", const="hold",
+                     help="hold traffic on VERSION without writing spec (the default where "
+                     "Argo CD or Flux manages the policy); ends when the target changes or "
+                     "on `retry`")
+    how.add_argument("--set-target", dest="mode", action="store_const", const="target",
+                     help="set spec.targetVersion to VERSION (the default without GitOps)")
     cmds["compare"].add_argument("v1", metavar="V1")
     cmds["compare"].add_argument("v2", metavar="V2")
     cmds["import"].add_argument("file", metavar="FILE", help="a bundle from `export` (- for "
@@ -190,7 +197,7 @@ def cmd_steer(args: argparse.Namespace, cluster: Cluster, out: Console) -> int:
         "promote": lambda: actions.promote(up, args.full),
         "pause": lambda: actions.pause(up), "resume": lambda: actions.resume(up),
         "abort": lambda: actions.abort(up), "retry": lambda: actions.retry(up),
-        "rollback": lambda: actions.rollback(up, mvs, args.to),
+        "rollback": lambda: actions.rollback(up, mvs, args.to, args.mode or "auto"),
     }
     change = plans[args.command]()
     if change.patch:

@@ -15,6 +15,8 @@ FAILED_OUTCOMES = ("RolledBack", "Aborted")
 # The operator's manual-action annotation (rollout.reconcile.ACTION_ANNOTATION; a unit test keeps
 # them equal). Not imported from there: that module pulls in kopf, which a CLI need not load.
 ACTION_ANNOTATION = "modelops.io/action"
+# Argo CD's resource tracking annotation (its default tracking method since 3.0).
+ARGOCD_TRACKING = "argocd.argoproj.io/tracking-id"
 
 
 def parse_time(ts: str | None) -> datetime | None:

@@ -14,7 +14,7 @@ from ..analysis.measure import measure
 from ..analysis.prometheus import address_allowed
 from ..api.conditions import set_condition
 from ..api.modelversion import ModelVersionSpec
-from ..api.updatepolicy import ACTIONS, UpdatePolicySpec
+from ..api.updatepolicy import ACTIONS, ROLLBACK_ACTION, UpdatePolicySpec, valid_action
 from ..indexes import Indexes, child
 from ..kube import HTTPROUTES, UPDATEPOLICIES, ApiError
 from ..serving.names import child_name
@@ -78,13 +78,14 @@ async def take_action(state: State, up: dict[str, Any]) -> dict[str, Any]:
         return up
     status = dict(up.get("status") or {})
     ns, name = meta["namespace"], meta["name"]
-    if action in ACTIONS and status.get("pendingAction") is None:
+    if valid_action(action) and status.get("pendingAction") is None:
         await state.kube.patch(UPDATEPOLICIES, ns, name, {"status": {"pendingAction": action}},
                                sub="status")
         status["pendingAction"] = action
-    elif action not in ACTIONS:
+    elif not valid_action(action):
         kopf.event(kopf.Body(cast(kopf.RawBody, up)), type="Warning", reason="UnknownAction",
-                   message=f"{ACTION_ANNOTATION}={action!r} is not one of {', '.join(ACTIONS)}")
+                   message=f"{ACTION_ANNOTATION}={action!r} is not one of {', '.join(ACTIONS)} "
+                           f"or {ROLLBACK_ACTION}VERSION")
     await state.kube.patch(UPDATEPOLICIES, ns, name,
                            {"metadata": {"annotations": {ACTION_ANNOTATION: None}}})
     return {**up, "status": status}

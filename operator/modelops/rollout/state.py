@@ -15,11 +15,10 @@ from typing import Any
 from ..analysis.judge import overall
 from ..api.conditions import now_iso
 from ..api.updatepolicy import UpdatePolicySpec
-from . import replicas
+from . import hold, replicas
+from .outcomes import ABORTED, PROMOTED, ROLLED_BACK
 from .target import Target, VersionInfo, pick_target
 from .window import parse_duration
-
-ROLLED_BACK, ABORTED, PROMOTED = "RolledBack", "Aborted", "Promoted"
 
 
 @dataclass
@@ -62,6 +61,7 @@ class _Machine:
         self.events: list[tuple[str, str, str]] = []
         self.requeue: float | None = None
         self.stamp = now_iso(now)
+        self.retrying = False  # a hold just ended by `retry`
 
     # -- helpers ---------------------------------------------------------------------------
     def event(self, type_: str, reason: str, message: str) -> None:
@@ -100,7 +100,12 @@ class _Machine:
         target = pick_target(self.spec, self.obs.versions, self.now,
                              (self.st.get("stableVersion"), self.st.get("canaryVersion")))
         st = self.st
-        if not st.get("stableVersion"):
+        rollback_to = hold.take_rollback(st)
+        if rollback_to is not None:
+            hold.manual_rollback(self, rollback_to, target)
+        elif st.get("hold") and hold.held(self, target):
+            pass
+        elif not st.get("stableVersion"):
             self.first_version(target)
         elif st.get("canaryVersion"):
             if target.version and target.version != st["canaryVersion"] and not target.waiting:
@@ -153,7 +158,9 @@ class _Machine:
             st["message"] = f"{want} waits: {target.waiting}"
             return
         last = (st.get("history") or [{}])[0]
-        if last.get("version") == want and last.get("outcome") in (ROLLED_BACK, ABORTED) \
+        if self.retrying:  # a hold ended by `retry`: roll the target out afresh, steps and all
+            pass
+        elif last.get("version") == want and last.get("outcome") in (ROLLED_BACK, ABORTED) \
                 and last.get("fromVersion") == stable:
             if self.take_action("retry"):
                 self.event("Normal", "Retry", f"retrying the rollout of {want}")
@@ -162,8 +169,9 @@ class _Machine:
                                  f"({last.get('reason')}); `retry` rolls it out again")
                 return
         v = self.obs.versions.get(want)
-        if self.in_history(want):
-            self.fast_rollback(want)
+        if self.in_history(want) and not self.retrying:
+            self.fast_rollback(want, "TargetRollback", f"targetVersion set back to {want} "
+                               f"(was {stable})")
             return
         if v is None or not v.ready:
             state = "missing" if v is None else (v.phase or "not reconciled yet")
@@ -179,7 +187,7 @@ class _Machine:
         return any(h.get("fromVersion") == version or (h.get("version") == version and h.get(
             "outcome") == PROMOTED) for h in self.st.get("history") or [])
 
-    def fast_rollback(self, version: str) -> None:
+    def fast_rollback(self, version: str, reason: str, why: str) -> None:
         st = self.st
         old = st["stableVersion"]
         st.update(revision=int(st.get("revision") or 0) + 1, stableVersion=version,
@@ -188,9 +196,8 @@ class _Machine:
                           "analysis skipped")
         self._history({"revision": st["revision"], "version": version, "fromVersion": old,
                        "startTime": self.stamp, "endTime": self.stamp, "outcome": ROLLED_BACK,
-                       "reason": "TargetRollback", "message": st["message"]})
-        self.event("Normal", "RolledBack", f"targetVersion set back to {version} (was {old}); "
-                                           "all traffic moved at once")
+                       "reason": reason, "message": st["message"]})
+        self.event("Normal", "RolledBack", f"{why} (was {old}); all traffic moved at once")
 
     def start(self, version: str) -> None:
         st = self.st

@@ -4,7 +4,8 @@
 Argo CD's "core" install, run as local processes the way Argo CD's own `make start-local`
 runs them (ARGOCD_FAKE_IN_CLUSTER): the application controller and the repo server built from
 the pinned release (hack/cluster/build.sh argocd), Debian's redis, and `git daemon` serving
-the repositories under `.localcluster/argocd/git/` as git://127.0.0.1:PORT/NAME. Every
+the repositories under `.localcluster/argocd/git/` as git://127.0.0.1:PORT/NAME (`repo NAME`
+makes one and prints its URL). Every
 listener is on loopback. Its CRDs and stock configuration come from the same release's
 core-install.yaml, applied as a user would apply Argo CD's install manifest; the default
 AppProject, which only argocd-server would create, is made here. Standard library only.
@@ -80,6 +81,13 @@ class ArgoCD:
     def repo_url(self, name: str) -> str:
         return f"git://127.0.0.1:{self.info['git']}/{name}"
 
+    def new_repo(self, name: str) -> str:
+        """An empty repository served to Argo CD (and open to pushes); returns its URL."""
+        shutil.rmtree(self.git_root / f"{name}.git", ignore_errors=True)
+        subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main",
+                        str(self.git_root / f"{name}.git")], check=True)
+        return self.repo_url(f"{name}.git")
+
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.info['controller_metrics']}/metrics"
 
@@ -132,7 +140,8 @@ class ArgoCD:
             "--protected-mode", "yes", "--daemonize", "no"], env)
         self._start("argocd-git", [
             "git", "daemon", "--reuseaddr", "--listen=127.0.0.1", f"--port={ports['git']}",
-            f"--base-path={self.git_root}", "--export-all", str(self.git_root)], env)
+            f"--base-path={self.git_root}", "--export-all", "--enable=receive-pack",
+            str(self.git_root)], env)
         self._start("argocd-repo-server", [
             str(bin_dir / "argocd-repo-server"), "--address", "127.0.0.1",
             "--port", str(ports["repo_server"]), "--metrics-address", "127.0.0.1",
@@ -168,11 +177,14 @@ class ArgoCD:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("command", choices=["up", "down", "status"])
+    ap.add_argument("command", choices=["up", "down", "status", "repo"])
+    ap.add_argument("name", nargs="?", help="repo: the new repository's name")
     a = ap.parse_args()
     argo = ArgoCD()
     if a.command == "up":
         argo.up()
+    elif a.command == "repo":
+        print(argo.new_repo(a.name or "models"))
     elif a.command == "down":
         argo.down()
     else:

@@ -23,12 +23,10 @@ GIT = ["git", "-c", "user.name=modelops tests", "-c", "user.email=tests@modelops
 class GitRepo:
     """A bare repository under Argo CD's git daemon and a working copy to commit from."""
 
-    def __init__(self, git_root: Path, name: str, url: str, work: Path) -> None:
-        self.bare, self.url, self.work = git_root / f"{name}.git", url, work
-        shutil.rmtree(self.bare, ignore_errors=True)  # left by an earlier run on a kept cluster
-        _git("init", "-q", "--bare", str(self.bare))
+    def __init__(self, url: str, work: Path) -> None:
+        self.url, self.work = url, work
         _git("init", "-q", str(work))
-        _git("-C", str(work), "remote", "add", "origin", str(self.bare))
+        _git("-C", str(work), "remote", "add", "origin", url)
 
     def copy(self, *paths: str) -> None:
         """Files of this checkout, as they are in the working tree."""
@@ -68,7 +66,7 @@ class Argo:
         self.kube, self.server = kube, server  # server: hack/cluster/argocd.py's ArgoCD
 
     def repo(self, name: str, work: Path) -> GitRepo:
-        return GitRepo(self.server.git_root, name, self.server.repo_url(f"{name}.git"), work)
+        return GitRepo(self.server.new_repo(name), work)
 
     def create(self, app: dict[str, Any]) -> None:
         self.kube.kubectl("apply", "-n", NS, "-f", "-", stdin=yaml.safe_dump(app))

@@ -8,7 +8,7 @@ export KUBECONFIG ?= $(CURDIR)/.localcluster/kubeconfig
 export PYTHONPATH := $(CURDIR)/operator
 
 
-.PHONY: torch-env help venv binaries cluster-up cluster-down cluster-status argocd-up argocd-down crds check-crds lint test \
+.PHONY: torch-env help venv binaries argocd-binaries cluster-up cluster-down cluster-status argocd-up argocd-down crds check-crds lint test \
         test-unit test-integration run demo bench chaos clean
 
 help:  ## list the targets
@@ -22,8 +22,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## the virtualenv with the package and test tools
 
-binaries:  ## build etcd, kube-*, kubectl, kwok, helm and Argo CD once (cached in ~/.cache/modelops)
-	bash hack/cluster/build.sh etcd kwok kubernetes helm gateway-api argocd
+binaries:  ## build etcd, kube-*, kubectl, kwok and helm once (cached in ~/.cache/modelops)
+	bash hack/cluster/build.sh etcd kwok kubernetes helm gateway-api
+
+argocd-binaries:  ## build Argo CD's controller and repo server once (the GitOps tests)
+	bash hack/cluster/build.sh argocd
 
 cluster-up: binaries  ## start the local cluster; kubeconfig at .localcluster/kubeconfig
 	$(PY) hack/cluster/localcluster.py up
@@ -34,7 +37,7 @@ cluster-down:  ## stop the local cluster
 cluster-status:
 	$(PY) hack/cluster/localcluster.py status
 
-argocd-up: cluster-up  ## a real Argo CD (controller, repo server, redis, git daemon) beside the local cluster
+argocd-up: cluster-up argocd-binaries  ## a real Argo CD (controller, repo server, redis, git daemon) beside the local cluster
 	bash hack/install-debs.sh
 	$(PY) hack/cluster/argocd.py up
 
@@ -54,7 +57,7 @@ lint: $(STAMP)  ## ruff and mypy
 torch-env:  ## PyTorch for the real rendezvous test (cached in ~/.cache/modelops)
 	bash hack/torch-env.sh
 
-test: $(STAMP) binaries torch-env  ## everything from a fresh machine, then the whole suite
+test: $(STAMP) binaries argocd-binaries torch-env  ## everything from a fresh machine, then the whole suite
 	bash hack/install-debs.sh
 	$(MAKE) --no-print-directory lint check-crds
 	$(BIN)/pytest tests --ignore=tests/chaos
@@ -66,7 +69,8 @@ chaos: $(STAMP) binaries  ## crash campaign: SIGKILL the operator mid-rollout/tr
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-test-integration: $(STAMP) binaries
+test-integration: $(STAMP) binaries argocd-binaries
+	bash hack/install-debs.sh
 	$(BIN)/pytest tests/integration
 
 run: $(STAMP)  ## the operator against $$KUBECONFIG (default: the local cluster)

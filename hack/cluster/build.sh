@@ -60,7 +60,7 @@ build_kubernetes() {
   local pkgs=()
   for b in "${bins[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
   (cd "$dir/src" && go build -v -trimpath -ldflags "$ld" -o "$dir/bin/" "${pkgs[@]}" 2>&1 |
-     awk '{n++; if (n % 200 == 0) printf "[build] kubernetes: %d packages compiled\n", n > "/dev/stderr"}')
+     progress kubernetes)
   all_present "$dir/bin" "${bins[@]}" || die "kubernetes build did not produce all of ${bins[*]}"
   say "kubernetes $K8S_VERSION: done"
 }
@@ -102,8 +102,7 @@ fetch_gateway_api() {
   fi
   say "gateway-api $GATEWAY_API_VERSION: fetching CRDs"
   local src
-  src=$(go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" |
-        sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  src=$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")
   [ -d "$src/config/crd/standard" ] || die "could not download sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION"
   mkdir -p "$dir/crds"
   cp "$src"/config/crd/standard/*.yaml "$dir/crds/"
@@ -120,8 +119,7 @@ build_argocd() {
   fi
   say "argocd $ARGOCD_VERSION: fetching the module"
   local mod
-  mod=$(go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" |
-        sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  mod=$(module_dir "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION")
   [ -f "$mod/go.mod" ] || die "could not download github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION"
   rm -rf "$dir/src"
   mkdir -p "$dir/src" "$dir/bin" "$dir/manifests"
@@ -161,14 +159,22 @@ func main() {
 GO
   say "argocd $ARGOCD_VERSION: compiling the controller and repo server (cold: about 10 minutes on 2 cores)"
   (cd "$dir/src" && go build -v -trimpath -ldflags "-s -w -X github.com/argoproj/argo-cd/v3/common.version=${ARGOCD_VERSION#v}" \
-      -o "$dir/bin/argocd" ./cmd/modelops-argocd 2>&1 |
-     awk '{n++; if (n % 200 == 0) printf "[build] argocd: %d packages compiled\n", n > "/dev/stderr"}')
+      -o "$dir/bin/argocd" ./cmd/modelops-argocd 2>&1 | progress argocd)
   all_present "$dir/bin" argocd || die "argocd build did not produce a binary"
   ln -sf argocd "$dir/bin/argocd-application-controller"
   ln -sf argocd "$dir/bin/argocd-repo-server"
   cp "$mod/manifests/core-install.yaml" "$dir/manifests/"
   rm -rf "$dir/src"
   say "argocd $ARGOCD_VERSION: done"
+}
+
+module_dir() {  # module@version -> its directory in the module cache (downloaded if need be)
+  go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'
+}
+
+# go build -v prints a package per line: a line of progress every 200 of them.
+progress() {
+  awk -v name="$1" '{n++; if (n % 200 == 0) printf "[build] %s: %d packages compiled\n", name, n > "/dev/stderr"}'
 }
 
 all_present() {

@@ -64,18 +64,27 @@ def test_chart_syncs_once_and_stays_synced(kube: Kube, argocd: Argo, tmp_path: P
         r = kube.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"), check=False)
         assert r.returncode == 0, r.stderr
     finally:
+        # Without Argo CD's resources finalizer the app goes and what it made stays: remove
+        # all of it but the CRDs, which every other test uses.
         argocd.delete(name)
+        for kind in ("clusterrolebinding", "clusterrole"):
+            kube.kubectl("delete", kind, "-l", "app.kubernetes.io/instance=modelops",
+                         check=False)
+        kube.kubectl("delete", "namespace", "modelops-system", "--wait=false", check=False)
 
 
 class GitOpsModel:
     """examples/gitops in a repository of its own, synced by an Application into `ns`."""
 
-    def __init__(self, kube: Kube, argocd: Argo, ns: str, work: Path) -> None:
+    def __init__(self, kube: Kube, argocd: Argo, ns: str, work: Path,
+                 first: Callable[[GitRepo], None] | None = None) -> None:
         self.kube, self.argocd, self.ns = kube, argocd, ns
         self.app = slug(f"ex-{ns}")
         self.repo: GitRepo = argocd.repo(self.app, work)
         self.repo.copy("examples/gitops")
-        self.rev = self.repo.commit("examples/gitops as shipped")
+        if first:
+            first(self.repo)
+        self.rev = self.repo.commit("examples/gitops")
         argocd.create(application(self.app, self.repo.url, "examples/gitops", ns))
 
     def policy(self) -> dict[str, Any]:
@@ -136,6 +145,30 @@ def test_example_folder_syncs_healthy_and_walks_a_canary(gitops: GitOpsModel) ->
     assert gitops.policy()["stableVersion"] == "2"
     # One sync for the one change in Git: the rollout itself never looked like drift.
     assert gitops.argocd.syncs(gitops.app) == syncs + 1
+
+
+def test_a_version_is_progressing_until_it_serves(
+        kube: Kube, operator: OperatorProcess, argocd: Argo, namespace: str,
+        tmp_path: Path) -> None:
+    """Pending -> Ready through Argo CD: version 1 first asks for nodes that do not exist."""
+    v1 = "examples/gitops/sentiment-v1.yaml"
+
+    def nowhere(o: dict[str, Any]) -> None:
+        o["spec"]["serving"]["nodeSelector"] = {"modelops.io/pool": "none-such"}
+    m = GitOpsModel(kube, argocd, namespace, tmp_path / "repo",
+                    first=lambda repo: repo.edit(v1, nowhere))
+    try:
+        argocd.synced_at(m.app, m.rev)
+        wait_for(lambda: m.health("ModelVersion", "sentiment-v1") == ("Progressing", "Pending"),
+                 what=f"v1 Progressing; now {m.health('ModelVersion', 'sentiment-v1')}")
+        assert argocd.summary(m.app)[2] == "Progressing"
+        m.git("v1 on any node", lambda o: o["spec"]["serving"].pop("nodeSelector"), path=v1)
+        wait_for(lambda: m.health("ModelVersion", "sentiment-v1") == ("Healthy", "Ready"),
+                 what=f"v1 Healthy; now {m.health('ModelVersion', 'sentiment-v1')}")
+        wait_for(lambda: argocd.summary(m.app) == ("Synced", m.rev, "Healthy"),
+                 what=f"the app Healthy; now {argocd.summary(m.app)}")
+    finally:
+        m.close()
 
 
 def test_abort_is_degraded_until_git_decides(gitops: GitOpsModel) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from modelops.desired import is_subset
 from modelops.indexes import Indexes, child, compact, values
 from modelops.settings import Settings
-from modelops.versions.plan import Observed, is_subset, plan
+from modelops.versions.plan import Observed, plan
 from modelops.versions.reconcile import retry_delay
 
 

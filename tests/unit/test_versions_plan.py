@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from modelops.desired import is_subset
 from modelops.settings import Settings
-from modelops.versions.plan import Observed, deployment_readiness, is_subset, plan
+from modelops.versions.plan import Observed, deployment_readiness, plan
 from modelops.versions.reconcile import holder, patch_for
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

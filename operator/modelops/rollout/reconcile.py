@@ -15,6 +15,7 @@ from ..analysis.prometheus import address_allowed
 from ..api.conditions import set_condition
 from ..api.modelversion import ModelVersionSpec
 from ..api.updatepolicy import ACTIONS, ROLLBACK_ACTION, UpdatePolicySpec, valid_action
+from ..desired import needs_apply, stamp
 from ..indexes import Indexes, child
 from ..kube import HTTPROUTES, UPDATEPOLICIES, ApiError
 from ..serving.names import child_name
@@ -23,7 +24,6 @@ from ..state import State
 from ..traffic.base import Backend, Provider, stable_service
 from ..traffic.gateway import GatewayProvider
 from ..traffic.replicas import ReplicasProvider
-from ..versions.plan import is_subset
 from ..versions.reconcile import patch_for
 from .policy import governing
 from .state import Observed, decide, measurement_due, routed
@@ -187,9 +187,9 @@ async def _apply_traffic(state: State, up: dict[str, Any], spec: UpdatePolicySpe
                          versions: dict[str, VersionInfo], new: dict[str, Any],
                          services: Any) -> None:
     stable = new.get("stableVersion")
-    svc = stable_service(up, spec, provider, stable)
+    svc = stamp(stable_service(up, spec, provider, stable))
     have = child(services, (svc["metadata"]["namespace"], svc["metadata"]["name"]))
-    if have is None or not is_subset(svc, have):
+    if needs_apply(svc, have):
         await state.kube.apply(svc)
     patch = provider.route_patch(route, _backend(versions, stable),
                                  _backend(versions, new.get("canaryVersion")),

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from ..api.conditions import get_condition, set_condition
 from ..api.modelversion import ModelVersionSpec
-from ..api.quantity import parse_quantity
+from ..desired import needs_apply, stamp
 from ..serving import builders, names
 from ..settings import Settings
 from ..training.plan import Progress, plan_evaluation, plan_training
@@ -123,7 +123,8 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
         desired = [builders.deployment(mv, spec, artifact_uri or "", replicas, settings),
                    builders.service(mv, spec)]
         for want, have in zip(desired, (observed.deployment, observed.service), strict=True):
-            if have is None or not is_subset(want, have):
+            want = stamp(want)
+            if needs_apply(want, have):
                 out.apply.append(want)
         ready, available, msg = deployment_readiness(observed.deployment, replicas)
         status["serving"] = {
@@ -175,25 +176,3 @@ def _transitions(old: dict[str, Any], new: dict[str, Any], out: Plan,
         out.events.append(Event("Normal", f"Phase{new.get('phase')}",
                                 f"phase {old.get('phase') or 'none'} -> {new.get('phase')}: "
                                 f"{ready.get('message', '')}".rstrip(": ")))
-
-
-def is_subset(want: Any, have: Any) -> bool:
-    """True when every field we set has that value in the live object.
-
-    The API server adds defaults (imagePullPolicy, protocol, ...) that we do not set, and
-    normalizes quantities (0.5 -> 500m); neither is a difference worth a write.
-    """
-    if isinstance(want, dict):
-        return isinstance(have, dict) and all(k in have and is_subset(v, have[k])
-                                              for k, v in want.items())
-    if isinstance(want, list):
-        return (isinstance(have, list) and len(want) == len(have)
-                and all(is_subset(w, h) for w, h in zip(want, have, strict=True)))
-    if want == have:
-        return True
-    if isinstance(want, (str, int)) and isinstance(have, (str, int)):
-        try:
-            return parse_quantity(want) == parse_quantity(have)
-        except ValueError:
-            return False
-    return False

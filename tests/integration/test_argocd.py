@@ -56,7 +56,7 @@ def test_chart_syncs_once_and_stays_synced(kube: Kube, argocd: Argo, tmp_path: P
             r = argocd.resource(name, "CustomResourceDefinition", obj["metadata"]["name"])
             assert r.get("status") == "Synced", r
         # A CRD the API server normalises would be OutOfSync now and re-applied by self-heal.
-        before = argocd.syncs(name)
+        before = argocd.settled(name)
         time.sleep(20)
         assert argocd.summary(name) == ("Synced", rev, "Healthy")
         assert argocd.syncs(name) == before, "self-heal synced again: something drifts"
@@ -127,6 +127,7 @@ def gitops(kube: Kube, operator: OperatorProcess, argocd: Argo, namespace: str,
            tmp_path: Path) -> Any:
     m = GitOpsModel(kube, argocd, namespace, tmp_path / "repo")
     m.argocd.synced_at(m.app, m.rev, "Healthy", timeout=120)
+    m.argocd.settled(m.app)
     yield m
     m.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,21 @@ class Argo:
         wait_for(done, timeout=timeout, interval=0.5,
                  what=f"{name} synced at {revision[:8]} ({health or 'any health'}); "
                       f"now {self.summary(name)}")
+
+    def settled(self, name: str, quiet: float = 6, timeout: float = 60) -> int:
+        """Wait until the app is Synced and ran no sync for `quiet` seconds; its sync count.
+        Right after creating resources Argo CD may heal once while its cache catches up; a
+        drift that never settles fails here."""
+        deadline = time.monotonic() + timeout
+        count, since = self.syncs(name), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = self.syncs(name)
+            if now != count or self.summary(name)[0] != "Synced":
+                count, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return count
+        raise AssertionError(f"{name} never settled: {self.summary(name)}, {count} syncs")
 
     def syncs(self, name: str) -> int:
         """Sync operations the controller ran for the app (its argocd_app_sync_total)."""

@@ -170,8 +170,7 @@ class _Machine:
                 return
         v = self.obs.versions.get(want)
         if self.in_history(want) and not self.retrying:
-            self.fast_rollback(want, "TargetRollback", f"targetVersion set back to {want} "
-                               f"(was {stable})")
+            self.fast_rollback(want, "TargetRollback", f"targetVersion set back to {want}")
             return
         if v is None or not v.ready:
             state = "missing" if v is None else (v.phase or "not reconciled yet")

@@ -8,7 +8,7 @@ export KUBECONFIG ?= $(CURDIR)/.localcluster/kubeconfig
 export PYTHONPATH := $(CURDIR)/operator
 
 
-.PHONY: torch-env help venv binaries argocd-binaries cluster-up cluster-down cluster-status argocd-up argocd-down crds check-crds lint test \
+.PHONY: torch-env help venv binaries images argocd-binaries cluster-up cluster-down cluster-status argocd-up argocd-down crds check-crds lint test \
         test-unit test-integration run demo bench chaos clean
 
 help:  ## list the targets
@@ -22,13 +22,17 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## the virtualenv with the package and test tools
 
-binaries:  ## build etcd, kube-*, kubectl, kwok and helm once (cached in ~/.cache/modelops)
-	bash hack/cluster/build.sh etcd kwok kubernetes helm gateway-api
+binaries:  ## build etcd, kube-*, kubelet, kubectl, kwok, helm and CoreDNS once (cached in ~/.cache/modelops)
+	bash hack/cluster/build.sh etcd kwok kubernetes helm gateway-api coredns versitygw
+
+images: binaries  ## the real node's images (buildah, no Docker), rebuilt when their sources change
+	bash hack/install-debs.sh
+	bash hack/images/build.sh
 
 argocd-binaries:  ## build Argo CD's controller and repo server once (the GitOps tests)
 	bash hack/cluster/build.sh argocd
 
-cluster-up: binaries  ## start the local cluster; kubeconfig at .localcluster/kubeconfig
+cluster-up: binaries images  ## start the local cluster (a real node beside kwok's); kubeconfig at .localcluster/kubeconfig
 	$(PY) hack/cluster/localcluster.py up
 
 cluster-down:  ## stop the local cluster
@@ -57,19 +61,19 @@ lint: $(STAMP)  ## ruff and mypy
 torch-env:  ## PyTorch for the real rendezvous test (cached in ~/.cache/modelops)
 	bash hack/torch-env.sh
 
-test: $(STAMP) binaries argocd-binaries torch-env  ## everything from a fresh machine, then the whole suite
+test: $(STAMP) binaries images argocd-binaries torch-env  ## everything from a fresh machine, then the whole suite
 	bash hack/install-debs.sh
 	$(MAKE) --no-print-directory lint check-crds
 	$(BIN)/pytest tests --ignore=tests/chaos
 
-chaos: $(STAMP) binaries  ## crash campaign: SIGKILL the operator mid-rollout/training (MODELOPS_CHAOS_TRIALS=30)
+chaos: $(STAMP) binaries images  ## crash campaign: SIGKILL the operator mid-rollout/training (MODELOPS_CHAOS_TRIALS=30)
 	bash hack/install-debs.sh
 	$(BIN)/pytest tests/chaos -v
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-test-integration: $(STAMP) binaries argocd-binaries
+test-integration: $(STAMP) binaries images argocd-binaries
 	bash hack/install-debs.sh
 	$(BIN)/pytest tests/integration
 

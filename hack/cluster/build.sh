@@ -24,7 +24,7 @@ preflight() {
 # module must replace each one with its published v0.Y.Z (same minor and patch).
 build_kubernetes() {
   local dir="$cache/kubernetes-$K8S_VERSION"
-  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
   if all_present "$dir/bin" "${bins[@]}"; then say "kubernetes $K8S_VERSION: cached"; return; fi
   say "kubernetes $K8S_VERSION: resolving modules"
   mkdir -p "$dir/src" "$dir/bin"
@@ -190,6 +190,8 @@ for part in $want; do
     etcd) build_etcd ;;
     kwok) build_gotool kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
     helm) build_gotool helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+    coredns) build_gotool coredns "$COREDNS_VERSION" github.com/coredns/coredns ;;
+    versitygw) build_gotool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw ;;
     gateway-api) fetch_gateway_api ;;
     kubernetes) build_kubernetes ;;
     argocd) build_argocd ;;

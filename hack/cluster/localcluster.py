@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -25,6 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # pki.py lives beside this file, however it is loaded
+import realnode  # noqa: E402
 from pki import kubeconfig, make_certs  # noqa: E402
 
 ROOT = HERE.parent.parent
@@ -59,7 +61,10 @@ def binaries() -> dict[str, Path]:
         "kube-controller-manager": k8s / "kube-controller-manager",
         "kube-scheduler": k8s / "kube-scheduler",
         "kubectl": k8s / "kubectl",
+        "kubelet": k8s / "kubelet",
+        "kube-proxy": k8s / "kube-proxy",
         "kwok": CACHE / f"kwok-{v['KWOK_VERSION']}" / "bin" / "kwok",
+        "versitygw": CACHE / f"versitygw-{v['VERSITYGW_VERSION']}" / "bin" / "versitygw",
         "gateway-api-crds": CACHE / f"gateway-api-{v['GATEWAY_API_VERSION']}" / "crds",
     }
 
@@ -69,7 +74,7 @@ def ensure_binaries() -> dict[str, Path]:
     if not all(p.exists() for p in bins.values()):
         log("building missing binaries (first run only)")
         subprocess.run(["bash", str(HERE / "build.sh"), "etcd", "kwok", "kubernetes",
-                        "gateway-api"], check=True)
+                        "gateway-api", "versitygw"], check=True)
     return bins
 
 
@@ -88,9 +93,9 @@ class Cluster:
         self.info_file = state / "cluster.json"
 
     # -- processes -------------------------------------------------------------------------
-    def _start(self, name: str, argv: list[str]) -> int:
+    def _start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
         with open(self.logs / f"{name}.log", "ab") as out:  # the child keeps its own copy
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         (self.state / "pids").mkdir(exist_ok=True)
         (self.state / "pids" / name).write_text(str(proc.pid))
@@ -141,9 +146,10 @@ class Cluster:
         t0 = time.monotonic()
         self.state.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
-        if not (self.pki / "sa.pub").exists():
+        if not (self.pki / "kubelet-client.crt").exists():  # made by an older version: redo
             make_certs(self.pki)
-        ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "sched", "kwok")}
+        ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "sched", "kwok",
+                                          "s3")}
         server = f"https://127.0.0.1:{ports['apiserver']}"
         for user in ("admin", "controller-manager", "scheduler", "kwok"):
             kubeconfig(self.state / f"{user}.kubeconfig", server, self.pki, user)
@@ -171,6 +177,12 @@ class Cluster:
         self._start("kube-apiserver", [
             str(bins["kube-apiserver"]), f"--etcd-servers={etcd_url}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            # The API server reaches kubelets and pods through nodelink, the only way into
+            # the real node's network namespace.
+            f"--egress-selector-config-file={self._egress_config()}",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
+            f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'kubelet-client.key'}",
             f"--secure-port={ports['apiserver']}",
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",
@@ -224,12 +236,47 @@ class Cluster:
             "--node-lease-duration-seconds=40", f"--server-address=127.0.0.1:{ports['kwok']}",
         ])
         self.kubectl("apply", "-f", "-", stdin=json.dumps(node_list(nodes, gpu_nodes)))
-        self._wait("nodes Ready", lambda: self._ready_nodes() >= nodes, 60, "kwok")
+        self._wait("kwok nodes Ready", lambda: self._ready_nodes() >= nodes, 60, "kwok")
         self._wait("default ServiceAccount", self._default_sa, 60, "kube-controller-manager")
         # Gateway API's CRDs, as a cluster with a Gateway controller would have them.
         self.kubectl("apply", "--server-side", "-f", str(bins["gateway-api-crds"]))
+        self._s3(bins["versitygw"], ports["s3"])
+        if realnode.enabled():
+            realnode.RealNode(self, CACHE).up(bins, ports["apiserver"], ports["s3"])
+        else:
+            self._start("nodelink", [sys.executable, str(HERE / "nodelink.py"),
+                                     "--egress", str(self.state / "egress.sock"),
+                                     "--api", f"127.0.0.1:{ports['apiserver']}"])
         log(f"cluster up in {time.monotonic() - t0:.1f}s; "
             f"export KUBECONFIG={self.kubeconfig}")
+
+    def _s3(self, binary: Path, port: int) -> None:
+        """A real S3-compatible server (Versity's gateway on a folder) for model artifacts:
+        on the host at 127.0.0.1:port, in the cluster at s3.kube-system.svc:9000. Its root
+        keys are made per cluster and kept in s3.json, readable by root only."""
+        data = self.state / "s3"
+        data.mkdir(exist_ok=True)
+        cfg = {"endpoint": f"http://127.0.0.1:{port}",
+               "inCluster": f"http://s3.kube-system.svc.cluster.local:{realnode.S3_PORT}",
+               "accessKey": "modelops" + secrets.token_hex(4),
+               "secretKey": secrets.token_urlsafe(24), "region": "us-east-1"}
+        info = self.state / "s3.json"
+        info.touch(mode=0o600)
+        info.write_text(json.dumps(cfg, indent=2))
+        env = {**os.environ, "ROOT_ACCESS_KEY_ID": cfg["accessKey"],
+               "ROOT_SECRET_ACCESS_KEY": cfg["secretKey"]}
+        self._start("s3", [str(binary), "--port", f"127.0.0.1:{port}", "--quiet",
+                           "posix", "--nometa", str(data)], env=env)
+        self._wait("the S3 server", lambda: _port_open(port), 20, "s3")
+
+    def _egress_config(self) -> Path:
+        path = self.state / "egress.json"
+        path.write_text(json.dumps({
+            "apiVersion": "apiserver.k8s.io/v1beta1", "kind": "EgressSelectorConfiguration",
+            "egressSelections": [{"name": "cluster", "connection": {
+                "proxyProtocol": "HTTPConnect",
+                "transport": {"uds": {"udsName": str(self.state / "egress.sock")}}}}]}))
+        return path
 
     def _ready_nodes(self) -> int:
         out = self.kubectl("get", "nodes", "-o", "json", check=False)
@@ -269,12 +316,15 @@ class Cluster:
             (self.state / "pids" / name).unlink(missing_ok=True)
 
     def down(self, quiet: bool = False) -> None:
-        # What runs on top of the cluster (Argo CD) first, then the cluster in reverse start
-        # order, so nothing reconnects to a half-stopped control plane.
+        # The real node's pods while its kubelet and the API server still run; what runs on
+        # top of the cluster (Argo CD); then the cluster in reverse start order, so nothing
+        # reconnects to a half-stopped control plane.
+        realnode.RealNode(self, CACHE).down()
         self.stop(sorted(set(self._pids()) - set(CORE)) + list(CORE))
-        for sub in ("pids", "etcd", "argocd"):
+        for sub in ("pids", "etcd", "argocd", "s3"):
             shutil.rmtree(self.state / sub, ignore_errors=True)
         self.info_file.unlink(missing_ok=True)
+        (self.state / "s3.json").unlink(missing_ok=True)
         if not quiet:
             log("cluster stopped")
 
@@ -306,8 +356,8 @@ def node_list(nodes: int, gpu_nodes: int) -> dict:
         gpu = i >= nodes - gpu_nodes
         name = f"kwok-gpu-{i - (nodes - gpu_nodes)}" if gpu else f"kwok-cpu-{i}"
         capacity = {"cpu": "64", "memory": "512Gi", "pods": "500"}
-        labels = {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                  "kubernetes.io/arch": "amd64"}
+        labels = {"type": "kwok", realnode.LABEL: "kwok", "kubernetes.io/hostname": name,
+                  "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
         taints = []
         if gpu:
             capacity["nvidia.com/gpu"] = "8"
@@ -338,6 +388,11 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as r:
@@ -352,7 +407,7 @@ def _tail(path: Path, n: int = 20) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("command", choices=["up", "down", "status", "build"])
+    ap.add_argument("command", choices=["up", "down", "status", "build", "load-images"])
     ap.add_argument("--nodes", type=int, default=4)
     ap.add_argument("--gpu-nodes", type=int, default=2)
     a = ap.parse_args()
@@ -363,6 +418,8 @@ def main() -> int:
         c.down()
     elif a.command == "build":
         ensure_binaries()
+    elif a.command == "load-images":  # after `make images`, without a restart
+        realnode.RealNode(c, CACHE).load_images()
     else:
         return c.status()
     return 0

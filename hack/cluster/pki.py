@@ -24,6 +24,10 @@ def make_certs(pki: Path) -> None:
         "scheduler": ("/CN=system:kube-scheduler", "clientAuth"),
         # kwok plays every kubelet, so it writes all nodes' and pods' status.
         "kwok": ("/O=system:masters/CN=kwok", "clientAuth"),
+        # The real node's kubelet and kube-proxy, and the API server calling that kubelet.
+        "node": ("/O=system:nodes/CN=system:node:real-node", "clientAuth"),
+        "kube-proxy": ("/CN=system:kube-proxy", "clientAuth"),
+        "kubelet-client": ("/O=system:masters/CN=kube-apiserver-kubelet-client", "clientAuth"),
     }
     for name, (subj, usage) in clients.items():
         ext = pki / f"{name}.ext"

@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 
 class Settings(BaseModel):
     fetcher_image: str = Field(
-        "ghcr.io/modelops/fetcher:0.1.0",
-        description="Init-container image that downloads non-pvc artifacts into the pod.")
+        "localhost/modelops/fetcher:dev",
+        description="Init-container image that downloads non-pvc artifacts into the pod "
+        "(images/fetcher, built by `make images`; push it to your registry for a real cluster).")
     model_dir: str = Field("/mnt/models", description="Where the artifact appears in serving pods.")
     reconcile_workers: int = Field(
         64, ge=1, description="ModelVersions reconciled at once; the rest wait in a queue.")

@@ -34,6 +34,8 @@ class State:
 
     wakes: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)  # failed reconciles in a row, by uid
+    # versions whose pods are looked at again later (one timer each), by (namespace, name)
+    rechecks: dict[tuple[str, str], asyncio.TimerHandle] = field(default_factory=dict)
     queue: WorkQueue | None = None  # of ModelVersions, (namespace, name); made at startup
     indexes: Indexes = field(default_factory=Indexes)  # the cache of what we watch
     # Set once the indexes hold everything that existed at start-up (handlers.sync): until

@@ -12,7 +12,15 @@ pytestmark = pytest.mark.integration
 
 def test_nodes_include_tainted_gpu_nodes(kube: Kube) -> None:
     nodes = kube.get_json("nodes")["items"]
+    kinds = {n["metadata"]["name"]: n["metadata"]["labels"]["modelops.io/node-kind"]
+             for n in nodes}
+    real = [n for n in nodes if kinds[n["metadata"]["name"]] == "real"]
+    nodes = [n for n in nodes if kinds[n["metadata"]["name"]] == "kwok"]
     assert len(nodes) >= 4
+    # The real node keeps everything that does not ask for it off (scale tests stay on kwok).
+    assert len(real) == 1
+    assert {"key": "modelops.io/node-kind", "value": "real",
+            "effect": "NoSchedule"} in real[0]["spec"]["taints"]
     gpu = [n for n in nodes if n["status"]["allocatable"].get("nvidia.com/gpu") == "8"]
     cpu = [n for n in nodes if "nvidia.com/gpu" not in n["status"]["allocatable"]]
     assert len(gpu) >= 2 and len(cpu) >= 2

@@ -13,7 +13,7 @@ from modelops.rollout.replicas import actual_weight, split, version_replicas
     pytest.param(4, 25, False, (3, 1), id="quarter"),
     pytest.param(4, 50, False, (2, 2), id="half"),
     pytest.param(4, 90, False, (1, 3), id="stable-keeps-one-pod-below-100"),
-    pytest.param(4, 100, False, (0, 4), id="full"),
+    pytest.param(4, 100, False, (4, 4), id="full-is-a-surge"),
     pytest.param(1, 10, False, (1, 1), id="single-replica-surges"),
     pytest.param(10, 25, False, (7, 3), id="rounds-canary-up"),
     pytest.param(0, 50, False, (0, 0), id="scaled-to-zero"),

@@ -58,6 +58,14 @@ class Sim:
                                                      measurement=measurement), self.now)
         self.status = d.status
         self.events += d.events
+        # The final full-size step moves replicas; they are ready at once here, and the
+        # operator is woken by that change: decide again at the same moment.
+        if "ready" not in obs and self.status.get("canaryVersion") and \
+                self.status.get("canaryWeight") == 100 and self.status.get(
+                    "phase") == "Progressing" and "full size" in str(self.status.get("message")):
+            d = decide(self.spec, self.status, Observed(self.vs, self.ready()), self.now)
+            self.status = d.status
+            self.events += d.events
         return d
 
     @property
@@ -309,3 +317,27 @@ def test_setting_the_target_back_after_an_abort_is_healthy_again() -> None:
     sim.spec = sim.spec.model_copy(update={"target_version": "1"})
     sim.step()
     assert sim.phase == "Promoted" and sim.status["stableVersion"] == "1"
+
+
+def test_a_canary_that_never_starts_is_never_promoted_and_rolls_back_at_the_deadline() -> None:
+    # No steps: the rollout is only the final full-size step. The canary's pods never get
+    # ready (a fetch that fails, an image the node lacks): the stable keeps every replica.
+    sim = rolled_out(policy(targetVersion="1", strategy=None, progressDeadlineSeconds=60))
+    broken = {"1": 4, "2": 0}
+    sim.step(ready=broken)
+    assert sim.status["stableVersion"] == "1" and sim.status["canaryVersion"] == "2"
+    assert "full size (0/4)" in sim.status["message"]
+    assert split(4, sim.status["canaryWeight"], False) == (4, 4)  # a surge, not a swap
+    sim.step(after=30, ready=broken)
+    assert sim.phase == "Progressing" and sim.status["stableVersion"] == "1"
+    sim.step(after=31, ready=broken)
+    assert sim.status["stableVersion"] == "1" and not sim.status.get("canaryVersion")
+    assert "ProgressDeadlineExceeded" in sim.reasons()
+
+
+def test_promotion_waits_for_the_canary_at_full_size() -> None:
+    sim = rolled_out(policy(targetVersion="1", strategy=None))
+    sim.step(ready={"1": 4, "2": 3})
+    assert sim.status.get("canaryVersion") == "2"
+    sim.step(after=5, ready={"1": 4, "2": 4})
+    assert sim.status["stableVersion"] == "2" and sim.phase == "Promoted"

@@ -126,3 +126,18 @@ def test_service_addresses_the_version_pods() -> None:
     assert svc["spec"]["selector"] == {"modelops.io/model": "sentiment",
                                        "modelops.io/version": "2", "modelops.io/serving": "true"}
     assert [p["name"] for p in svc["spec"]["ports"]] == ["http", "metrics"]
+
+
+def test_server_knows_its_model_and_version_and_says_why_it_exits() -> None:
+    dep = build(image="acme/s:2")
+    assert env(dep)["MODELOPS_MODEL"] == "sentiment" and env(dep)["MODELOPS_VERSION"] == "2"
+    assert container(dep)["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_artifact_credentials_reach_only_the_fetcher_by_reference() -> None:
+    dep = build(image="acme/s:2", artifact={"uri": "s3://models/s/2/",
+                                            "credentialsSecret": "s3-creds"})
+    fetch = dep["spec"]["template"]["spec"]["initContainers"][0]
+    assert fetch["envFrom"] == [{"secretRef": {"name": "s3-creds"}}]
+    assert "envFrom" not in container(dep)
+    assert fetch["terminationMessagePolicy"] == "FallbackToLogsOnError"

@@ -129,3 +129,50 @@ def test_deletion_is_held_only_by_live_policies() -> None:
     assert deletion_blocker("2", [live]) is not None
     assert deletion_blocker("3", [live]) is None
     assert deletion_blocker("1", [{**live, "deleting": True}]) is None
+
+
+def _pending(seconds: float) -> tuple[dict[str, Any], Observed]:
+    """A version whose pods have not been ready for `seconds`."""
+    first = plan(mv(), Observed(), S, NOW)
+    d, s = first.apply
+    d = {**d, "status": {"observedGeneration": 1, "readyReplicas": 0, "updatedReplicas": 2}}
+    d["metadata"] = {**d["metadata"], "generation": 1}
+    from datetime import timedelta
+    st = plan(mv(), Observed(deployment=d, service=s), S, NOW - timedelta(seconds=seconds)).status
+    return mv(status=st), Observed(deployment=d, service=s)
+
+
+def test_fresh_pods_are_not_looked_at_but_checked_again_later() -> None:
+    body, obs = _pending(1)
+    p = plan(body, obs, S, NOW)
+    assert p.needs_pods is None and p.recheck_after
+    assert p.status["phase"] == "Pending"
+
+
+def test_pods_unready_for_a_while_are_diagnosed_into_conditions_and_a_warning() -> None:
+    from modelops.api.conditions import get_condition
+    from modelops.serving.diagnose import Problem
+    body, obs = _pending(30)
+    p = plan(body, obs, S, NOW)
+    assert p.needs_pods == "modelops.io/model=m,modelops.io/version=1,modelops.io/serving=true"
+    obs.pod_problem, obs.pods_checked = Problem("FetchFailed", "fetching the artifact failed: "
+                                                               "digest mismatch"), True
+    p = plan(body, obs, S, NOW)
+    ready = get_condition(p.status["conditions"], "Ready")
+    avail = get_condition(p.status["conditions"], "Available")
+    assert ready and ready["reason"] == "FetchFailed" and "digest mismatch" in ready["message"]
+    assert avail and avail["reason"] == "FetchFailed"
+    assert p.status["phase"] == "Pending" and p.apply == []
+    assert [(e.type, e.reason) for e in p.events] == [("Warning", "FetchFailed")]
+    # the same problem seen again is not news
+    again = plan(mv(status=p.status), obs, S, NOW)
+    assert again.events == [] and again.status == p.status
+
+
+def test_a_ready_version_is_never_diagnosed_nor_rechecked() -> None:
+    first = plan(mv(), Observed(), S, NOW)
+    d, s = first.apply
+    d = {**d, "status": {"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 2}}
+    d["metadata"] = {**d["metadata"], "generation": 1}
+    p = plan(mv(), Observed(deployment=d, service=s), S, NOW)
+    assert p.needs_pods is None and p.recheck_after is None

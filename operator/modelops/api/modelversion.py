@@ -24,8 +24,15 @@ class Artifact(ApiModel):
         max_length=2048,
     )
     digest: str | None = Field(
-        None, description="Optional integrity pin, `sha256:<64 hex>`; passed to the server as "
-        "MODEL_DIGEST for it to verify.", pattern=r"^sha256:[a-f0-9]{64}$")
+        None, description="Optional integrity pin, `sha256:<64 hex>`: the fetched artifact must "
+        "match it or the version never becomes Ready. One file: its SHA-256; several: the "
+        "SHA-256 of their `sha256sum` listing sorted by path (see docs/api.md). Also passed to "
+        "the server as MODEL_DIGEST.", pattern=r"^sha256:[a-f0-9]{64}$")
+    credentials_secret: str | None = Field(
+        None, description="A Secret in the version's namespace whose keys become the fetcher's "
+        "environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, HF_TOKEN, "
+        "HF_ENDPOINT... (KServe storage's names). Never copied into status, logs or events.",
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)
 
 
 class ServingResources(ApiModel):

@@ -14,16 +14,17 @@ def split(total: int, weight: int, routed: bool) -> tuple[int, int]:
 
     With replica routing one Service spreads requests over ready pods, so the weight is the
     canary's share of pods: at least one canary pod while the weight is above 0, and at least
-    one stable pod until it reaches 100. With a traffic router (Gateway API) the route sets the
-    weights, so stable keeps all its replicas and the canary gets its share (at least one).
+    one stable pod below 100. At 100 the canary runs at full size beside the whole stable (a
+    surge, as a Deployment's rolling update does): the stable leaves only at promotion, once
+    the canary is ready, so a canary that never starts never takes the Service's pods away.
+    With a traffic router (Gateway API) the route sets the weights, so stable keeps all its
+    replicas and the canary gets its share (at least one).
     """
     if weight <= 0 or total == 0:
         return total, 0
     canary = max(1, math.ceil(total * weight / 100))
-    if routed:
+    if routed or weight >= 100:
         return total, min(canary, total)
-    if weight >= 100:
-        return 0, total
     canary = min(canary, max(total - 1, 1))
     return max(total - canary, 1), canary
 

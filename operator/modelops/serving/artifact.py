@@ -24,7 +24,7 @@ def split_pvc(uri: str) -> tuple[str, str]:
 
 
 def model_source(uri: str, digest: str | None, model: str, version: str, model_dir: str,
-                 fetcher_image: str) -> ModelSource:
+                 fetcher_image: str, credentials: str | None = None) -> ModelSource:
     env = [
         {"name": "MODEL_NAME", "value": model},
         {"name": "MODEL_VERSION", "value": version},
@@ -46,5 +46,9 @@ def model_source(uri: str, digest: str | None, model: str, version: str, model_d
         "args": [uri, model_dir],
         "env": [e for e in env if e["name"] in ("MODEL_URI", "MODEL_DIR", "MODEL_DIGEST")],
         "volumeMounts": [{"name": VOLUME, "mountPath": model_dir}],
+        # The fetcher's reason for failing lands in the ModelVersion's conditions.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
     }
+    if credentials:
+        fetch["envFrom"] = [{"secretRef": {"name": credentials}}]
     return ModelSource(env, [{"name": VOLUME, "emptyDir": {}}], [mount], [fetch])

@@ -49,15 +49,20 @@ def deployment(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, re
     lbl = names.labels(spec.model, spec.version, "serving")
     digest = spec.artifact.digest if spec.artifact else None
     src = model_source(artifact_uri, digest, spec.model, spec.version,
-                       settings.model_dir, settings.fetcher_image)
+                       settings.model_dir, settings.fetcher_image,
+                       spec.artifact.credentials_secret if spec.artifact else None)
     ports = [{"name": "http", "containerPort": eff.port, "protocol": "TCP"}]
     if eff.metrics_port and eff.metrics_port != eff.port:
         ports.append({"name": "metrics", "containerPort": eff.metrics_port, "protocol": "TCP"})
     container: dict[str, Any] = {
         "name": "server",
         "image": eff.image,
-        "env": src.env + [e.dump() for e in serving.env or []],
+        "env": src.env + [{"name": "MODELOPS_MODEL", "value": spec.model},
+                          {"name": "MODELOPS_VERSION", "value": spec.version}]
+        + [e.dump() for e in serving.env or []],
         "ports": ports,
+        # A server that exits says why in the ModelVersion's conditions (its last log lines).
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "readinessProbe": {"httpGet": {"path": eff.readiness_path, "port": "http"},
                            "periodSeconds": 5, "failureThreshold": 3},
         "volumeMounts": src.mounts,

@@ -182,7 +182,8 @@ def evaluation_job(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str
     """One pod that writes `{"metric": number, ...}` to its termination message."""
     e: Evaluation = spec.evaluation  # type: ignore[assignment]
     src = model_source(artifact_uri, spec.artifact.digest if spec.artifact else None,
-                       spec.model, spec.version, settings.model_dir, settings.fetcher_image)
+                       spec.model, spec.version, settings.model_dir, settings.fetcher_image,
+                       spec.artifact.credentials_secret if spec.artifact else None)
     lbl = _labels(spec, "evaluation", {})
     container: dict[str, Any] = {
         "name": "evaluator",

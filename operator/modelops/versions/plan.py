@@ -17,6 +17,7 @@ from ..api.conditions import get_condition, set_condition
 from ..api.modelversion import ModelVersionSpec
 from ..desired import needs_apply, stamp
 from ..serving import builders, names
+from ..serving.diagnose import Problem
 from ..settings import Settings
 from ..training.plan import Progress, plan_evaluation, plan_training
 from .validate import NodeInfo, problems
@@ -31,6 +32,8 @@ class Observed:
     nodes: list[NodeInfo] | None = None
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # the version's Jobs by name
     eval_output: list[str] | None = None  # termination messages of the finished eval pod
+    pod_problem: Problem | None = None  # why the serving pods are not ready (serving.diagnose)
+    pods_checked: bool = False  # pod_problem was looked for
 
 
 @dataclass
@@ -47,6 +50,14 @@ class Plan:
     status: dict[str, Any] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     needs_output_of: str | None = None  # ask again with Observed.eval_output of this Job
+    needs_pods: str | None = None  # ask again with Observed.pod_problem of pods so selected
+    recheck_after: float | None = None  # plan again this much later even if nothing changes
+
+
+# Pods get this long to become ready before the operator looks at them, and look again this
+# often while they are not: kwok's (and most real) pods are ready before anyone looks.
+DIAGNOSE_AFTER = 8.0
+RECHECK_EVERY = 10.0
 
 
 def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: datetime) -> Plan:
@@ -127,22 +138,44 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
             if needs_apply(want, have):
                 out.apply.append(want)
         ready, available, msg = deployment_readiness(observed.deployment, replicas)
+        problem = None
+        if not ready and replicas > 0 and observed.deployment is not None:
+            out.recheck_after = RECHECK_EVERY
+            if observed.pods_checked:
+                problem = observed.pod_problem
+            elif _pending_for(conds, now) >= DIAGNOSE_AFTER:
+                out.needs_pods = ",".join(f"{k}={v}" for k, v in
+                                          builders.selector(spec.model, spec.version).items())
         status["serving"] = {
             "deployment": names.child_name(spec.model, spec.version),
             "service": names.child_name(spec.model, spec.version),
             "replicas": replicas,
             "readyReplicas": _ready_replicas(observed.deployment),
         }
+        if problem is not None:
+            msg = f"{msg}: {problem.message}"
+            was = get_condition(old.get("conditions"), "Ready") or {}
+            if (was.get("reason"), was.get("message")) != (problem.reason, msg):
+                out.events.append(Event("Warning", problem.reason, problem.message))
         conds = set_condition(conds, "Available", available,
                               "MinimumReplicasAvailable" if available else
-                              ("ScaledToZero" if replicas == 0 else "NoReplicasReady"), msg, gen,
-                              now)
-        conds = set_condition(conds, "Ready", ready, "Ready" if ready else "Progressing", msg,
-                              gen, now)
+                              ("ScaledToZero" if replicas == 0 else
+                               problem.reason if problem else "NoReplicasReady"), msg, gen, now)
+        conds = set_condition(conds, "Ready", ready, "Ready" if ready else
+                              problem.reason if problem else "Progressing", msg, gen, now)
         status.update(phase="Ready" if ready else "Pending", conditions=conds)
     _transitions(old, status, out)
     out.status = status
     return out
+
+
+def _pending_for(conds: list[dict[str, Any]], now: datetime) -> float:
+    """Seconds the version has not been Ready (0 if it has no Ready condition yet)."""
+    c = get_condition(conds, "Ready")
+    if not c or c.get("status") == "True" or not c.get("lastTransitionTime"):
+        return 0.0
+    since = datetime.fromisoformat(str(c["lastTransitionTime"]).replace("Z", "+00:00"))
+    return (now - since).total_seconds()
 
 
 def _ready_replicas(dep: dict[str, Any] | None) -> int:

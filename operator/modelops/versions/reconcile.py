@@ -16,6 +16,7 @@ from ..indexes import Indexes, child, first, values
 from ..kube import MODELVERSIONS, PODS, ApiError
 from ..rollout.policy import governing
 from ..rollout.replicas import version_replicas
+from ..serving.diagnose import diagnose
 from ..serving.names import child_name
 from ..state import State
 from .deletion import PROTECTION, deletion_blocker
@@ -155,6 +156,10 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
         pods = await state.kube.list(PODS, ns, f"job-name={p.needs_output_of}")
         observed.eval_output = termination_messages(pods)
         p = plan(mv, observed, state.settings, now)
+    if p.needs_pods:
+        observed.pod_problem = diagnose(await state.kube.list(PODS, ns, p.needs_pods))
+        observed.pods_checked = True
+        p = plan(mv, observed, state.settings, now)
     if p.apply:
         for obj in p.apply:
             logger.info("%s/%s: applying %s %s", ns, name, obj["kind"],
@@ -180,10 +185,25 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
                                                                               p.status)},
                                sub="status")
         state.written[uid] = p.status
+    if p.recheck_after:
+        recheck(state, (ns, name), p.recheck_after)
     count_training(p, mv)
     target = kopf.Body(cast(kopf.RawBody, mv))
     for ev in p.events:
         kopf.event(target, type=ev.type, reason=ev.reason, message=ev.message)
+
+
+def recheck(state: State, key: tuple[str, str], delay: float) -> None:
+    """Reconcile `key` again after `delay`, once however often this is asked meanwhile."""
+    if state.queue is None or key in state.rechecks:
+        return
+    queue = state.queue
+
+    def fire() -> None:
+        state.rechecks.pop(key, None)
+        queue.add(key)
+
+    state.rechecks[key] = asyncio.get_running_loop().call_later(delay, fire)
 
 
 def count_training(p: Plan, mv: dict[str, Any]) -> None:

@@ -10,7 +10,8 @@ from ..api.quantity import parse_quantity
 from ..serving.artifact import split_pvc
 from ..settings import Settings
 
-RESERVED_ENV = {"MODEL_NAME", "MODEL_VERSION", "MODEL_URI", "MODEL_DIR", "MODEL_DIGEST"}
+RESERVED_ENV = {"MODEL_NAME", "MODEL_VERSION", "MODEL_URI", "MODEL_DIR", "MODEL_DIGEST",
+                "MODELOPS_MODEL", "MODELOPS_VERSION"}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,388 @@
+"""The local cluster's one real node: containerd, kubelet and kube-proxy in a network namespace.
+
+Pods on this node run real processes. Everything it makes is its own and is swept by `down`:
+the network namespace `modelops-node` (pod and Service addresses exist only there, and
+kube-proxy's rules live there), the cgroup parent `/modelops-node`, state under
+`.localcluster/node/`, and containerd's shims (found by the address of our containerd, never
+by name). Kubelet and containerd 1.6 still write a few fixed host paths, so there is one real
+node per machine. Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localcluster import Cluster
+
+NETNS = "modelops-node"
+NETNS_PATH = Path("/run/netns") / NETNS
+NODE = "real-node"
+NODE_IP = "10.250.0.2"
+POD_CIDR = "10.245.0.0/24"
+DNS_IP = "10.96.0.10"
+S3_PORT = 9000  # the local S3 server, in the node: http://s3.kube-system.svc.cluster.local:9000
+CGROUP = "modelops-node"
+CGROUP_FS = Path("/sys/fs/cgroup")
+CNI_BIN = Path("/usr/lib/cni")
+CONTAINER_LOGS = Path("/var/log/containers")  # fixed in the kubelet
+PROCS = ("kube-proxy", "kubelet", "containerd", "nodelink")  # stop order
+TOOLS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "nsenter", "ip", "iptables")
+LABEL = "modelops.io/node-kind"
+
+
+def log(msg: str) -> None:
+    print(f"[cluster {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def enabled() -> bool:
+    return os.environ.get("MODELOPS_REAL_NODE", "1") != "0"
+
+
+def _sh(*argv: str, check: bool = True, ns: bool = False, **kw: Any) -> subprocess.CompletedProcess:
+    if ns:
+        argv = ("nsenter", f"--net={NETNS_PATH}", *argv)
+    return subprocess.run(argv, check=check, capture_output=True, text=True, **kw)
+
+
+class RealNode:
+    def __init__(self, cluster: Cluster, cache: Path) -> None:
+        self.c = cluster
+        self.cache = cache
+        self.dir = cluster.state / "node"
+        self.sock = self.dir / "containerd.sock"
+        self.marker = self.dir / "owner"
+
+    # -- checks --------------------------------------------------------------------------------
+    def preflight(self) -> None:
+        missing = [t for t in TOOLS if not shutil.which(t)]
+        missing += [str(CNI_BIN / p) for p in ("bridge", "host-local", "loopback", "portmap")
+                    if not (CNI_BIN / p).exists()]
+        if missing:
+            raise SystemExit("the real node needs " + ", ".join(missing)
+                             + "; `bash hack/install-debs.sh` installs them "
+                             "(or MODELOPS_REAL_NODE=0 for a kwok-only cluster)")
+        if os.geteuid() != 0:
+            raise SystemExit("the real node needs root (or MODELOPS_REAL_NODE=0)")
+        if len(str(self.sock)) > 100:
+            raise SystemExit(f"{self.sock} is too long for a Unix socket; move the checkout "
+                             "or set MODELOPS_CLUSTER_DIR to a shorter path")
+        taken = []
+        if NETNS_PATH.exists():
+            taken.append(f"network namespace {NETNS} (/run/netns)")
+        taken += [str(p) for p in self._cgroups() if p.exists()]
+        if taken:
+            raise SystemExit(
+                "the real node cannot start: " + "; ".join(taken) + " already exist(s) and "
+                "this cluster did not make them (another checkout's cluster, or one whose state "
+                "was deleted). Stop that cluster with its `make cluster-down`, or remove them: "
+                f"`ip netns delete {NETNS}` and rmdir the cgroups.")
+
+    def _cgroups(self) -> list[Path]:
+        return [d / CGROUP for d in sorted(CGROUP_FS.iterdir())
+                if d.is_dir() and not d.is_symlink() and (d / "cgroup.procs").exists()]
+
+    # -- up --------------------------------------------------------------------------------------
+    def up(self, bins: dict[str, Path], api_port: int, s3_port: int | None = None) -> None:
+        t0 = time.monotonic()
+        self.preflight()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.marker.write_text(str(self.c.state))
+        self._network()
+        self.c._start("nodelink", [
+            sys.executable, str(Path(__file__).with_name("nodelink.py")),
+            "--egress", str(self.c.state / "egress.sock"), "--netns", str(NETNS_PATH),
+            "--forward-in-node", f"127.0.0.1:{api_port}=127.0.0.1:{api_port}",
+            "--forward-in-node", f"{NODE_IP}:{api_port}=127.0.0.1:{api_port}",
+            *(["--forward-in-node", f"{NODE_IP}:{S3_PORT}=127.0.0.1:{s3_port}"]
+              if s3_port else [])])
+        self._containerd()
+        self.c._wait("containerd", lambda: self._ctr("version", check=False).returncode == 0,
+                     30, "containerd")
+        self._import_images()
+        self._cgroup_root()
+        self._kubelet(bins["kubelet"], api_port)
+        self.c._wait("the real node Ready", self._ready, 90, "kubelet")
+        self._kube_proxy(bins["kube-proxy"], api_port)
+        self._service("default", "kubernetes", "https", api_port)
+        if s3_port:
+            self._service("kube-system", "s3", "http", S3_PORT)
+        self._dns()
+        log(f"real node {NODE} ready in {time.monotonic() - t0:.1f}s")
+
+    def _network(self) -> None:
+        _sh("ip", "netns", "add", NETNS)
+        for cmd in (("ip", "link", "set", "lo", "up"),
+                    # The node's address, on a veth pair wholly inside the namespace (no dummy
+                    # module on every kernel).
+                    ("ip", "link", "add", "mo-node0", "type", "veth", "peer", "name", "mo-node1"),
+                    ("ip", "addr", "add", f"{NODE_IP}/24", "dev", "mo-node0"),
+                    ("ip", "link", "set", "mo-node1", "up"),
+                    ("ip", "link", "set", "mo-node0", "up"),
+                    # a route for Service addresses: kube-proxy rewrites them before they leave
+                    ("ip", "route", "add", "default", "dev", "mo-node0"),
+                    ("sysctl", "-qw", "net.ipv4.ip_forward=1"),
+                    ("sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1")):
+            _sh(*cmd, ns=True)
+        net = self.dir / "cni" / "net.d"
+        net.mkdir(parents=True, exist_ok=True)
+        (net / "10-modelops.conflist").write_text(json.dumps({
+            "cniVersion": "1.0.0", "name": "modelops",
+            "plugins": [
+                {"type": "bridge", "bridge": "mo-cni0", "isGateway": True, "ipMasq": False,
+                 "hairpinMode": True,
+                 "ipam": {"type": "host-local", "ranges": [[{"subnet": POD_CIDR}]],
+                          "routes": [{"dst": "0.0.0.0/0"}],
+                          "dataDir": str(self.dir / "cni" / "ipam")}},
+                {"type": "portmap", "capabilities": {"portMappings": True}},
+            ]}, indent=2))
+
+    def _containerd(self) -> None:
+        d = self.dir
+        cfg = d / "containerd.toml"
+        cfg.write_text(f"""version = 2
+root = "{d / 'containerd'}"
+state = "{d / 'run'}"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "{self.sock}"
+[ttrpc]
+  address = "{self.sock}.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{d / 'opt'}"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost/modelops/pause:dev"
+  # root here lacks CAP_SYS_RESOURCE: runc must not raise a container's oom_score_adj
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{CNI_BIN}"
+    conf_dir = "{d / 'cni' / 'net.d'}"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        Root = "{d / 'runc'}"
+""")
+        self.c._start("containerd", ["nsenter", f"--net={NETNS_PATH}", "containerd",
+                                     "--config", str(cfg), "--log-level", "warn"])
+
+    def _ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return _sh("ctr", f"--address={self.sock}", "-n", "k8s.io", *args, check=check)
+
+    def load_images(self) -> None:
+        if not self.sock.exists():
+            raise SystemExit("the real node is not running")
+        self._import_images()
+
+    def _import_images(self) -> None:
+        images = sorted((self.cache / "images").glob("*.oci.tar"))
+        if not any(p.name.startswith("pause") for p in images):
+            raise SystemExit("the pause image is missing; `bash hack/images/build.sh` builds it")
+        t0 = time.monotonic()
+        for tar in images:
+            r = self._ctr("images", "import", "--no-unpack", str(tar), check=False)
+            if r.returncode != 0:
+                raise SystemExit(f"importing {tar.name} into the real node failed: {r.stderr}")
+        log(f"real node: {len(images)} images loaded ({time.monotonic() - t0:.1f}s)")
+
+    def _cgroup_root(self) -> None:
+        # The kubelet wants its cgroup root to exist in every hierarchy; a v1 cpuset child
+        # starts empty and must be given its parent's CPUs and memory nodes.
+        for cg in self._cgroups():
+            cg.mkdir(exist_ok=True)
+            for f in ("cpuset.cpus", "cpuset.mems"):
+                if (cg / f).exists() and not (cg / f).read_text().strip():
+                    (cg / f).write_text((cg.parent / f).read_text())
+
+    def _kubelet(self, kubelet: Path, api_port: int) -> None:
+        d, pki = self.dir, self.c.pki
+        from pki import kubeconfig
+        kubeconfig(d / "kubelet.kubeconfig", f"https://127.0.0.1:{api_port}", pki, "node")
+        resolv = d / "resolv.conf"
+        resolv.write_text("# pods with dnsPolicy Default: no name server outside the node\n")
+        cfg = d / "kubelet.json"
+        cfg.write_text(json.dumps({
+            "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+            # This machine has cgroup v1 only, which kubelet 1.35 refuses unless told.
+            "failCgroupV1": False, "cgroupDriver": "cgroupfs", "cgroupRoot": f"/{CGROUP}",
+            "containerRuntimeEndpoint": f"unix://{self.sock}",
+            "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
+                               "x509": {"clientCAFile": str(pki / "ca.crt")}},
+            "authorization": {"mode": "Webhook"},
+            "address": NODE_IP, "port": 10250, "readOnlyPort": 0,
+            "healthzBindAddress": "127.0.0.1", "healthzPort": 10248,
+            "clusterDNS": [DNS_IP], "clusterDomain": "cluster.local",
+            "resolvConf": str(resolv), "podLogsDir": str(d / "pods-logs"),
+            "failSwapOn": False, "serializeImagePulls": False,
+            "registerWithTaints": [{"key": LABEL, "value": "real", "effect": "NoSchedule"}],
+            "nodeStatusReportFrequency": "10s", "imageGCHighThresholdPercent": 95,
+            "imageGCLowThresholdPercent": 90,
+            "evictionHard": {"memory.available": "200Mi", "nodefs.available": "2%",
+                             "imagefs.available": "2%"},
+            "containerLogMaxSize": "10Mi",
+        }, indent=2))
+        self.c._start("kubelet", [
+            "nsenter", f"--net={NETNS_PATH}", str(kubelet), f"--config={cfg}",
+            f"--kubeconfig={d / 'kubelet.kubeconfig'}", f"--root-dir={d / 'kubelet'}",
+            f"--hostname-override={NODE}", f"--node-ip={NODE_IP}",
+            f"--node-labels={LABEL}=real", "--v=1"])
+
+    def _ready(self) -> bool:
+        out = self.c.kubectl("get", "node", NODE, "-o", "json", check=False)
+        try:
+            conds = json.loads(out)["status"]["conditions"]
+        except (ValueError, KeyError):
+            return False
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+
+    def _kube_proxy(self, proxy: Path, api_port: int) -> None:
+        d = self.dir
+        from pki import kubeconfig
+        kubeconfig(d / "kube-proxy.kubeconfig", f"https://127.0.0.1:{api_port}", self.c.pki,
+                   "kube-proxy")
+        cfg = d / "kube-proxy.json"
+        cfg.write_text(json.dumps({
+            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
+            "clientConnection": {"kubeconfig": str(d / "kube-proxy.kubeconfig")},
+            "mode": "iptables", "clusterCIDR": POD_CIDR, "hostnameOverride": NODE,
+            "bindAddress": NODE_IP, "metricsBindAddress": "127.0.0.1:10249",
+            "healthzBindAddress": "127.0.0.1:10256",
+            # nf_conntrack_max is global, not ours to change
+            "conntrack": {"maxPerCore": 0},
+        }))
+        self.c._start("kube-proxy", ["nsenter", f"--net={NETNS_PATH}", str(proxy),
+                                     f"--config={cfg}", "--v=1"])
+
+    def _service(self, namespace: str, name: str, port_name: str, port: int) -> None:
+        """A Service whose endpoint is nodelink on NODE_IP, forwarding to a host server: the
+        API server (it runs with --endpoint-reconciler-type=none: it is on the host's
+        loopback, which no endpoint may name) and the local S3 server."""
+        objs: list[dict[str, Any]] = []
+        if name != "kubernetes":  # the API server makes its own Service
+            objs.append({"apiVersion": "v1", "kind": "Service",
+                         "metadata": {"name": name, "namespace": namespace},
+                         "spec": {"ports": [{"name": port_name, "port": port,
+                                             "protocol": "TCP"}]}})
+        objs.append({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": name, "namespace": namespace,
+                         "labels": {"kubernetes.io/service-name": name,
+                                    "endpointslice.kubernetes.io/managed-by":
+                                        "localcluster.modelops.io"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}}],
+            "ports": [{"name": port_name, "port": port, "protocol": "TCP"}]})
+        self.c.kubectl("apply", "--server-side", "-f", "-",
+                       stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}))
+
+    def _dns(self) -> None:
+        manifest = Path(__file__).with_name("coredns.yaml")
+        self.c.kubectl("apply", "--server-side", "-f", str(manifest))
+
+    # -- down ------------------------------------------------------------------------------------
+    def down(self) -> None:
+        """Pods first while the kubelet can still tear them down, then the node, then a sweep."""
+        pids = self.c._pids()
+        if not self.dir.exists():  # not ours to sweep: nothing of a real node was started here
+            self.c.stop(list(PROCS))
+            return
+        if self.c.running() and _alive_any(pids, "kubelet"):
+            self.c.kubectl("cordon", NODE, check=False)
+            self.c.kubectl("delete", "pods", "-A", f"--field-selector=spec.nodeName={NODE}",
+                           "--grace-period=5", "--timeout=40s", check=False)
+        self.c.stop(["kube-proxy", "kubelet"])
+        if _alive_any(pids, "containerd"):
+            self._kill_tasks()
+        self.c.stop(["containerd"])
+        self._kill_shims()
+        self.c.stop(["nodelink"])
+        if self.c.running():
+            self.c.kubectl("delete", "node", NODE, "--ignore-not-found", check=False)
+        self._sweep()
+
+    def _kill_tasks(self) -> None:
+        tasks = self._ctr("tasks", "ls", "-q", check=False).stdout.split()
+        for t in tasks:
+            self._ctr("tasks", "kill", "-s", "SIGKILL", t, check=False)
+        for t in tasks:
+            self._ctr("tasks", "delete", "-f", t, check=False)
+
+    def _kill_shims(self) -> None:
+        ours = str(self.sock).encode()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"containerd-shim-runc-v2") and ours in argv:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(proc.name), signal.SIGKILL)
+
+    def _sweep(self) -> None:
+        # Mounts under our state (volumes, rootfs, shm, pod netns), deepest first.
+        prefix = str(self.dir) + "/"
+        for _ in range(3):
+            info = Path("/proc/self/mountinfo").read_text().splitlines()
+            mounts = [line.split()[4] for line in info]
+            ours = sorted({m for m in mounts if m.startswith(prefix)}, key=len, reverse=True)
+            if not ours:
+                break
+            for m in ours:
+                _sh("umount", "-l", m.encode().decode("unicode_escape"), check=False)
+        for cg in self._cgroups():
+            _remove_cgroup(cg)
+        if CONTAINER_LOGS.is_dir():
+            for link in CONTAINER_LOGS.iterdir():
+                with contextlib.suppress(OSError):
+                    if link.is_symlink() and os.readlink(link).startswith(prefix):
+                        link.unlink()
+        if NETNS_PATH.exists():
+            _sh("ip", "netns", "delete", NETNS, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        (self.c.state / "egress.sock").unlink(missing_ok=True)
+
+
+def _alive_any(pids: dict[str, int], name: str) -> bool:
+    pid = pids.get(name, 0)
+    return pid > 0 and Path(f"/proc/{pid}").exists()
+
+
+def _remove_cgroup(cg: Path) -> None:
+    """Kill what is left in our cgroup tree (every process there is ours), then rmdir it."""
+    if not cg.exists():
+        return
+    dirs = sorted((p for p in cg.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
+                  reverse=True) + [cg]
+    for _ in range(20):
+        left = False
+        for d in dirs:
+            with contextlib.suppress(OSError):
+                for pid in (d / "cgroup.procs").read_text().split():
+                    left = True
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
+        if not left:
+            break
+        time.sleep(0.1)
+    for d in dirs:
+        with contextlib.suppress(OSError):
+            d.rmdir()

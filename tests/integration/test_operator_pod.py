@@ -1,0 +1,68 @@
+"""The operator in its own pod on the real node: the chart with the image built from the
+project's Dockerfile, under its ServiceAccount and the restricted Pod Security profile, real
+probes and metrics, and a model served end to end by it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from tests.integration.test_install import CHART, helm
+from tests.integration.test_real_serving import predict
+from tests.support import node
+from tests.support.kube import Kube
+from tests.support.manifests import model_version
+from tests.support.operator import OperatorProcess
+from tests.support.waiting import wait_for
+
+
+def test_the_operator_pod_serves_a_model_on_the_real_node(
+        kube: Kube, operator: OperatorProcess, namespace: str) -> None:
+    ns = "modelops-pod"
+    wait_for(lambda: kube.kubectl("get", "namespace", ns, check=False).returncode != 0,
+             timeout=90, what=f"no {ns} left from an earlier run")
+    kube.kubectl("create", "namespace", ns)
+    kube.kubectl("label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
+    operator.stop()  # one operator at a time
+    try:
+        r = helm("install", "mo", str(CHART), "-n", ns, "--kubeconfig", kube.kubeconfig,
+                 "--set", "image.repository=localhost/modelops/operator",
+                 "--set", "image.tag=dev", "--set", f"watchNamespaces={{{namespace}}}",
+                 "--set-json", f"nodeSelector={json.dumps(node.REAL)}",
+                 "--set-json", f"tolerations={json.dumps(node.TOLERATE_REAL)}")
+        assert r.returncode == 0, r.stderr
+        # Ready means its readiness probe passed against the real process.
+        rollout = kube.kubectl("rollout", "status", "deployment/mo-modelops", "-n", ns,
+                               "--timeout=180s", check=False)
+        assert rollout.returncode == 0, rollout.stdout + rollout.stderr + kube.kubectl(
+            "logs", "-n", ns, "deployment/mo-modelops", "--tail=40", check=False).stdout
+        pod = kube.core.list_namespaced_pod(ns, label_selector="app.kubernetes.io/name=modelops"
+                                            ).items[0]
+        assert pod.spec.node_name == "real-node"
+        assert pod.spec.service_account_name == "mo-modelops"
+        assert pod.status.container_statuses[0].restart_count == 0
+        # Its metrics answer on the pod's address, as Prometheus would scrape them.
+        status, metrics = node.request(pod.status.pod_ip, 9090, "GET", "/metrics")
+        assert status == 200 and b"modelops_" in metrics
+
+        url, data = node.serve_example_model(kube, namespace)
+        kube.create(namespace, model_version(
+            "iris-v1", "iris", "1",
+            artifact={"uri": url, "digest": "sha256:" + hashlib.sha256(data).hexdigest()},
+            serving={"image": node.EXAMPLE_IMAGE, "port": 8080,
+                     "readinessPath": "/v2/health/ready", **node.on_real_node()}))
+        wait_for(lambda: phase(kube, namespace) == "Ready", timeout=180,
+                 what="iris-v1 Ready, served by the operator in its pod")
+        answer = predict(kube, namespace, "iris-1", 8080, "iris")
+        assert answer["outputs"][0]["data"] == [0]
+        log = kube.kubectl("logs", "-n", ns, pod.metadata.name).stdout
+        assert "iris-v1" in log  # it was this operator that did it
+    finally:
+        helm("uninstall", "mo", "-n", ns, "--kubeconfig", kube.kubeconfig)
+        kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        operator.start()
+
+
+def phase(kube: Kube, ns: str) -> Any:
+    return ((kube.get_mv(ns, "iris-v1") or {}).get("status") or {}).get("phase")

@@ -1,0 +1,167 @@
+"""Real serving on the real node: artifacts fetched over http and from a real S3 server,
+their digests checked, the example model server loading them and answering predictions
+through the version's Service and the policy's stable Service; and bad input ending in a
+condition and an event with nothing rolled out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.support import node
+from tests.support.kube import Kube
+from tests.support.manifests import model_version
+from tests.support.waiting import wait_for
+
+SERVER = "localhost/modelops/model-server:dev"
+
+
+def serving(**extra: Any) -> dict[str, Any]:
+    return {"image": SERVER, "port": 8080, "readinessPath": "/v2/health/ready",
+            "resources": {"cpu": "250m", "memory": "512Mi"}, **node.on_real_node(), **extra}
+
+
+@pytest.fixture
+def artifacts(kube: Kube, namespace: str) -> tuple[str, bytes]:
+    return node.serve_example_model(kube, namespace)
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def creds(kube: Kube, namespace: str, name: str, data: dict[str, str]) -> None:
+    kube.kubectl("create", "secret", "generic", name, "-n", namespace,
+                 *[f"--from-literal={k}={v}" for k, v in data.items()])
+
+
+def predict(kube: Kube, namespace: str, service: str, port: int, model: str) -> dict[str, Any]:
+    """A prediction through a Service. Its endpoints reach kube-proxy a moment after the pods
+    are ready (as on any cluster), so a refused connection is tried again for a while."""
+    ip = kube.core.read_namespaced_service(service, namespace).spec.cluster_ip
+    status, body = wait_for(lambda: node.request(ip, port, "POST", f"/v2/models/{model}/infer",
+                                                 node.IRIS_SETOSA), timeout=15,
+                            what=f"an answer from Service {service}")
+    assert status == 200, body
+    return dict(json.loads(body))
+
+
+def phases_until_ready(kube: Kube, ns: str, names: list[str], timeout: float = 180
+                       ) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {n: [] for n in names}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for n in names:
+            phase = ((kube.get_mv(ns, n) or {}).get("status") or {}).get("phase") or ""
+            if phase and (not seen[n] or seen[n][-1] != phase):
+                seen[n].append(phase)
+        if all(s and s[-1] == "Ready" for s in seen.values()):
+            return seen
+        time.sleep(0.3)
+    raise AssertionError(f"not all Ready in {timeout}s: {seen}")
+
+
+def test_http_and_s3_artifacts_are_fetched_checked_and_served(
+        kube: Kube, namespace: str, operator: Any, artifacts: tuple[str, bytes]) -> None:
+    url, model_file = artifacts
+    bucket_key = f"{namespace}/iris/2/model.joblib"
+    node.s3_put("models", bucket_key, model_file)
+    creds(kube, namespace, "s3-creds", node.s3_env())
+    kube.create(namespace, model_version("iris-v1", "iris", "1", serving=serving(),
+                                         artifact={"uri": url, "digest": digest(model_file)}))
+    kube.create(namespace, model_version(
+        "iris-v2", "iris", "2", serving=serving(),
+        artifact={"uri": f"s3://models/{namespace}/iris/2/", "digest": digest(model_file),
+                  "credentialsSecret": "s3-creds"}))
+    seen = phases_until_ready(kube, namespace, ["iris-v1", "iris-v2"])
+    # Real start-up takes seconds: each version was Pending before it was Ready.
+    assert all(s[0] == "Pending" for s in seen.values()), seen
+    for name, version in (("iris-v1", "1"), ("iris-v2", "2")):
+        st = (kube.get_mv(namespace, name) or {})["status"]
+        assert st["serving"]["readyReplicas"] >= 1
+        answer = predict(kube, namespace, st["serving"]["service"], 8080, "iris")
+        assert answer["model_name"] == "iris" and answer["model_version"] == version
+        assert answer["outputs"][0]["data"] == [0]  # setosa
+    # The fetcher's log says the digest was checked (and never shows the secret key).
+    pod = kube.kubectl("get", "pods", "-n", namespace, "-l", "modelops.io/version=2", "-o",
+                       "jsonpath={.items[0].metadata.name}").stdout
+    log = kube.kubectl("logs", "-n", namespace, pod, "-c", "fetch-model").stdout
+    assert "digest verified" in log and node.s3()["secretKey"] not in log
+
+    kube.create(namespace, {"apiVersion": "modelops.io/v1alpha1", "kind": "UpdatePolicy",
+                            "metadata": {"name": "iris"},
+                            "spec": {"model": "iris", "targetVersion": "2"}})
+    wait_for(lambda: ((kube.get_up(namespace, "iris") or {}).get("status") or {}).get(
+        "stableVersion") == "2", timeout=60, what="policy stable on 2")
+    answer = predict(kube, namespace, "iris", 80, "iris")
+    assert answer["model_version"] == "2" and answer["outputs"][0]["data"] == [0]
+
+
+def reason_of(kube: Kube, ns: str, name: str) -> tuple[str, str]:
+    st = (kube.get_mv(ns, name) or {}).get("status") or {}
+    for c in st.get("conditions") or []:
+        if c["type"] == "Ready":
+            return c.get("reason", ""), c.get("message", "")
+    return "", ""
+
+
+def warnings(kube: Kube, ns: str, name: str) -> set[str]:
+    events = kube.core.list_namespaced_event(ns, field_selector=f"involvedObject.name={name}")
+    return {e.reason for e in events.items if e.type == "Warning"}
+
+
+def test_bad_artifacts_and_images_end_in_a_condition_and_an_event(
+        kube: Kube, namespace: str, operator: Any, artifacts: tuple[str, bytes]) -> None:
+    url, model_file = artifacts
+    node.s3_put("models", f"{namespace}/junk/model.joblib", b"this is not a model")
+    creds(kube, namespace, "s3-creds", node.s3_env())
+    creds(kube, namespace, "no-keys", {"AWS_ENDPOINT_URL": node.s3()["inCluster"]})
+    wrong = "sha256:" + "0" * 64
+    cases = {
+        # name: (artifact, serving extra, reason, words in the message)
+        "wrong-digest": ({"uri": url, "digest": wrong}, {}, "FetchFailed", "digest mismatch"),
+        "unreachable": ({"uri": f"http://nowhere.{namespace}.svc.cluster.local:8000/m.joblib"},
+                        {}, "FetchFailed", "failed after 3 attempts"),
+        "no-credentials": ({"uri": f"s3://models/{namespace}/junk/",
+                            "credentialsSecret": "no-keys"}, {}, "FetchFailed",
+                           "authentication failed"),
+        "cannot-load": ({"uri": f"s3://models/{namespace}/junk/",
+                         "credentialsSecret": "s3-creds"}, {}, "ServerCrashing", "cannot load"),
+        "no-image": ({"uri": url}, {"image": "localhost/modelops/absent:dev"},
+                     "ImageUnavailable", "localhost/modelops/absent:dev"),
+    }
+    for i, (name, (artifact, extra, _, _)) in enumerate(cases.items()):
+        kube.create(namespace, model_version(name, "bad", str(i + 1), artifact=artifact,
+                                             serving=serving(**extra)))
+    # A policy whose target is a version that never fetches rolls nothing out.
+    kube.create(namespace, model_version("good", "iris", "1", serving=serving(),
+                                         artifact={"uri": url, "digest": digest(model_file)}))
+    kube.create(namespace, {"apiVersion": "modelops.io/v1alpha1", "kind": "UpdatePolicy",
+                            "metadata": {"name": "iris"},
+                            "spec": {"model": "iris", "targetVersion": "1"}})
+    wait_for(lambda: ((kube.get_up(namespace, "iris") or {}).get("status") or {}).get(
+        "stableVersion") == "1", timeout=120, what="policy stable on 1")
+    kube.create(namespace, model_version("iris-bad", "iris", "9", serving=serving(),
+                                         artifact={"uri": url, "digest": wrong}))
+    kube.kubectl("patch", "updatepolicy", "iris", "-n", namespace, "--type=merge",
+                 "-p", '{"spec":{"targetVersion":"9"}}')
+
+    for name, (_, _, reason, words) in cases.items():
+        wait_for(lambda n=name, r=reason: reason_of(kube, namespace, n)[0] == r,
+                 timeout=150, what=f"{name}: Ready reason {reason}")
+        _, message = reason_of(kube, namespace, name)
+        assert words in message, (name, message)
+        assert reason in warnings(kube, namespace, name), name
+        assert (kube.get_mv(namespace, name) or {})["status"]["phase"] != "Ready"
+    wait_for(lambda: reason_of(kube, namespace, "iris-bad")[0] == "FetchFailed", timeout=60,
+             what="iris-bad FetchFailed")
+    # The rollout of 9 waits at its last step for pods that never get ready: version 1
+    # keeps every replica and answers through the stable Service.
+    st = (kube.get_up(namespace, "iris") or {})["status"]
+    assert st["stableVersion"] == "1" and "waiting for 9 to be ready" in st["message"], st
+    assert predict(kube, namespace, "iris", 80, "iris")["model_version"] == "1"
+    assert node.s3()["secretKey"] not in json.dumps(kube.get_mv(namespace, "no-credentials"))

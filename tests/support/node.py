@@ -1,0 +1,103 @@
+"""Reaching the real node's network from the host, the way the API server does: an HTTP CONNECT
+through nodelink's Unix socket (.localcluster/egress.sock), so a test's request to a pod or
+Service address goes through the node's own routing and kube-proxy's rules."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .kube import Kube
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = ROOT / ".localcluster"
+REAL = {"modelops.io/node-kind": "real"}
+TOLERATE_REAL = [{"key": "modelops.io/node-kind", "operator": "Equal", "value": "real",
+                  "effect": "NoSchedule"}]
+
+
+def on_real_node() -> dict[str, Any]:
+    """The ModelVersion serving/training fields that put pods on the real node."""
+    return {"nodeSelector": dict(REAL), "tolerations": [dict(t) for t in TOLERATE_REAL]}
+
+
+def request(host: str, port: int, method: str, path: str, body: Any = None,
+            timeout: float = 10) -> tuple[int, bytes]:
+    """One HTTP request to an address inside the node (a pod or ClusterIP)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(str(STATE / "egress.sock"))
+    s.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(1)
+        if not chunk:
+            raise ConnectionError(f"nodelink closed the tunnel to {host}:{port}")
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 200"):
+        s.close()
+        raise ConnectionError(f"no way to {host}:{port}: {head.decode(errors='replace')}")
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    conn.sock = s
+    data = json.dumps(body).encode() if body is not None else None
+    conn.request(method, path, body=data,
+                 headers={"Content-Type": "application/json"} if data else {})
+    resp = conn.getresponse()
+    out = resp.status, resp.read()
+    conn.close()
+    return out
+
+
+def s3() -> dict[str, str]:
+    """The local S3 server: endpoint (host), inCluster, accessKey, secretKey, region."""
+    return dict(json.loads((STATE / "s3.json").read_text()))
+
+
+IRIS_SETOSA = {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP32",
+                           "data": [5.1, 3.5, 1.4, 0.2]}]}
+
+
+def s3_put(bucket: str, key: str, data: bytes) -> None:
+    """Store an object: the local S3 server keeps buckets as folders of its posix backend
+    (objects are files there), so this is what a PUT would leave behind."""
+    path = STATE / "s3" / bucket / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def s3_env() -> dict[str, str]:
+    """What a credentials Secret for the local S3 server holds (kserve-storage's names)."""
+    info = s3()
+    return {"AWS_ACCESS_KEY_ID": info["accessKey"], "AWS_SECRET_ACCESS_KEY": info["secretKey"],
+            "AWS_ENDPOINT_URL": info["inCluster"], "AWS_DEFAULT_REGION": info["region"]}
+
+
+EXAMPLE_IMAGE = "localhost/modelops/model-server:dev"
+
+
+def serve_example_model(kube: Kube, namespace: str) -> tuple[str, bytes]:
+    """An http server of the example model (the model-server image's own copy, API.md) in a
+    pod on the real node: (the model file's in-cluster URL, its bytes)."""
+    labels = {"app": "artifacts"}
+    kube.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": "artifacts", "labels": labels},
+             "spec": {**on_real_node(), "containers": [{
+                 "name": "http", "image": EXAMPLE_IMAGE, "imagePullPolicy": "IfNotPresent",
+                 "command": ["python3", "-m", "http.server", "8000", "--directory",
+                             "/opt/modelops/example-model"],
+                 "ports": [{"containerPort": 8000}],
+                 "readinessProbe": {"tcpSocket": {"port": 8000}, "periodSeconds": 1}}]}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "artifacts"},
+             "spec": {"selector": labels, "ports": [{"port": 8000}]}}]}))
+    kube.kubectl("wait", "-n", namespace, "--for=condition=Ready", "pod/artifacts",
+                 "--timeout=90s")
+    ip = kube.core.read_namespaced_pod("artifacts", namespace).status.pod_ip
+    status, data = request(ip, 8000, "GET", "/model.joblib")
+    assert status == 200 and len(data) > 100, (status, data[:200])
+    return f"http://artifacts.{namespace}.svc.cluster.local:8000/model.joblib", data

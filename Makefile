@@ -89,6 +89,7 @@ demo: $(STAMP) cluster-up  ## a guided walkthrough on the local cluster (serving
 bench: $(STAMP) cluster-up  ## the benchmarks; results in bench/results/ (BENCH_ARGS="--big" adds N=5000)
 	bash hack/install-debs.sh
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/realnode.py
 
 clean: cluster-down
 	rm -rf $(VENV) .localcluster

@@ -1,16 +1,21 @@
 """`make demo`: a guided tour on the local cluster, narrating what the operator does.
 
-Serving, training with evaluation gates, then the main event: a canary that is promoted and
-one that is rolled back by itself when its error rate regresses. kwok plays the pods, so the
-model servers' metrics come from small local emitters that Prometheus scrapes, labelled as
-the pods of each version would be.
+Serving and the canary story run on the cluster's real node: the example model server
+answers real predictions, its pods report their real request metrics to Prometheus, and a
+load generator keeps traffic flowing through the model's stable Service, so the version that
+starts failing requests is caught by analysis and rolled back by itself. Training (2 nodes x 8
+GPUs) runs on kwok's simulated GPU nodes; tests/integration/test_real_training.py runs a real
+CPU gang.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,13 +23,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.emitter import Emitter  # noqa: E402
+from tests.support import node  # noqa: E402
 from tests.support.kube import Kube  # noqa: E402
 from tests.support.operator import OperatorProcess  # noqa: E402
 from tests.support.prometheus import Prometheus  # noqa: E402
 from tests.support.rollout import Model  # noqa: E402
 
 KUBECONFIG = ROOT / ".localcluster" / "kubeconfig"
+CLUSTER = ROOT / ".localcluster" / "cluster.json"
 EXAMPLES = ROOT / "examples"
 NS = "demo"
 
@@ -81,40 +87,97 @@ def watch_rollout(m: Model, until: Any, timeout: float = 120) -> dict[str, Any]:
     raise SystemExit("the rollout did not finish in time")
 
 
+class Load:
+    """Predictions through the model's stable Service, ~20 a second, counted by answer."""
+
+    def __init__(self, kube: Kube, service: str) -> None:
+        self.ip = kube.core.read_namespaced_service(service, NS).spec.cluster_ip
+        self.codes: dict[int, int] = {}
+        self.versions: dict[str, int] = {}
+        self.stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.05):
+            try:
+                code, body = node.request(self.ip, 80, "POST", "/v2/models/iris/infer",
+                                          node.IRIS_SETOSA, timeout=5)
+            except OSError:
+                code, body = 0, b""
+            self.codes[code] = self.codes.get(code, 0) + 1
+            if code == 200:
+                v = json.loads(body)["model_version"]
+                self.versions[v] = self.versions.get(v, 0) + 1
+
+    def summary(self) -> str:
+        out = f"answers by code {dict(sorted(self.codes.items()))}, by version " \
+              f"{dict(sorted(self.versions.items()))}"
+        self.codes, self.versions = {}, {}
+        return out
+
+
+def iris(version: str, digest: str, error_rate: float = 0) -> str:
+    text = (EXAMPLES / "iris" / "iris-v1.yaml").read_text()
+    text = text.replace("name: iris-v1", f"name: iris-v{version}").replace(
+        'version: "1"', f'version: "{version}"').replace("models/iris/1/",
+                                                         f"models/iris/{version}/")
+    text = text.replace("    credentialsSecret: s3-creds",
+                        f"    credentialsSecret: s3-creds\n    digest: {digest}")
+    if error_rate:
+        text = text.replace("    port: 8080", "    port: 8080\n    env: [{name: "
+                            f"MODELOPS_EXAMPLE_ERROR_RATE, value: \"{error_rate}\"}}]")
+    return text
+
+
 def main() -> int:
     kube = Kube(str(KUBECONFIG))
     say("Installing the CRDs and starting Prometheus and the operator")
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     kubectl("wait", "--for=condition=Established", "crd/modelversions.modelops.io",
             "crd/updatepolicies.modelops.io")
-    prom = Prometheus(Path(tempfile.mkdtemp(prefix="modelops-demo-prometheus-")))
+    proxy = json.loads(CLUSTER.read_text())["ports"]["node_proxy"]
+    prom = Prometheus(Path(tempfile.mkdtemp(prefix="modelops-demo-prometheus-")),
+                      node_proxy=f"http://127.0.0.1:{proxy}")
     prom.start()
-    note(f"Prometheus (Debian's package) at {prom.address}, scraping every second")
+    note(f"Prometheus (Debian's package) at {prom.address}, scraping the real pods every second")
     op = OperatorProcess(str(KUBECONFIG), ROOT / ".localcluster" / "logs")
     op.start()
     note(f"operator: kopf run -m modelops.handlers (log: {op.log_path})")
     # A previous run's namespace goes first (the operator releases its finalizers).
     kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s")
     kubectl("create", "namespace", NS)
-    emitters: list[Emitter] = []
+    load: Load | None = None
     try:
-        say("1. Serving: a ModelVersion becomes a Deployment and a Service")
-        kubectl("get", "nodes", "-L", "nvidia.com/gpu.present")
-        kubectl("apply", "-n", NS, "-f", str(EXAMPLES / "sentiment-v1.yaml"))
-        watch_mv(kube, "sentiment-v1", "Ready")
-        kubectl("get", "mv,deploy,svc", "-n", NS)
+        say("1. Serving on the real node: fetched from S3, digest checked, real predictions")
+        kubectl("get", "nodes", "-L", "modelops.io/node-kind,nvidia.com/gpu.present")
+        _, model = node.serve_example_model(kube, NS)
+        digest = "sha256:" + hashlib.sha256(model).hexdigest()
+        for v in ("1", "2", "3"):
+            node.s3_put("models", f"iris/{v}/model.joblib", model)
+        note(f"the example iris model ({len(model)} bytes, {digest[:19]}...) uploaded to the "
+             "local S3 server as models/iris/{1,2,3}/")
+        kubectl("create", "secret", "generic", "s3-creds", "-n", NS,
+                *[f"--from-literal={k}={v}" for k, v in node.s3_env().items()])
+        kubectl("apply", "-n", NS, "-f", "-", stdin=iris("1", digest))
+        watch_mv(kube, "iris-v1", "Ready", timeout=180)
+        kubectl("get", "mv,deploy,svc,pods", "-n", NS, "-l", "modelops.io/model=iris",
+                "-o", "wide")
+        ip = kube.core.read_namespaced_service("iris-1", NS).spec.cluster_ip
+        code, body = node.request(ip, 8080, "POST", "/v2/models/iris/infer", node.IRIS_SETOSA)
+        note(f"POST /v2/models/iris/infer {node.IRIS_SETOSA['inputs'][0]['data']} -> {code} "
+             f"{body.decode()}")
 
         say("2. Bad input gets a clear answer")
         r = kube.apply_yaml(NS, "apiVersion: modelops.io/v1alpha1\nkind: ModelVersion\n"
                                 "metadata: {name: broken}\n"
-                                "spec: {model: sentiment, version: '9'}\n")
+                                "spec: {model: iris, version: '9'}\n")
         note("from the API server: " + r.stderr.strip())
-        kubectl("apply", "-n", NS, "-f", str(EXAMPLES / "invalid-duplicate.yaml"))
-        watch_mv(kube, "sentiment-v1-again", "Failed")
-        kubectl("get", "mv", "sentiment-v1-again", "-n", NS, "-o",
-                "jsonpath={.status.conditions[0].message}{'\\n'}")
+        kubectl("apply", "-n", NS, "-f", "-", stdin=iris("8", "sha256:" + "0" * 64))
+        note("iris-v8 pins a digest its artifact does not have; the fetcher refuses it:")
+        watch_reason(kube, "iris-v8", "FetchFailed")
 
-        say("3. Training: 2 nodes x 8 GPUs under torchrun, then evaluation gates")
+        say("3. Training: 2 nodes x 8 GPUs under torchrun, then evaluation gates "
+            "(kwok's simulated GPU nodes)")
         kubectl("apply", "-n", NS, "-f", str(EXAMPLES / "llm-train-eval.yaml"))
         watch_mv(kube, "llm-v1", "Ready", timeout=120)
         kubectl("get", "jobs", "-n", NS, "-l", "modelops.io/model=llm")
@@ -123,57 +186,66 @@ def main() -> int:
                 "{.status.artifactURI}{'\\n'}")
 
         say("4. A canary that is healthy: walked through every step, then promoted")
-        m = Model(kube, NS, "sentiment")
-        policy = (EXAMPLES / "sentiment-policy.yaml").read_text().replace(
+        prom.follow_pods(kube, NS)
+        m = Model(kube, NS, "iris")
+        policy = (EXAMPLES / "iris" / "iris-policy.yaml").read_text().replace(
             "PROMETHEUS_ADDRESS", prom.address)
-        for v in ("1", "2", "3"):
-            e = Emitter()
-            prom.add_target(e.port, model="sentiment", version=v, namespace=NS)
-            emitters.append(e)
-        note("each version's 'pods' report http_requests_total to Prometheus; "
-             "0% errors for now")
         kubectl("apply", "-n", NS, "-f", "-", stdin=policy)
-        watch_rollout(m, lambda st: st.get("stableVersion") == "1")
-        kube.create(NS, _served("sentiment-v2", "2"))
-        watch_mv(kube, "sentiment-v2", "Ready")
+        watch_rollout(m, lambda st: st.get("stableVersion") == "1", timeout=180)
+        wait_ready(kube, "iris", 2)
+        load = Load(kube, "iris")
+        note("a load generator sends ~20 predictions a second through Service iris")
+        kubectl("apply", "-n", NS, "-f", "-", stdin=iris("2", digest))
+        watch_mv(kube, "iris-v2", "Ready", timeout=180)
         note("targetVersion 1 -> 2 (the only edit a user or Argo CD makes)")
         m.patch({"targetVersion": "2"})
         watch_rollout(m, lambda st: st.get("phase") == "Promoted"
-                      and st.get("stableVersion") == "2")
-        kubectl("get", "up,deploy", "-n", NS, "-l", "modelops.io/model=sentiment")
-        kubectl("get", "up", "-n", NS)
+                      and st.get("stableVersion") == "2", timeout=240)
+        note(load.summary())
+        kubectl("get", "up,deploy", "-n", NS, "-l", "modelops.io/model=iris")
 
         say("5. A canary that regresses: rolled back by itself")
-        kube.create(NS, _served("sentiment-v3", "3"))
-        watch_mv(kube, "sentiment-v3", "Ready")
+        kubectl("apply", "-n", NS, "-f", "-", stdin=iris("3", digest, error_rate=0.3))
+        note("version 3 answers 30% of its predictions with a 500 (MODELOPS_EXAMPLE_ERROR_RATE)")
+        watch_mv(kube, "iris-v3", "Ready", timeout=180)
         m.patch({"targetVersion": "3"})
-        watch_rollout(m, lambda st: st.get("canaryWeight") == 25
-                      and st.get("currentStepIndex") == 1)
-        note("version 3 starts failing 30% of its requests")
-        emitters[2].set(error_rate=0.3)
-        st = watch_rollout(m, lambda st: st.get("phase") == "RolledBack")
+        st = watch_rollout(m, lambda st: st.get("phase") == "RolledBack", timeout=240)
         h = st["history"][0]
         note(f"history: revision {h['revision']} {h['outcome']} ({h['reason']}): "
              f"{h['message']}")
-        kubectl("get", "up,deploy", "-n", NS, "-l", "modelops.io/model=sentiment")
-        kubectl("describe", "up", "sentiment", "-n", NS)
+        note(load.summary())
+        kubectl("get", "up,deploy", "-n", NS, "-l", "modelops.io/model=iris")
+        kubectl("describe", "up", "iris", "-n", NS)
         say("Done. The cluster keeps running (`make cluster-down` stops it); "
             f"the demo's objects are in namespace {NS}.")
     finally:
+        if load:
+            load.stop.set()
         op.stop()
         prom.stop()
-        for e in emitters:
-            e.close()
     return 0
 
 
-def _served(name: str, version: str) -> dict[str, Any]:
-    return {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion",
-            "metadata": {"name": name},
-            "spec": {"model": "sentiment", "version": version,
-                     "artifact": {"uri": f"s3://models/sentiment/{version}/"},
-                     "serving": {"image": f"ghcr.io/acme/sentiment:{version}",
-                                 "resources": {"cpu": "500m", "memory": "1Gi"}}}}
+def watch_reason(kube: Kube, name: str, reason: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conds = ((kube.get_mv(NS, name) or {}).get("status") or {}).get("conditions") or []
+        ready = next((c for c in conds if c["type"] == "Ready"), {})
+        if ready.get("reason") == reason:
+            note(f"{name}: Ready=False {reason}: {ready.get('message')}")
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"{name} did not say {reason} in {timeout}s")
+
+
+def wait_ready(kube: Kube, service: str, pods: int, timeout: float = 60) -> None:
+    """Until the Service has `pods` ready endpoints (kube-proxy follows within a second)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        eps = kube.core.read_namespaced_endpoints(service, NS)
+        if sum(len(s.addresses or []) for s in eps.subsets or []) >= pods:
+            return
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":

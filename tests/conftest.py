@@ -33,6 +33,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "kind: pytest-kind, for machines with Docker")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that stop and start the cluster run last, so no other test sees it go."""
+    items.sort(key=lambda item: item.get_closest_marker("cluster_cycle") is not None)
+
+
 def _load_localcluster():  # type: ignore[no-untyped-def]
     return _load("localcluster")
 

@@ -149,7 +149,7 @@ class Cluster:
         if not (self.pki / "kubelet-client.crt").exists():  # made by an older version: redo
             make_certs(self.pki)
         ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "sched", "kwok",
-                                          "s3")}
+                                          "s3", "node_proxy")}
         server = f"https://127.0.0.1:{ports['apiserver']}"
         for user in ("admin", "controller-manager", "scheduler", "kwok"):
             kubeconfig(self.state / f"{user}.kubeconfig", server, self.pki, user)
@@ -242,11 +242,12 @@ class Cluster:
         self.kubectl("apply", "--server-side", "-f", str(bins["gateway-api-crds"]))
         self._s3(bins["versitygw"], ports["s3"])
         if realnode.enabled():
-            realnode.RealNode(self, CACHE).up(bins, ports["apiserver"], ports["s3"])
+            realnode.RealNode(self, CACHE).up(bins, ports["apiserver"], ports["s3"],
+                                              ports["node_proxy"])
         else:
             self._start("nodelink", [sys.executable, str(HERE / "nodelink.py"),
                                      "--egress", str(self.state / "egress.sock"),
-                                     "--api", f"127.0.0.1:{ports['apiserver']}"])
+                                     "--http-proxy", f"127.0.0.1:{ports['node_proxy']}"])
         log(f"cluster up in {time.monotonic() - t0:.1f}s; "
             f"export KUBECONFIG={self.kubeconfig}")
 

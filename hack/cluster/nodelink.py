@@ -8,6 +8,9 @@ nowhere else. Two ways cross, both through this process, which holds a socket on
 - into the node: an HTTP CONNECT proxy on a Unix socket, which the API server uses as its
   `cluster` egress (kubectl logs/exec/port-forward, the service proxy) and tests use to reach a
   pod or Service address; 127.0.0.0/8 targets stay on the host (kwok's kubelet endpoints);
+- the same proxy on a loopback TCP port, also taking plain-HTTP proxy requests
+  (`GET http://pod:port/path`), for clients that only know HTTP proxies: Prometheus scrapes
+  pods through it (`proxy_url`);
 - out of the node: listeners inside the namespace forwarded to servers on the host's
   loopback: the API server (kubelet, kube-proxy, and pods through the `kubernetes` Service)
   and the local S3 server.
@@ -25,6 +28,7 @@ import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from urllib.parse import urlsplit
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -98,11 +102,23 @@ class Link:
 
     async def connect_proxy(self, reader: asyncio.StreamReader,
                             writer: asyncio.StreamWriter) -> None:
+        first = b""
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+            line, rest = head.split(b"\r\n", 1)
+            method, target, version = line.decode().split(" ", 2)
             if method != "CONNECT":
-                raise ValueError(f"only CONNECT is served, not {method}")
+                # A plain-HTTP proxy request: one request to the target, in origin form, on a
+                # connection that closes after it (it may not be reused for another target).
+                url = urlsplit(target)
+                if url.scheme != "http" or not url.hostname:
+                    raise ValueError(f"only CONNECT and http:// requests are served: {line!r}")
+                target = f"{url.hostname}:{url.port or 80}"
+                path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+                headers = [h for h in rest.split(b"\r\n") if h and not h.lower().startswith(
+                    (b"connection:", b"proxy-connection:", b"keep-alive:"))]
+                first = (f"{method} {path} {version}\r\n".encode() + b"\r\n".join(headers)
+                         + b"\r\nConnection: close\r\n\r\n")
             host, port = target.rsplit(":", 1)
             upstream = await dial(host.strip("[]"), int(port), self._where(host.strip("[]")))
         except (TimeoutError, ValueError, OSError, asyncio.IncompleteReadError) as e:
@@ -111,8 +127,11 @@ class Link:
                 await writer.drain()
                 writer.close()
             return
-        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        await writer.drain()
+        if first:
+            upstream[1].write(first)
+        else:
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await writer.drain()
         await splice((reader, writer), upstream)
 
     def to_host(self, target: tuple[str, int]) -> Callable[..., Awaitable[None]]:
@@ -137,6 +156,8 @@ async def serve(a: argparse.Namespace) -> None:
         servers.append(await asyncio.start_unix_server(link.connect_proxy, path=a.egress))
     finally:
         os.umask(old)
+    if a.http_proxy:
+        servers.append(await asyncio.start_server(link.connect_proxy, *hostport(a.http_proxy)))
     for rule in a.forward_in_node:
         if node_ns is None:
             break
@@ -155,6 +176,8 @@ async def serve(a: argparse.Namespace) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--egress", required=True, help="Unix socket of the CONNECT proxy")
+    ap.add_argument("--http-proxy", help="HOST:PORT on the host's loopback for the same proxy "
+                    "over TCP, with plain-HTTP proxy requests too")
     ap.add_argument("--netns", help="the node's network namespace (a /run/netns path)")
     ap.add_argument("--forward-in-node", action="append", default=[],
                     help="LISTEN=TARGET: HOST:PORT inside the node forwarded to HOST:PORT on "

@@ -43,7 +43,8 @@ fresh() {  # fresh NAME KEY: the archive exists and was built from this key
 
 export_image() {  # export_image NAME REF KEY
   rm -f "$out/$1.oci.tar.tmp"
-  "${BUILDAH[@]}" push -q "$2" "oci-archive:$out/$1.oci.tar.tmp:$2" >/dev/null
+  # zstd: several times faster than gzip for the multi-GB trainer; containerd reads it.
+  "${BUILDAH[@]}" push -q --compression-format zstd "$2" "oci-archive:$out/$1.oci.tar.tmp:$2" >/dev/null
   mv "$out/$1.oci.tar.tmp" "$out/$1.oci.tar"
   echo "$3" > "$out/$1.key"
   say "$1: $(du -h "$out/$1.oci.tar" | cut -f1) at $out/$1.oci.tar"
@@ -52,7 +53,9 @@ export_image() {  # export_image NAME REF KEY
 # The base every Python image starts from: Debian bookworm (Python 3.11, as the project) with
 # pip allowed to install system-wide, as in the python:*-slim images the Dockerfiles default to.
 BASE=localhost/modelops/base:dev
-base_key() { key base "$here/build.sh" "$base_pkgs" "$suite"; }
+# Bump when build_base changes what it makes; editing the rest of this script rebuilds nothing.
+BASE_REVISION=1
+base_key() { key base "$base_pkgs" "$suite" "$BASE_REVISION"; }
 build_base() {
   local k; k=$(base_key)
   if [ "$("${BUILDAH[@]}" inspect --type image --format '{{index .ImageAnnotations "modelops.key"}}' "$BASE" 2>/dev/null)" = "$k" ]; then
@@ -101,7 +104,7 @@ build_pause() {
   local src
   src=$(cd "$root" && GOTOOLCHAIN=local go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/build/pause/linux/pause.c
   [ -f "$src" ] || die "pause.c not found in k8s.io/kubernetes@$K8S_VERSION"
-  local k; k=$(key pause "$src" "$here/build.sh")
+  local k; k=$(key pause "$src")
   if fresh pause "$k"; then say "pause: cached"; return; fi
   local tmp; tmp=$(mktemp -d)
   gcc -Os -static -Wall -Werror -DVERSION="$K8S_VERSION-modelops" -o "$tmp/pause" "$src"
@@ -113,7 +116,7 @@ build_pause() {
 build_coredns() {
   local bin="$cache/coredns-$COREDNS_VERSION/bin/coredns"
   [ -x "$bin" ] || bash "$root/hack/cluster/build.sh" coredns
-  local k; k=$(key coredns "$bin" "$here/build.sh")
+  local k; k=$(key coredns "$bin")
   if fresh coredns "$k"; then say "coredns: cached"; return; fi
   one_binary coredns "$bin" /coredns 0 "$k"
 }
@@ -127,7 +130,7 @@ one_binary() {  # one_binary NAME FILE PATH USER KEY: an image holding one stati
   export_image "$1" "localhost/modelops/$1:dev" "$5"
 }
 
-want=${*:-pause coredns operator fetcher model-server}
+want=${*:-pause coredns operator fetcher model-server trainer}
 for name in $want; do
   case $name in
     pause) build_pause ;;

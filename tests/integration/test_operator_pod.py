@@ -43,7 +43,9 @@ def test_the_operator_pod_serves_a_model_on_the_real_node(
         assert pod.spec.service_account_name == "mo-modelops"
         assert pod.status.container_statuses[0].restart_count == 0
         # Its metrics answer on the pod's address, as Prometheus would scrape them.
-        status, metrics = node.request(pod.status.pod_ip, 9090, "GET", "/metrics")
+        status, metrics = wait_for(lambda: node.request(pod.status.pod_ip, 9090, "GET",
+                                                        "/metrics"), timeout=30,
+                                   what="the operator's metrics endpoint")
         assert status == 200 and b"modelops_" in metrics
 
         url, data = node.serve_example_model(kube, namespace)

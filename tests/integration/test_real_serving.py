@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from tests.support import node
 from tests.support.kube import Kube
 from tests.support.manifests import model_version
+from tests.support.prometheus import Prometheus
 from tests.support.waiting import wait_for
 
 SERVER = "localhost/modelops/model-server:dev"
@@ -99,6 +101,43 @@ def test_http_and_s3_artifacts_are_fetched_checked_and_served(
         "stableVersion") == "2", timeout=60, what="policy stable on 2")
     answer = predict(kube, namespace, "iris", 80, "iris")
     assert answer["model_version"] == "2" and answer["outputs"][0]["data"] == [0]
+
+
+def test_prometheus_scrapes_the_real_pods_request_metrics(
+        kube: Kube, namespace: str, operator: Any, artifacts: tuple[str, bytes],
+        tmp_path: Path) -> None:
+    """What canary analysis reads: the model server's own http_requests_total{code}, scraped
+    from the pods' addresses inside the node through nodelink's proxy."""
+    url, model_file = artifacts
+    kube.create(namespace, model_version(
+        "iris-v1", "iris", "1", artifact={"uri": url, "digest": digest(model_file)},
+        serving=serving(env=[{"name": "MODELOPS_EXAMPLE_ERROR_RATE", "value": "0.5"}])))
+    phases_until_ready(kube, namespace, ["iris-v1"])
+    cluster = json.loads((node.STATE / "cluster.json").read_text())
+    prom = Prometheus(tmp_path / "prom", node_proxy=f"http://127.0.0.1:"
+                                                    f"{cluster['ports']['node_proxy']}")
+    prom.start()
+    try:
+        prom.follow_pods(kube, namespace)
+        codes = [predict_status(kube, namespace, "iris-1") for _ in range(40)]
+        assert 5 <= codes.count(500) <= 35 and codes.count(200) + codes.count(500) == 40
+        sel = f'namespace="{namespace}",model="iris",version="1",handler="infer"'
+
+        def counted() -> dict[str, float] | None:
+            got = {r["metric"]["code"]: float(r["value"][1])
+                   for r in prom.query(f"sum by (code) (http_requests_total{{{sel}}})")}
+            return got if sum(got.values()) >= 40 else None
+        got = wait_for(counted, timeout=30, what="the pods' requests in Prometheus")
+        assert got == {"200": codes.count(200), "500": codes.count(500)}
+    finally:
+        prom.stop()
+
+
+def predict_status(kube: Kube, namespace: str, service: str) -> int:
+    ip = kube.core.read_namespaced_service(service, namespace).spec.cluster_ip
+    status, _ = wait_for(lambda: node.request(ip, 8080, "POST", "/v2/models/iris/infer",
+                                              node.IRIS_SETOSA), timeout=15, what=service)
+    return status
 
 
 def reason_of(kube: Kube, ns: str, name: str) -> tuple[str, str]:

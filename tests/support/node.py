@@ -69,6 +69,11 @@ def s3_put(bucket: str, key: str, data: bytes) -> None:
     path.write_bytes(data)
 
 
+def s3_bucket(bucket: str) -> None:
+    """Make a bucket (a folder of the server's posix backend)."""
+    (STATE / "s3" / bucket).mkdir(parents=True, exist_ok=True)
+
+
 def s3_env() -> dict[str, str]:
     """What a credentials Secret for the local S3 server holds (kserve-storage's names)."""
     info = s3()

@@ -1,4 +1,6 @@
-"""A real Prometheus (Debian's package) on loopback, scraping the tests' emitters every 1s."""
+"""A real Prometheus (Debian's package) on loopback, scraping every 1s: the tests' emitters
+on the host, and (follow_pods) real pods on the local cluster's real node, through nodelink's
+HTTP proxy: the node's addresses exist only inside its network namespace."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def _free_port() -> int:
 
 
 class Prometheus:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, node_proxy: str | None = None) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
             raise RuntimeError("prometheus is not installed: run hack/install-debs.sh "
@@ -32,18 +34,26 @@ class Prometheus:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = _free_port()
         self.targets_file = self.dir / "targets.json"
+        self.pods_file = self.dir / "pods.json"
         self._targets: dict[str, dict[str, Any]] = {}
+        self._pods: dict[str, dict[str, Any]] = {}
+        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._write_targets()
+        self._write(self.pods_file, {})
+        jobs: list[dict[str, Any]] = [{
+            "job_name": "model-servers",
+            "scrape_interval": "1s", "scrape_timeout": "900ms",
+            "file_sd_configs": [{"files": [str(self.targets_file)], "refresh_interval": "1s"}],
+        }]
+        if node_proxy:
+            jobs.append({"job_name": "real-node-pods", "scrape_interval": "1s",
+                         "scrape_timeout": "900ms", "proxy_url": node_proxy,
+                         "file_sd_configs": [{"files": [str(self.pods_file)],
+                                              "refresh_interval": "1s"}]})
         (self.dir / "prometheus.yml").write_text(json.dumps({
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": [{
-                "job_name": "model-servers",
-                "scrape_interval": "1s", "scrape_timeout": "900ms",
-                "file_sd_configs": [{"files": [str(self.targets_file)],
-                                     "refresh_interval": "1s"}],
-            }],
-        }))
+            "scrape_configs": jobs}))
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -61,6 +71,7 @@ class Prometheus:
         wait_for(self.ready, timeout=30, what="Prometheus ready")
 
     def stop(self) -> None:
+        self._stop.set()
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(20)
@@ -83,10 +94,35 @@ class Prometheus:
             self._write_targets()
 
     def _write_targets(self) -> None:
-        groups = [{"targets": [t], "labels": labels} for t, labels in self._targets.items()]
-        tmp = self.targets_file.with_suffix(".tmp")
+        self._write(self.targets_file, self._targets)
+
+    @staticmethod
+    def _write(path: Path, targets: dict[str, dict[str, Any]]) -> None:
+        groups = [{"targets": [t], "labels": labels} for t, labels in targets.items()]
+        tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(groups))
-        tmp.replace(self.targets_file)  # atomic: Prometheus never reads half a file
+        tmp.replace(path)  # atomic: Prometheus never reads half a file
+
+    def follow_pods(self, kube: Any, namespace: str, port: int = 8080) -> None:
+        """Scrape the serving pods of `namespace` as they come and go (what Kubernetes
+        service discovery does; Debian's Prometheus is built without it), labelled with their
+        namespace, model and version."""
+        def sync() -> None:
+            while not self._stop.wait(1.0):
+                try:
+                    pods = kube.core.list_namespaced_pod(
+                        namespace, label_selector="modelops.io/serving=true").items
+                except Exception:  # the API hiccups; next second
+                    continue
+                found = {f"{p.status.pod_ip}:{port}": {
+                    "namespace": namespace, "pod": p.metadata.name,
+                    "model": p.metadata.labels.get("modelops.io/model", ""),
+                    "version": p.metadata.labels.get("modelops.io/version", "")}
+                    for p in pods if p.status.pod_ip and not p.metadata.deletion_timestamp}
+                if found != self._pods:
+                    self._pods = found
+                    self._write(self.pods_file, found)
+        threading.Thread(target=sync, daemon=True, name="prometheus-pods").start()
 
     def query(self, promql: str) -> list[Any]:
         url = f"{self.address}/api/v1/query?" + urllib.parse.urlencode({"query": promql})

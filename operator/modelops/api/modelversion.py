@@ -140,6 +140,11 @@ class Training(ApiModel):
                                    description="Where training writes the model (exported as "
                                    "OUTPUT_URI); becomes status.artifactURI on success.",
                                    max_length=2048)
+    credentials_secret: str | None = Field(
+        None, description="A Secret whose keys become the environment of every training pod "
+        "(to write outputURI: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL...) and "
+        "of the fetcher that reads the trained model for evaluation and serving.",
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)
     node_selector: dict[str, str] | None = Field(None, description="Node labels pods require.")
     tolerations: list[Toleration] | None = Field(None, description="Extra tolerations.",
                                                  max_length=32)
@@ -174,6 +179,9 @@ class Evaluation(ApiModel):
     gpus: int = Field(0, ge=0, le=64, description="GPUs for the evaluation pod.")
     pod_annotations: dict[str, str] | None = Field(
         None, description="Extra annotations on the evaluation pod.")
+    node_selector: dict[str, str] | None = Field(None, description="Node labels the pod requires.")
+    tolerations: list[Toleration] | None = Field(None, description="Extra tolerations.",
+                                                 max_length=32)
 
 
 class ModelVersionSpec(ApiModel):

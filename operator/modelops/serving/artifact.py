@@ -23,6 +23,13 @@ def split_pvc(uri: str) -> tuple[str, str]:
     return parts.netloc, parts.path.lstrip("/")
 
 
+def credentials(spec: Any) -> str | None:
+    """The Secret the fetcher gets: the artifact's, or training's for a trained model."""
+    if spec.artifact is not None:
+        return str(spec.artifact.credentials_secret) if spec.artifact.credentials_secret else None
+    return spec.training.credentials_secret if spec.training is not None else None
+
+
 def model_source(uri: str, digest: str | None, model: str, version: str, model_dir: str,
                  fetcher_image: str, credentials: str | None = None) -> ModelSource:
     env = [

@@ -7,7 +7,7 @@ from typing import Any
 from ..api.modelversion import ModelVersionSpec, Serving
 from ..settings import Settings
 from . import names
-from .artifact import model_source
+from .artifact import credentials, model_source
 from .presets import resolve
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -50,7 +50,7 @@ def deployment(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, re
     digest = spec.artifact.digest if spec.artifact else None
     src = model_source(artifact_uri, digest, spec.model, spec.version,
                        settings.model_dir, settings.fetcher_image,
-                       spec.artifact.credentials_secret if spec.artifact else None)
+                       credentials(spec))
     ports = [{"name": "http", "containerPort": eff.port, "protocol": "TCP"}]
     if eff.metrics_port and eff.metrics_port != eff.port:
         ports.append({"name": "metrics", "containerPort": eff.metrics_port, "protocol": "TCP"})

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..api.modelversion import Evaluation, ModelVersionSpec, Toleration, Training
 from ..serving import names
-from ..serving.artifact import model_source
+from ..serving.artifact import credentials, model_source
 from ..serving.builders import GPU_TOLERATION
 from ..settings import Settings
 from .steps import Step
@@ -124,6 +124,8 @@ def training_job(mv: dict[str, Any], spec: ModelVersionSpec, step: Step, attempt
         "env": env,
         "ports": [{"name": "c10d", "containerPort": MASTER_PORT, "protocol": "TCP"}],
     }
+    if t.credentials_secret:
+        container["envFrom"] = [{"secretRef": {"name": t.credentials_secret}}]
     res = _resources(t.resources.cpu if t.resources else None,
                      t.resources.memory if t.resources else None, step.gpus_per_node,
                      settings.gpu_resource)
@@ -183,7 +185,7 @@ def evaluation_job(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str
     e: Evaluation = spec.evaluation  # type: ignore[assignment]
     src = model_source(artifact_uri, spec.artifact.digest if spec.artifact else None,
                        spec.model, spec.version, settings.model_dir, settings.fetcher_image,
-                       spec.artifact.credentials_secret if spec.artifact else None)
+                       credentials(spec))
     lbl = _labels(spec, "evaluation", {})
     container: dict[str, Any] = {
         "name": "evaluator",
@@ -205,8 +207,11 @@ def evaluation_job(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str
                            "volumes": src.volumes}
     if src.init_containers:
         pod["initContainers"] = src.init_containers
-    if e.gpus:
-        pod["tolerations"] = [dict(GPU_TOLERATION)]
+    tol = _tolerations(e.tolerations, e.gpus)
+    if tol:
+        pod["tolerations"] = tol
+    if e.node_selector:
+        pod["nodeSelector"] = dict(e.node_selector)
     return {"apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": eval_job_name(spec), "namespace": mv["metadata"]["namespace"],
                          "labels": lbl, "ownerReferences": [names.owner_reference(mv)]},

@@ -163,7 +163,8 @@ def main() -> int:
         kubectl("get", "mv,deploy,svc,pods", "-n", NS, "-l", "modelops.io/model=iris",
                 "-o", "wide")
         ip = kube.core.read_namespaced_service("iris-1", NS).spec.cluster_ip
-        code, body = node.request(ip, 8080, "POST", "/v2/models/iris/infer", node.IRIS_SETOSA)
+        code, body = node.request_soon(ip, 8080, "POST", "/v2/models/iris/infer",
+                                       node.IRIS_SETOSA)
         note(f"POST /v2/models/iris/infer {node.IRIS_SETOSA['inputs'][0]['data']} -> {code} "
              f"{body.decode()}")
 
@@ -172,7 +173,8 @@ def main() -> int:
                                 "metadata: {name: broken}\n"
                                 "spec: {model: iris, version: '9'}\n")
         note("from the API server: " + r.stderr.strip())
-        kubectl("apply", "-n", NS, "-f", "-", stdin=iris("8", "sha256:" + "0" * 64))
+        kubectl("apply", "-n", NS, "-f", "-", stdin=iris("8", "sha256:" + "0" * 64).replace(
+            "models/iris/8/", "models/iris/1/"))
         note("iris-v8 pins a digest its artifact does not have; the fetcher refuses it:")
         watch_reason(kube, "iris-v8", "FetchFailed")
 

@@ -26,6 +26,7 @@ SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "HF_TOKEN", "AZURE_C
 # Answers that fetching again cannot change (the library raises plain exceptions, so by text).
 PERMANENT = ("authentication failed", "AccessDenied", "InvalidAccessKeyId",
              "SignatureDoesNotMatch", "NoSuchBucket", "NoSuchKey", "Cannot recognize storage",
+             "No model found",
              " 401", " 403", " 404", "Not Found", "Forbidden", "Unauthorized")
 TERMINATION_LOG = Path(os.environ.get("FETCH_TERMINATION_LOG", "/dev/termination-log"))
 log = logging.getLogger("modelops.fetch")

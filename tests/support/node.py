@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,20 @@ def request(host: str, port: int, method: str, path: str, body: Any = None,
     out = resp.status, resp.read()
     conn.close()
     return out
+
+
+def request_soon(host: str, port: int, method: str, path: str, body: Any = None,
+                 within: float = 15) -> tuple[int, bytes]:
+    """request(), tried again while the address refuses: a Service's endpoints reach
+    kube-proxy a moment after its pods are ready, as on any cluster."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return request(host, port, method, path, body)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
 
 
 def s3() -> dict[str, str]:

@@ -341,3 +341,15 @@ def test_promotion_waits_for_the_canary_at_full_size() -> None:
     assert sim.status.get("canaryVersion") == "2"
     sim.step(after=5, ready={"1": 4, "2": 4})
     assert sim.status["stableVersion"] == "2" and sim.phase == "Promoted"
+
+
+def test_no_data_while_the_canary_starts_is_not_counted() -> None:
+    spec = policy(targetVersion="1", analysis=ANALYSIS)
+    sim = rolled_out(spec)
+    for _ in range(5):  # real pods take seconds to fetch and load: nothing to measure yet
+        sim.step(after=30, measurement=m(None, "Inconclusive"), ready={"1": 4, "2": 0})
+    assert sim.phase == "Progressing" and not sim.status.get("pauseReason")
+    assert sim.status["analysis"]["inconclusive"] == 0
+    sim.step(after=30, measurement=m(None, "Inconclusive"), ready={"1": 3, "2": 1})
+    sim.step(after=30, measurement=m(None, "Inconclusive"), ready={"1": 3, "2": 1})
+    assert sim.phase == "Paused"  # a gap once it serves counts as before

@@ -256,7 +256,10 @@ class _Machine:
             if verdict == "Failed":
                 an["failures"] = int(an.get("failures") or 0) + 1
             if verdict == "Inconclusive":
-                an["inconclusive"] = int(an.get("inconclusive") or 0) + 1
+                # No data before the canary has a ready pod is the canary starting (fetching,
+                # loading), not a gap in the metrics: it does not count toward the limit.
+                if self.obs.ready.get(st.get("canaryVersion") or "", 0) > 0:
+                    an["inconclusive"] = int(an.get("inconclusive") or 0) + 1
             else:
                 an["inconclusive"] = 0  # consecutive gaps matter, not old ones
                 if st.get("pauseReason", "").startswith("analysis inconclusive"):

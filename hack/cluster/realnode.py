@@ -10,16 +10,16 @@ node per machine. Standard library only.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import sweep
 
 if TYPE_CHECKING:
     from localcluster import Cluster
@@ -34,7 +34,6 @@ S3_PORT = 9000  # the local S3 server, in the node: http://s3.kube-system.svc.cl
 CGROUP = "modelops-node"
 CGROUP_FS = Path("/sys/fs/cgroup")
 CNI_BIN = Path("/usr/lib/cni")
-CONTAINER_LOGS = Path("/var/log/containers")  # fixed in the kubelet
 PROCS = ("kube-proxy", "kubelet", "containerd", "nodelink")  # stop order
 TOOLS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "nsenter", "ip", "iptables")
 LABEL = "modelops.io/node-kind"
@@ -79,16 +78,24 @@ class RealNode:
         if len(str(self.sock)) > 100:
             raise SystemExit(f"{self.sock} is too long for a Unix socket; move the checkout "
                              "or set MODELOPS_CLUSTER_DIR to a shorter path")
+        # Left by a real node whose processes are all gone (a machine or session that ended
+        # without `cluster-down`): empty, so removing them stops nothing. One with a process
+        # in it belongs to a running cluster, perhaps another checkout's: refuse.
+        if NETNS_PATH.exists() and not sweep.netns_in_use(NETNS_PATH):
+            log(f"removing the empty network namespace {NETNS} a stopped cluster left")
+            _sh("ip", "netns", "delete", NETNS, check=False)
+        for cg in self._cgroups():
+            if cg.exists() and not sweep.cgroup_in_use(cg):
+                sweep.remove_cgroup(cg)
         taken = []
         if NETNS_PATH.exists():
             taken.append(f"network namespace {NETNS} (/run/netns)")
         taken += [str(p) for p in self._cgroups() if p.exists()]
         if taken:
             raise SystemExit(
-                "the real node cannot start: " + "; ".join(taken) + " already exist(s) and "
-                "this cluster did not make them (another checkout's cluster, or one whose state "
-                "was deleted). Stop that cluster with its `make cluster-down`, or remove them: "
-                f"`ip netns delete {NETNS}` and rmdir the cgroups.")
+                "the real node cannot start: " + "; ".join(taken) + " exist(s) with processes "
+                "in them that this cluster did not start (another checkout's cluster?). Stop "
+                "that cluster with its `make cluster-down`.")
 
     def _cgroups(self) -> list[Path]:
         return [d / CGROUP for d in sorted(CGROUP_FS.iterdir())
@@ -332,11 +339,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         if _alive_any(pids, "containerd"):
             self._kill_tasks()
         self.c.stop(["containerd"])
-        self._kill_shims()
+        sweep.kill_shims(self.sock)
         self.c.stop(["nodelink"])
         if self.c.running():
             self.c.kubectl("delete", "node", NODE, "--ignore-not-found", check=False)
-        self._sweep()
+        sweep.sweep(self.dir, self._cgroups())
+        if NETNS_PATH.exists():
+            _sh("ip", "netns", "delete", NETNS, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        (self.c.state / "egress.sock").unlink(missing_ok=True)
 
     def _kill_tasks(self) -> None:
         tasks = self._ctr("tasks", "ls", "-q", check=False).stdout.split()
@@ -348,65 +359,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         for c in self._ctr("containers", "ls", "-q", check=False).stdout.split():
             self._ctr("containers", "rm", c, check=False)
 
-    def _kill_shims(self) -> None:
-        ours = str(self.sock).encode()
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                argv = (proc / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if argv and argv[0].endswith(b"containerd-shim-runc-v2") and ours in argv:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(proc.name), signal.SIGKILL)
-
-    def _sweep(self) -> None:
-        # Mounts under our state (volumes, rootfs, shm, pod netns), deepest first.
-        prefix = str(self.dir) + "/"
-        for _ in range(3):
-            info = Path("/proc/self/mountinfo").read_text().splitlines()
-            mounts = [line.split()[4] for line in info]
-            ours = sorted({m for m in mounts if m.startswith(prefix)}, key=len, reverse=True)
-            if not ours:
-                break
-            for m in ours:
-                _sh("umount", "-l", m.encode().decode("unicode_escape"), check=False)
-        for cg in self._cgroups():
-            _remove_cgroup(cg)
-        if CONTAINER_LOGS.is_dir():
-            for link in CONTAINER_LOGS.iterdir():
-                with contextlib.suppress(OSError):
-                    if link.is_symlink() and os.readlink(link).startswith(prefix):
-                        link.unlink()
-        if NETNS_PATH.exists():
-            _sh("ip", "netns", "delete", NETNS, check=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        (self.c.state / "egress.sock").unlink(missing_ok=True)
-
-
 def _alive_any(pids: dict[str, int], name: str) -> bool:
     pid = pids.get(name, 0)
     return pid > 0 and Path(f"/proc/{pid}").exists()
-
-
-def _remove_cgroup(cg: Path) -> None:
-    """Kill what is left in our cgroup tree (every process there is ours), then rmdir it."""
-    if not cg.exists():
-        return
-    dirs = sorted((p for p in cg.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
-                  reverse=True) + [cg]
-    for _ in range(20):
-        left = False
-        for d in dirs:
-            with contextlib.suppress(OSError):
-                for pid in (d / "cgroup.procs").read_text().split():
-                    left = True
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(int(pid), signal.SIGKILL)
-        if not left:
-            break
-        time.sleep(0.1)
-    for d in dirs:
-        with contextlib.suppress(OSError):
-            d.rmdir()

@@ -4,7 +4,6 @@ make, and a second `make cluster-up` starts clean (up/down/up)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -50,9 +49,12 @@ def test_down_leaves_nothing_and_touches_nothing_else_then_up_again(
     assert cluster.running(), "the cycle test needs the running local cluster"
     assert leftovers(cluster.state), "the real node should be up before the cycle"
     # Somebody else's shim on this machine (Docker's containerd, say): down must not kill it.
+    src = tmp_path / "shim.c"
+    src.write_text("#include <unistd.h>\nint main(void) { sleep(300); return 0; }\n")
     theirs = tmp_path / "containerd-shim-runc-v2"
-    shutil.copy("/bin/sleep", theirs)
-    other = subprocess.Popen([str(theirs), "300", "-address", "/run/containerd/containerd.sock"])
+    subprocess.run(["gcc", "-o", str(theirs), str(src)], check=True)
+    other = subprocess.Popen([str(theirs), "-namespace", "moby", "-address",
+                              "/run/containerd/containerd.sock"])
     try:
         t0 = time.monotonic()
         cluster.down()

@@ -45,7 +45,8 @@ def _ts(text: Any) -> float:
 
 def startup(kube: Any, ns: str, name: str, spec: dict[str, Any], real: bool) -> dict[str, float]:
     t0 = time.time()
-    kube.create(ns, model_version(name, "bench", name.rsplit("-", 1)[1], **spec))
+    model, version = name.rsplit("-", 1)  # real-1, kwok-1: one model per kind of node
+    kube.create(ns, model_version(name, model, version, **spec))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         st = (kube.get_mv(ns, name) or {}).get("status") or {}
@@ -57,7 +58,8 @@ def startup(kube: Any, ns: str, name: str, spec: dict[str, Any], real: bool) -> 
     out = {"ready_s": time.time() - t0}
     if real:
         pod = kube.core.list_namespaced_pod(
-            ns, label_selector=f"modelops.io/version={name.rsplit('-', 1)[1]}").items[0]
+            ns, label_selector=f"modelops.io/model={model},modelops.io/version={version}"
+        ).items[0]
         conds = {c.type: _ts(c.last_transition_time) for c in pod.status.conditions}
         created = _ts(pod.metadata.creation_timestamp)
         fetched = pod.status.init_container_statuses[0].state.terminated.finished_at
@@ -113,14 +115,14 @@ def markdown(r: dict[str, Any]) -> str:
     kwok = harness.summary([x["ready_s"] for x in s["kwok"]])
     rows += [
         f"| ModelVersion created -> Ready, real node (example model server, http artifact "
-        f"with digest; n={len(s['real'])}) | median {real['p50']:.1f} s, max {real['max']:.1f} s |",
-        f"| ... the same version on a kwok node | median {kwok['p50']:.1f} s |",
+        f"with digest; n={len(s['real'])}) | median {real['median']:.1f} s, max {real['max']:.1f} s |",
+        f"| ... the same version on a kwok node | median {kwok['median']:.1f} s |",
     ]
     for key, label in (("pod_to_fetched_s", "pod created -> artifact fetched"),
                        ("pod_to_started_s", "pod created -> server started"),
                        ("pod_to_ready_s", "pod created -> pod Ready")):
         v = harness.summary([x[key] for x in s["real"]])
-        rows.append(f"| {label} | median {v['p50']:.1f} s |")
+        rows.append(f"| {label} | median {v['median']:.1f} s |")
     mem = r["memory_mib"]
     rows.append("| memory: " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items())
                 + f" | {sum(mem.values()):.0f} MiB in all |")

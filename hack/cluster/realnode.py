@@ -90,7 +90,8 @@ class RealNode:
         taken = []
         if NETNS_PATH.exists():
             taken.append(f"network namespace {NETNS} (/run/netns)")
-        taken += [str(p) for p in self._cgroups() if p.exists()]
+        if any(p.exists() for p in self._cgroups()):
+            taken.append(f"cgroup /{CGROUP}")
         if taken:
             raise SystemExit(
                 "the real node cannot start: " + "; ".join(taken) + " exist(s) with processes "

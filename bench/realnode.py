@@ -115,7 +115,8 @@ def markdown(r: dict[str, Any]) -> str:
     kwok = harness.summary([x["ready_s"] for x in s["kwok"]])
     rows += [
         f"| ModelVersion created -> Ready, real node (example model server, http artifact "
-        f"with digest; n={len(s['real'])}) | median {real['median']:.1f} s, max {real['max']:.1f} s |",
+        f"with digest; n={len(s['real'])}) | median {real['median']:.1f} s, "
+        f"max {real['max']:.1f} s |",
         f"| ... the same version on a kwok node | median {kwok['median']:.1f} s |",
     ]
     for key, label in (("pod_to_fetched_s", "pod created -> artifact fetched"),

@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)  ## the virtualenv with the package and test tools
 
 binaries:  ## build etcd, kube-*, kubelet, kubectl, kwok, helm and CoreDNS once (cached in ~/.cache/modelops)
-	bash hack/cluster/build.sh etcd kwok kubernetes helm gateway-api coredns versitygw
+	bash hack/cluster/build.sh etcd kwok kubernetes helm gateway-api coredns versitygw olah
 
 images: binaries  ## the real node's images (buildah, no Docker), rebuilt when their sources change
 	bash hack/install-debs.sh
@@ -55,7 +55,7 @@ check-crds: $(STAMP)
 	$(BIN)/python tools/gen_crds.py --check
 
 lint: $(STAMP)  ## ruff and mypy
-	$(BIN)/ruff check operator tests tools hack bench
+	$(BIN)/ruff check operator tests tools hack bench images
 	$(BIN)/mypy
 
 torch-env:  ## PyTorch for the real rendezvous test (cached in ~/.cache/modelops)

@@ -168,6 +168,19 @@ GO
   say "argocd $ARGOCD_VERSION: done"
 }
 
+# olah, a self-hosted Hugging Face hub mirror (PyPI), in a virtualenv of its own: the local
+# hub that serves hf:// artifacts from git repositories.
+build_olah() {
+  local dir="$cache/olah-$OLAH_VERSION"
+  if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c "import olah" 2>/dev/null; then
+    say "olah $OLAH_VERSION: cached"; return
+  fi
+  say "olah $OLAH_VERSION: installing from PyPI"
+  rm -rf "$dir"
+  python3 -m venv "$dir" && "$dir/bin/pip" install -q "olah==$OLAH_VERSION" || die "olah install failed"
+  say "olah $OLAH_VERSION: done"
+}
+
 module_dir() {  # module@version -> its directory in the module cache (downloaded if need be)
   go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'
 }
@@ -192,6 +205,7 @@ for part in $want; do
     helm) build_gotool helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
     coredns) build_gotool coredns "$COREDNS_VERSION" github.com/coredns/coredns ;;
     versitygw) build_gotool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw ;;
+    olah) build_olah ;;
     gateway-api) fetch_gateway_api ;;
     kubernetes) build_kubernetes ;;
     argocd) build_argocd ;;

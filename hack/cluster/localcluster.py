@@ -65,6 +65,7 @@ def binaries() -> dict[str, Path]:
         "kube-proxy": k8s / "kube-proxy",
         "kwok": CACHE / f"kwok-{v['KWOK_VERSION']}" / "bin" / "kwok",
         "versitygw": CACHE / f"versitygw-{v['VERSITYGW_VERSION']}" / "bin" / "versitygw",
+        "olah": CACHE / f"olah-{v['OLAH_VERSION']}" / "bin" / "python",
         "gateway-api-crds": CACHE / f"gateway-api-{v['GATEWAY_API_VERSION']}" / "crds",
     }
 
@@ -74,7 +75,7 @@ def ensure_binaries() -> dict[str, Path]:
     if not all(p.exists() for p in bins.values()):
         log("building missing binaries (first run only)")
         subprocess.run(["bash", str(HERE / "build.sh"), "etcd", "kwok", "kubernetes",
-                        "gateway-api", "versitygw"], check=True)
+                        "gateway-api", "versitygw", "olah"], check=True)
     return bins
 
 
@@ -149,7 +150,7 @@ class Cluster:
         if not (self.pki / "kubelet-client.crt").exists():  # made by an older version: redo
             make_certs(self.pki)
         ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "sched", "kwok",
-                                          "s3", "node_proxy")}
+                                          "s3", "hf", "node_proxy")}
         server = f"https://127.0.0.1:{ports['apiserver']}"
         for user in ("admin", "controller-manager", "scheduler", "kwok"):
             kubeconfig(self.state / f"{user}.kubeconfig", server, self.pki, user)
@@ -241,9 +242,10 @@ class Cluster:
         # Gateway API's CRDs, as a cluster with a Gateway controller would have them.
         self.kubectl("apply", "--server-side", "-f", str(bins["gateway-api-crds"]))
         self._s3(bins["versitygw"], ports["s3"])
+        self._hf(bins["olah"], ports["hf"])
         if realnode.enabled():
-            realnode.RealNode(self, CACHE).up(bins, ports["apiserver"], ports["s3"],
-                                              ports["node_proxy"])
+            realnode.RealNode(self, CACHE).up(bins, ports["apiserver"], ports["node_proxy"],
+                                              {"s3": ports["s3"], "hf": ports["hf"]})
         else:
             self._start("nodelink", [sys.executable, str(HERE / "nodelink.py"),
                                      "--egress", str(self.state / "egress.sock"),
@@ -258,7 +260,8 @@ class Cluster:
         data = self.state / "s3"
         data.mkdir(exist_ok=True)
         cfg = {"endpoint": f"http://127.0.0.1:{port}",
-               "inCluster": f"http://s3.kube-system.svc.cluster.local:{realnode.S3_PORT}",
+               "inCluster": "http://s3.kube-system.svc.cluster.local:"
+                            f"{realnode.HOST_SERVICES['s3']}",
                "accessKey": "modelops" + secrets.token_hex(4),
                "secretKey": secrets.token_urlsafe(24), "region": "us-east-1"}
         info = self.state / "s3.json"
@@ -269,6 +272,28 @@ class Cluster:
         self._start("s3", [str(binary), "--port", f"127.0.0.1:{port}", "--quiet",
                            "posix", "--nometa", str(data)], env=env)
         self._wait("the S3 server", lambda: _port_open(port), 20, "s3")
+
+    def _hf(self, olah: Path, port: int) -> None:
+        """A local Hugging Face hub for hf:// artifacts: olah (a self-hosted hub mirror, from
+        PyPI) offline, serving the git repositories under hf/<models|datasets>/<org>/<repo>;
+        in the cluster at hf.kube-system.svc:8090 (HF_ENDPOINT)."""
+        repos = self.state / "hf"
+        (repos / "models").mkdir(parents=True, exist_ok=True)
+        netloc = f"hf.kube-system.svc.cluster.local:{realnode.HOST_SERVICES['hf']}"
+        cfg = self.state / "olah.toml"
+        cfg.write_text(f"""[basic]
+host = "127.0.0.1"
+port = {port}
+mirror-netloc = "{netloc}"
+mirror-lfs-netloc = "{netloc}"
+mirrors-path = ["{repos}"]
+repos-path = "{self.state / 'hf-cache'}"
+[accessibility]
+offline = true
+""")
+        self._start("hf", [str(olah), "-m", "olah.server", "-c", str(cfg)],
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._wait("the local Hugging Face hub", lambda: _port_open(port), 30, "hf")
 
     def _egress_config(self) -> Path:
         path = self.state / "egress.json"
@@ -322,7 +347,7 @@ class Cluster:
         # reconnects to a half-stopped control plane.
         realnode.RealNode(self, CACHE).down()
         self.stop(sorted(set(self._pids()) - set(CORE)) + list(CORE))
-        for sub in ("pids", "etcd", "argocd", "s3"):
+        for sub in ("pids", "etcd", "argocd", "s3", "hf", "hf-cache"):
             shutil.rmtree(self.state / sub, ignore_errors=True)
         self.info_file.unlink(missing_ok=True)
         (self.state / "s3.json").unlink(missing_ok=True)

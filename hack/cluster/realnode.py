@@ -30,7 +30,9 @@ NODE = "real-node"
 NODE_IP = "10.250.0.2"
 POD_CIDR = "10.245.0.0/24"
 DNS_IP = "10.96.0.10"
-S3_PORT = 9000  # the local S3 server, in the node: http://s3.kube-system.svc.cluster.local:9000
+# Host servers the node's pods reach as Services in kube-system: name -> port in the node.
+# s3: the local S3 server; hf: the local Hugging Face hub (olah serving git repositories).
+HOST_SERVICES = {"s3": 9000, "hf": 8090}
 CGROUP = "modelops-node"
 CGROUP_FS = Path("/sys/fs/cgroup")
 CNI_BIN = Path("/usr/lib/cni")
@@ -103,7 +105,9 @@ class RealNode:
                 if d.is_dir() and not d.is_symlink() and (d / "cgroup.procs").exists()]
 
     # -- up --------------------------------------------------------------------------------------
-    def up(self, bins: dict[str, Path], api_port: int, s3_port: int, proxy_port: int) -> None:
+    def up(self, bins: dict[str, Path], api_port: int, proxy_port: int,
+           host_ports: dict[str, int]) -> None:
+        """`host_ports`: the host's loopback port of each of HOST_SERVICES that runs."""
         t0 = time.monotonic()
         self.preflight()
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -115,8 +119,8 @@ class RealNode:
             "--http-proxy", f"127.0.0.1:{proxy_port}",
             "--forward-in-node", f"127.0.0.1:{api_port}=127.0.0.1:{api_port}",
             "--forward-in-node", f"{NODE_IP}:{api_port}=127.0.0.1:{api_port}",
-            *(["--forward-in-node", f"{NODE_IP}:{S3_PORT}=127.0.0.1:{s3_port}"]
-              if s3_port else [])])
+            *[arg for name, port in host_ports.items() for arg in (
+                "--forward-in-node", f"{NODE_IP}:{HOST_SERVICES[name]}=127.0.0.1:{port}")]])
         self._containerd()
         self.c._wait("containerd", lambda: self._ctr("version", check=False).returncode == 0,
                      30, "containerd")
@@ -127,8 +131,8 @@ class RealNode:
         self.c._wait("the real node Ready", self._ready, 90, "kubelet")
         self._kube_proxy(bins["kube-proxy"], api_port)
         self._service("default", "kubernetes", "https", api_port)
-        if s3_port:
-            self._service("kube-system", "s3", "http", S3_PORT)
+        for name in host_ports:
+            self._service("kube-system", name, "http", HOST_SERVICES[name])
         self._dns()
         log(f"real node {NODE} ready in {time.monotonic() - t0:.1f}s")
 

@@ -13,6 +13,7 @@ ModelVersion's conditions; secret values are blanked out of it first.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -115,6 +116,10 @@ def main(argv: list[str]) -> int:
         t0 = time.monotonic()
         fetch(uri, out, int(os.environ.get("FETCH_ATTEMPTS", "3")),
               float(os.environ.get("FETCH_RETRY_PAUSE", "2")))
+        # The hub client's bookkeeping is not part of the model (nor of its digest).
+        shutil.rmtree(out / ".cache" / "huggingface", ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (out / ".cache").rmdir()
         got = digest(out)
         n = len(files_of(out))
         if want and got != want:
@@ -127,10 +132,8 @@ def main(argv: list[str]) -> int:
         msg = scrub(str(e) if isinstance(e, (Mismatch, RuntimeError)) else
                     f"{type(e).__name__}: {e}")
         log.error("%s", msg)
-        try:
+        with contextlib.suppress(OSError):
             TERMINATION_LOG.write_text(msg[:3500])
-        except OSError:
-            pass
         return 2 if isinstance(e, Mismatch) else 1
 
 

@@ -103,6 +103,21 @@ def test_http_and_s3_artifacts_are_fetched_checked_and_served(
     assert answer["model_version"] == "2" and answer["outputs"][0]["data"] == [0]
 
 
+def test_an_hf_artifact_comes_through_the_hub_client(
+        kube: Kube, namespace: str, operator: Any, artifacts: tuple[str, bytes]) -> None:
+    """hf://org/repo through huggingface_hub (kserve-storage), its endpoint the local hub."""
+    _, model_file = artifacts
+    org = namespace[-5:]  # a repository of this test's own
+    node.hf_repo(org, "iris", {"model.joblib": model_file})
+    creds(kube, namespace, "hub", {"HF_ENDPOINT": node.HF_ENDPOINT})
+    kube.create(namespace, model_version(
+        "iris-v1", "iris", "1", serving=serving(),
+        artifact={"uri": f"hf://{org}/iris", "digest": digest(model_file),
+                  "credentialsSecret": "hub"}))
+    phases_until_ready(kube, namespace, ["iris-v1"])
+    assert predict(kube, namespace, "iris-1", 8080, "iris")["outputs"][0]["data"] == [0]
+
+
 def test_prometheus_scrapes_the_real_pods_request_metrics(
         kube: Kube, namespace: str, operator: Any, artifacts: tuple[str, bytes],
         tmp_path: Path) -> None:

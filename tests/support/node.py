@@ -121,3 +121,22 @@ def serve_example_model(kube: Kube, namespace: str) -> tuple[str, bytes]:
     status, data = request(ip, 8000, "GET", "/model.joblib")
     assert status == 200 and len(data) > 100, (status, data[:200])
     return f"http://artifacts.{namespace}.svc.cluster.local:8000/model.joblib", data
+
+
+def hf_repo(org: str, repo: str, files: dict[str, bytes]) -> None:
+    """A model repository on the local Hugging Face hub: a git repository (branch main) under
+    the folder olah serves, as a hub's own repositories are."""
+    import subprocess
+
+    path = STATE / "hf" / "models" / org / repo
+    path.mkdir(parents=True, exist_ok=True)
+    git = ["git", "-C", str(path), "-c", "user.name=modelops-tests",
+           "-c", "user.email=tests@modelops.invalid"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    for name, data in files.items():
+        (path / name).write_bytes(data)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "model"], check=True)
+
+
+HF_ENDPOINT = "http://hf.kube-system.svc.cluster.local:8090"

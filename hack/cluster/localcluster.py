@@ -107,8 +107,11 @@ class Cluster:
         return {p.name: int(p.read_text()) for p in d.iterdir()} if d.exists() else {}
 
     def running(self) -> bool:
+        """The control plane answers and every process of the cluster (the real node's too,
+        when there is one) is alive: a half-started or half-dead cluster is started afresh."""
         pids = self._pids()
-        return all(_alive(pids.get(n, 0)) for n in CORE) and self._healthy()
+        names = CORE + (realnode.PROCS if realnode.enabled() else ())
+        return all(_alive(pids.get(n, 0)) for n in names) and self._healthy()
 
     def _healthy(self) -> bool:
         try:

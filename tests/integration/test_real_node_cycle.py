@@ -61,6 +61,16 @@ def test_down_leaves_nothing_and_touches_nothing_else_then_up_again(
         took_down = time.monotonic() - t0
         assert leftovers(cluster.state) == []
         assert other.poll() is None, "cluster-down killed a process it did not start"
+        # A namespace of that name with a process in it is somebody's running node: refused.
+        subprocess.run(["ip", "netns", "add", NETNS], check=True)
+        squatter = subprocess.Popen(["ip", "netns", "exec", NETNS, "sleep", "300"])
+        try:
+            time.sleep(0.5)
+            with pytest.raises(SystemExit, match="with processes in them"):
+                cluster.up()
+        finally:
+            squatter.kill()
+            squatter.wait()
         t0 = time.monotonic()
         cluster.up()
         took_up = time.monotonic() - t0

@@ -294,7 +294,8 @@ repos-path = "{self.state / 'hf-cache'}"
 [accessibility]
 offline = true
 """)
-        self._start("hf", [str(olah), "-m", "olah.server", "-c", str(cfg)],
+        self._start("hf", [str(olah), "-m", "olah.server", "-c", str(cfg),
+                           "--log-path", str(self.logs / "olah")],
                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._wait("the local Hugging Face hub", lambda: _port_open(port), 30, "hf")
 

@@ -354,14 +354,15 @@ class _Machine:
 
     def finish(self) -> None:
         st = self.st
-        if not self.full_size():
-            return
         an = st.get("analysis") or {}
         clean = an.get("lastMeasurementTime") and an.get("phase") == "Running"
         if self.spec.analysis and not clean:
-            # Never promote on missing data: wait for a clean measurement first.
+            # Never promote on missing data, nor grow the canary past its last step: wait
+            # for a clean measurement first.
             st["message"] = "all steps done; waiting for a successful analysis to promote"
             self.wake_in(1)
+            return
+        if not self.full_size():
             return
         canary = st["canaryVersion"]
         msg = f"{canary} promoted: 100% of traffic"

@@ -176,6 +176,7 @@ def test_never_promotes_without_a_clean_measurement() -> None:
     sim.step()
     assert sim.status.get("canaryVersion") == "2"
     assert "waiting for a successful analysis" in sim.status["message"]
+    assert sim.status["canaryWeight"] == 50  # missing data never grows the canary
     sim.step(after=1, measurement=m(0.0, "Successful"))
     assert sim.phase == "Promoted"
 

@@ -23,6 +23,13 @@ METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v
 USER_AGENT = "modelops-operator"
 
 
+def patch_for(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A merge patch from old to new; keys that went away become null."""
+    out: dict[str, Any] = {k: v for k, v in new.items() if old.get(k) != v}
+    out.update({k: None for k in old if k not in new})
+    return out
+
+
 @dataclass(frozen=True)
 class Resource:
     group: str

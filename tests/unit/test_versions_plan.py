@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from modelops.desired import is_subset
+from modelops.kube import patch_for
 from modelops.settings import Settings
 from modelops.versions.plan import Observed, deployment_readiness, plan
-from modelops.versions.reconcile import holder, patch_for
+from modelops.versions.reconcile import holder
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 S = Settings()

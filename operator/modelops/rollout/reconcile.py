@@ -17,14 +17,13 @@ from ..api.modelversion import ModelVersionSpec
 from ..api.updatepolicy import ACTIONS, ROLLBACK_ACTION, UpdatePolicySpec, valid_action
 from ..desired import needs_apply, stamp
 from ..indexes import Indexes, child
-from ..kube import HTTPROUTES, UPDATEPOLICIES, ApiError
+from ..kube import HTTPROUTES, UPDATEPOLICIES, ApiError, patch_for
 from ..serving.names import child_name
 from ..serving.presets import resolve
 from ..state import State
 from ..traffic.base import Backend, Provider, stable_service
 from ..traffic.gateway import GatewayProvider
 from ..traffic.replicas import ReplicasProvider
-from ..versions.reconcile import patch_for
 from .policy import governing
 from .state import Observed, decide, measurement_due, routed
 from .target import VersionInfo

@@ -13,7 +13,7 @@ import kopf
 from .. import metrics
 from ..api.conditions import set_condition
 from ..indexes import Indexes, child, first, values
-from ..kube import MODELVERSIONS, PODS, ApiError
+from ..kube import MODELVERSIONS, PODS, ApiError, patch_for
 from ..rollout.policy import governing
 from ..rollout.replicas import version_replicas
 from ..serving.diagnose import diagnose
@@ -41,13 +41,6 @@ def slim(body: Any) -> dict[str, Any]:
 def holder(candidates: Iterable[tuple[str, str]]) -> str | None:
     """The ModelVersion that holds a (model, version): the oldest, then by name."""
     return min(candidates, default=(None, None))[1]
-
-
-def patch_for(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """A merge patch from old to new; keys that went away become null."""
-    out: dict[str, Any] = {k: v for k, v in new.items() if old.get(k) != v}
-    out.update({k: None for k in old if k not in new})
-    return out
 
 
 def job_summary(body: Any) -> dict[str, Any]:

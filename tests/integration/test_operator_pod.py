@@ -48,14 +48,7 @@ def test_the_operator_pod_serves_a_model_on_the_real_node(
                                    what="the operator's metrics endpoint")
         assert status == 200 and b"modelops_" in metrics
 
-        url, data = node.serve_example_model(kube, namespace)
-        kube.create(namespace, model_version(
-            "iris-v1", "iris", "1",
-            artifact={"uri": url, "digest": "sha256:" + hashlib.sha256(data).hexdigest()},
-            serving={"image": node.EXAMPLE_IMAGE, "port": 8080,
-                     "readinessPath": "/v2/health/ready", **node.on_real_node()}))
-        wait_for(lambda: phase(kube, namespace) == "Ready", timeout=180,
-                 what="iris-v1 Ready, served by the operator in its pod")
+        serve_iris(kube, namespace, "the operator in its pod")
         answer = predict(kube, namespace, "iris-1", 8080, "iris")
         assert answer["outputs"][0]["data"] == [0]
         log = kube.kubectl("logs", "-n", ns, pod.metadata.name).stdout
@@ -64,6 +57,18 @@ def test_the_operator_pod_serves_a_model_on_the_real_node(
         helm("uninstall", "mo", "-n", ns, "--kubeconfig", kube.kubeconfig)
         kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
         operator.start()
+
+
+def serve_iris(kube: Kube, namespace: str, by: str) -> None:
+    """iris-v1 from the example model's http artifact, on the real node, until Ready."""
+    url, data = node.serve_example_model(kube, namespace)
+    kube.create(namespace, model_version(
+        "iris-v1", "iris", "1",
+        artifact={"uri": url, "digest": "sha256:" + hashlib.sha256(data).hexdigest()},
+        serving={"image": node.EXAMPLE_IMAGE, "port": 8080,
+                 "readinessPath": "/v2/health/ready", **node.on_real_node()}))
+    wait_for(lambda: phase(kube, namespace) == "Ready", timeout=180,
+             what=f"iris-v1 Ready, served by {by}")
 
 
 def phase(kube: Kube, ns: str) -> Any:
@@ -92,14 +97,7 @@ def test_the_install_manifest_runs_the_operator_on_the_real_node(
                    if not p.metadata.deletion_timestamp and p.status.phase == "Running")
         assert pod.spec.node_name == "real-node"
         assert pod.status.container_statuses[0].restart_count == 0
-        url, data = node.serve_example_model(kube, namespace)
-        kube.create(namespace, model_version(
-            "iris-v1", "iris", "1",
-            artifact={"uri": url, "digest": "sha256:" + hashlib.sha256(data).hexdigest()},
-            serving={"image": node.EXAMPLE_IMAGE, "port": 8080,
-                     "readinessPath": "/v2/health/ready", **node.on_real_node()}))
-        wait_for(lambda: phase(kube, namespace) == "Ready", timeout=180,
-                 what="iris-v1 Ready, served by the operator of dist/install.yaml")
+        serve_iris(kube, namespace, "the operator of dist/install.yaml")
     finally:
         for obj in ("clusterrolebinding/modelops-cluster", "clusterrole/modelops-cluster"):
             kube.kubectl("delete", obj, check=False)

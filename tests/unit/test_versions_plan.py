@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -40,11 +40,16 @@ def test_new_version_creates_children_and_is_pending() -> None:
     assert p.events == []  # being Pending at first is not news
 
 
-def test_converged_version_writes_nothing() -> None:
-    first = plan(mv(), Observed(), S, NOW)
-    d, s = first.apply
-    d = {**d, "status": {"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 2}}
+def children(ready: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The version's Deployment (as observed, `ready` of 2 replicas ready) and Service."""
+    d, s = plan(mv(), Observed(), S, NOW).apply
+    d = {**d, "status": {"observedGeneration": 1, "readyReplicas": ready, "updatedReplicas": 2}}
     d["metadata"] = {**d["metadata"], "generation": 1}
+    return d, s
+
+
+def test_converged_version_writes_nothing() -> None:
+    d, s = children(ready=2)
     ready = plan(mv(), Observed(deployment=d, service=s), S, NOW)
     assert ready.apply == [] and ready.status["phase"] == "Ready"
     again = plan(mv(status=ready.status), Observed(deployment=d, service=s), S, NOW)
@@ -134,11 +139,7 @@ def test_deletion_is_held_only_by_live_policies() -> None:
 
 def _pending(seconds: float) -> tuple[dict[str, Any], Observed]:
     """A version whose pods have not been ready for `seconds`."""
-    first = plan(mv(), Observed(), S, NOW)
-    d, s = first.apply
-    d = {**d, "status": {"observedGeneration": 1, "readyReplicas": 0, "updatedReplicas": 2}}
-    d["metadata"] = {**d["metadata"], "generation": 1}
-    from datetime import timedelta
+    d, s = children(ready=0)
     st = plan(mv(), Observed(deployment=d, service=s), S, NOW - timedelta(seconds=seconds)).status
     return mv(status=st), Observed(deployment=d, service=s)
 
@@ -171,9 +172,6 @@ def test_pods_unready_for_a_while_are_diagnosed_into_conditions_and_a_warning() 
 
 
 def test_a_ready_version_is_never_diagnosed_nor_rechecked() -> None:
-    first = plan(mv(), Observed(), S, NOW)
-    d, s = first.apply
-    d = {**d, "status": {"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 2}}
-    d["metadata"] = {**d["metadata"], "generation": 1}
+    d, s = children(ready=2)
     p = plan(mv(), Observed(deployment=d, service=s), S, NOW)
     assert p.needs_pods is None and p.recheck_after is None

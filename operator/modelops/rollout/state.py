@@ -341,7 +341,28 @@ class _Machine:
             st.update(currentStepIndex=i + 1, stepStartTime=self.stamp)
 
     def full_size(self) -> bool:
-        return _full_size(self)
+        """The last step before promotion, implied after the user's steps: the canary at full
+        size and ready (kwok's pods were ready at once; real ones fetch, load, or never start).
+        False while it is not, ended by progressDeadlineSeconds with a rollback."""
+        st, spec = self.st, self.spec
+        canary = st["canaryVersion"]
+        if st.get("canaryWeight") != 100:
+            st["canaryWeight"] = 100
+            self.observe_weight()
+        ready = self.obs.ready.get(canary, 0)
+        if ready >= spec.replicas and (not routed(spec) or self.obs.route_weight is not None):
+            return True
+        waited = (self.now - _parse(st["stepStartTime"])).total_seconds()
+        if waited > spec.progress_deadline_seconds:
+            msg = (f"{canary} was not ready at full size ({ready}/{spec.replicas}) within "
+                   f"{spec.progress_deadline_seconds}s; its ModelVersion's conditions say why")
+            self.end_rollout(ROLLED_BACK, "ProgressDeadlineExceeded", msg, "Degraded")
+            self.event("Warning", "ProgressDeadlineExceeded", msg)
+            return False
+        st.update(phase="Progressing", message=f"all steps done; waiting for {canary} to be ready "
+                  f"at full size ({ready}/{spec.replicas}) before promoting")
+        self.wake_in(spec.progress_deadline_seconds - waited + 0.5)
+        return False
 
     def weight_reached(self, weight: int) -> bool:
         st = self.st
@@ -370,31 +391,6 @@ class _Machine:
         if an:
             st["analysis"] = {**an, "phase": "Successful"}
         self.event("Normal", "Promoted", msg)
-
-
-def _full_size(m: _Machine) -> bool:
-    """The last step before promotion, implied after the user's steps: the canary at full
-    size and ready (kwok's pods were ready at once; real ones fetch, load, or never start).
-    False while it is not, ended by progressDeadlineSeconds with a rollback."""
-    st, spec = m.st, m.spec
-    canary = st["canaryVersion"]
-    if st.get("canaryWeight") != 100:
-        st["canaryWeight"] = 100
-        m.observe_weight()
-    ready = m.obs.ready.get(canary, 0)
-    if ready >= spec.replicas and (not routed(spec) or m.obs.route_weight is not None):
-        return True
-    waited = (m.now - _parse(st["stepStartTime"])).total_seconds()
-    if waited > spec.progress_deadline_seconds:
-        msg = (f"{canary} was not ready at full size ({ready}/{spec.replicas}) within "
-               f"{spec.progress_deadline_seconds}s; its ModelVersion's conditions say why")
-        m.end_rollout(ROLLED_BACK, "ProgressDeadlineExceeded", msg, "Degraded")
-        m.event("Warning", "ProgressDeadlineExceeded", msg)
-        return False
-    st.update(phase="Progressing", message=f"all steps done; waiting for {canary} to be ready "
-              f"at full size ({ready}/{spec.replicas}) before promoting")
-    m.wake_in(spec.progress_deadline_seconds - waited + 0.5)
-    return False
 
 
 def _values(metrics: list[dict[str, Any]]) -> str:

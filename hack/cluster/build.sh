@@ -108,6 +108,20 @@ fetch_gateway_api() {
   cp "$src"/config/crd/standard/*.yaml "$dir/crds/"
 }
 
+# The SMI TrafficSplit CRD (split.smi-spec.io v1alpha4), for the smi traffic provider's tests:
+# SMI's own module ships it only as apiextensions v1beta1, which Kubernetes no longer serves;
+# Argo Rollouts' module carries the same schema as a v1 CRD for its own SMI tests.
+fetch_smi() {
+  local dir="$cache/smi-crds-$ARGO_ROLLOUTS_VERSION"
+  if [ -f "$dir/split.yaml" ]; then say "smi CRDs (argo-rollouts $ARGO_ROLLOUTS_VERSION): cached"; return; fi
+  say "smi CRDs: fetching github.com/argoproj/argo-rollouts@$ARGO_ROLLOUTS_VERSION"
+  local src
+  src=$(module_dir "github.com/argoproj/argo-rollouts@$ARGO_ROLLOUTS_VERSION")
+  [ -f "$src/test/e2e/crds/split.yaml" ] || die "no split.yaml in argo-rollouts@$ARGO_ROLLOUTS_VERSION"
+  mkdir -p "$dir"
+  cp "$src/test/e2e/crds/split.yaml" "$dir/split.yaml"
+}
+
 # Argo CD for the GitOps tests: only the application controller and the repo server (the
 # "core" install), from a copy of the release's module source with one patch, because the
 # controller's metrics listener is hard-wired to 0.0.0.0 and nothing of ours may listen beyond
@@ -197,7 +211,7 @@ all_present() {
 
 mkdir -p "$cache"
 preflight
-want=${*:-etcd kwok kubernetes gateway-api}
+want=${*:-etcd kwok kubernetes gateway-api smi}
 for part in $want; do
   case $part in
     etcd) build_etcd ;;
@@ -207,6 +221,7 @@ for part in $want; do
     versitygw) build_gotool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw ;;
     olah) build_olah ;;
     gateway-api) fetch_gateway_api ;;
+    smi) fetch_smi ;;
     kubernetes) build_kubernetes ;;
     argocd) build_argocd ;;
     *) die "unknown part $part" ;;

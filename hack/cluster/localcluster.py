@@ -67,6 +67,7 @@ def binaries() -> dict[str, Path]:
         "versitygw": CACHE / f"versitygw-{v['VERSITYGW_VERSION']}" / "bin" / "versitygw",
         "olah": CACHE / f"olah-{v['OLAH_VERSION']}" / "bin" / "python",
         "gateway-api-crds": CACHE / f"gateway-api-{v['GATEWAY_API_VERSION']}" / "crds",
+        "smi-crds": CACHE / f"smi-crds-{v['ARGO_ROLLOUTS_VERSION']}" / "split.yaml",
     }
 
 
@@ -75,7 +76,7 @@ def ensure_binaries() -> dict[str, Path]:
     if not all(p.exists() for p in bins.values()):
         log("building missing binaries (first run only)")
         subprocess.run(["bash", str(HERE / "build.sh"), "etcd", "kwok", "kubernetes",
-                        "gateway-api", "versitygw", "olah"], check=True)
+                        "gateway-api", "smi", "versitygw", "olah"], check=True)
     return bins
 
 
@@ -244,6 +245,8 @@ class Cluster:
         self._wait("default ServiceAccount", self._default_sa, 60, "kube-controller-manager")
         # Gateway API's CRDs, as a cluster with a Gateway controller would have them.
         self.kubectl("apply", "--server-side", "-f", str(bins["gateway-api-crds"]))
+        # SMI's TrafficSplit, as a cluster with an SMI mesh would have it.
+        self.kubectl("apply", "--server-side", "-f", str(bins["smi-crds"]))
         self._s3(bins["versitygw"], ports["s3"])
         self._hf(bins["olah"], ports["hf"])
         if realnode.enabled():

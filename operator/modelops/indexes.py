@@ -50,6 +50,8 @@ class Indexes:
     mo_nodes: Index = field(default_factory=Index)  # node name -> NodeInfo
     up_by_name: Index = field(default_factory=Index)  # (ns, name) -> UpdatePolicy (slim)
     up_by_model: Index = field(default_factory=Index)  # (ns, model) -> rollout.policy record
+    up_by_route: Index = field(default_factory=Index)  # (kind, ns, route) -> policy name
+    routes: Index = field(default_factory=Index)  # (kind, ns, name) -> a provider's route, compact
     # uid -> where the object is filed now, so that its next version replaces it.
     filed: dict[str, list[tuple[str, Hashable]]] = field(default_factory=dict)
 

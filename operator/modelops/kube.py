@@ -60,9 +60,8 @@ SERVICES = Resource("", "v1", "services", "Service")
 JOBS = Resource("batch", "v1", "jobs", "Job")
 PODS = Resource("", "v1", "pods", "Pod")
 NODES = Resource("", "v1", "nodes", "Node")
-HTTPROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
 KINDS = {r.kind: r for r in (MODELVERSIONS, UPDATEPOLICIES, DEPLOYMENTS, SERVICES, JOBS, PODS,
-                             NODES, HTTPROUTES)}
+                             NODES)}
 
 
 class ApiError(Exception):
@@ -70,6 +69,7 @@ class ApiError(Exception):
         self.status = status
         self.body = body
         msg = body.get("message") if isinstance(body, dict) else str(body)
+        self.reason = str(msg)  # the API server's own words
         super().__init__(f"HTTP {status}: {msg}")
 
     @property
@@ -80,8 +80,9 @@ class ApiError(Exception):
 
     @property
     def permanent(self) -> bool:
-        """4xx other than conflicts and throttling cannot be fixed by retrying."""
-        return 400 <= self.status < 500 and self.status not in (408, 409, 429)
+        """The request itself is wrong (bad request, too large, invalid): sending it again
+        cannot succeed. Not 403/404: those say how the cluster is now, which can change."""
+        return self.status in (400, 413, 422)
 
 
 def _login() -> kopf.ConnectionInfo:
@@ -196,9 +197,11 @@ class Kube:
                 return False
             raise
 
-    async def apply(self, obj: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
-        """Server-side apply of a whole object we own (one PATCH)."""
-        res = KINDS[obj["kind"]]
+    async def apply(self, obj: dict[str, Any], *, force: bool = True,
+                    res: Resource | None = None) -> dict[str, Any]:
+        """Server-side apply of a whole object we own (one PATCH); `res` for kinds beyond
+        KINDS (a traffic provider's route)."""
+        res = res or KINDS[obj["kind"]]
         meta = obj["metadata"]
         path = res.path(meta.get("namespace"), meta["name"])
         params = {"fieldManager": FIELD_MANAGER, "force": "true" if force else "false"}

@@ -18,6 +18,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .api.phases import VersionPhase
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 RECONCILE_SECONDS = Histogram(
@@ -70,7 +72,7 @@ class StateCollector(Collector):
         versions = GaugeMetricFamily("modelops_modelversions", "ModelVersions by phase.",
                                      labels=["phase"])
         by_phase = Tally((mv.get("status") or {}).get("phase") or "Unknown" for mv in mvs)
-        for name in ("Pending", "Training", "Evaluating", "Ready", "Failed", "Unknown"):
+        for name in (*VersionPhase, "Unknown"):
             versions.add_metric([name], by_phase.get(name, 0))
         yield versions
         phase = GaugeMetricFamily("modelops_updatepolicy_phase",

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from modelops.api.phases import TONES, PolicyPhase, VersionPhase
 from tests.support.kube import Kube
 from tests.support.manifests import model_version, served
 from tests.support.operator import OperatorProcess
@@ -115,3 +116,19 @@ def test_updatepolicy_health_pure_cases() -> None:
             "status": {**promoted, "phase": "RolledBack", "stableVersion": "1",
                        "hold": {"version": "1", "target": "2"}, "message": "held on 1 ..."}}
     assert health("UpdatePolicy", held) == ("Degraded", "held on 1 ...")
+
+
+ARGO_HEALTH = {"ok": "Healthy", "idle": "Healthy", "busy": "Progressing", "bad": "Degraded"}
+
+
+@pytest.mark.parametrize("kind", ["ModelVersion", "UpdatePolicy"])
+def test_every_phase_of_the_enumeration_has_the_health_its_tone_says(kind: str) -> None:
+    phases = VersionPhase if kind == "ModelVersion" else PolicyPhase
+    # A version that waits is on its way (Progressing); a policy that waits waits for a
+    # person (Suspended).
+    waiting = "Progressing" if kind == "ModelVersion" else "Suspended"
+    for phase in phases:
+        obj = {"metadata": {"generation": 1}, "spec": {},
+               "status": {"phase": str(phase), "observedGeneration": 1}}
+        want = ARGO_HEALTH.get(TONES[phase], waiting)
+        assert health(kind, obj)[0] == want, (phase, TONES[phase])

@@ -224,6 +224,13 @@ spec:
     m.act("promote")
     m.wait("60%", phase="Paused", currentStepIndex=3, actualCanaryWeight=60)
     assert refs() == [("m-1", 40), ("m-2", 60)]
+    # The route is watched: a hand edit is put back without waiting for a round (a paused
+    # policy has none due for a minute).
+    kube.kubectl("patch", "httproute", "m", "-n", namespace, "--type=json", "-p",
+                 '[{"op": "replace", "path": "/spec/rules/0/backendRefs", '
+                 '"value": [{"name": "placeholder", "port": 80}]}]')
+    wait_for(lambda: refs() == [("m-1", 40), ("m-2", 60)], timeout=20,
+             what="the route's weights restored")
     m.act("promote")
     m.wait("promoted", phase="Promoted", stableVersion="2")
     wait_for(lambda: refs() == [("m-2", 100)], what="all on v2")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 
 from tests.support.kube import Kube
@@ -84,9 +87,10 @@ def test_modelversion_rejections(kube: Kube, namespace: str, spec: str, message:
                  "duration", id="duration-format"),
     pytest.param("model: m\nstrategy: {canary: {trafficRouting: {replicas: {}, "
                  "gatewayAPI: {httpRoute: r}}}}",
-                 "trafficRouting needs exactly one of replicas or gatewayAPI", id="two-routers"),
+                 "trafficRouting needs exactly one of replicas, gatewayAPI or smi",
+                 id="two-routers"),
     pytest.param("model: m\nstrategy: {canary: {trafficRouting: {}}}",
-                 "trafficRouting needs exactly one of replicas or gatewayAPI", id="no-router"),
+                 "trafficRouting needs exactly one of replicas, gatewayAPI or smi", id="no-router"),
     pytest.param("model: m\nanalysis: {prometheus: {address: http://p:9090}, metrics: "
                  "[{name: err, query: q}]}", "a metric needs min, max or both",
                  id="metric-without-bounds"),
@@ -211,3 +215,54 @@ def test_version_refused_for_want_of_a_node_runs_when_one_joins(
         assert pod.spec.node_name == node
     finally:
         kube.core.delete_node(node)
+
+
+@pytest.mark.parametrize(("window", "needle"), [
+    pytest.param({"schedule": "0 25 * * *", "duration": "1h"}, "out of range 0-23",
+                 id="hour-25"),
+    pytest.param({"schedule": "0 2 * * funday", "duration": "1h"}, "is not a number",
+                 id="unknown-weekday"),
+])
+def test_a_bad_window_schedule_is_a_condition_and_one_event_not_a_retry_loop(
+        kube: Kube, operator: OperatorProcess, namespace: str, window: dict[str, str],
+        needle: str) -> None:
+    kube.create(namespace, served("m-v1", "m", "1"))
+    kube.create(namespace, {"apiVersion": "modelops.io/v1alpha1", "kind": "UpdatePolicy",
+                            "metadata": {"name": "m"},
+                            "spec": {"model": "m", "autoUpdate": {"enabled": True,
+                                                                  "window": window}}})
+
+    def valid() -> dict[str, Any] | None:
+        st = (kube.get_up(namespace, "m") or {}).get("status") or {}
+        return next((c for c in st.get("conditions") or [] if c["type"] == "Valid"), None)
+    cond = wait_for(valid, what="a Valid condition")
+    assert cond["status"] == "False" and cond["reason"] == "InvalidSpec", cond
+    assert "autoUpdate.window.schedule" in cond["message"] and needle in cond["message"], cond
+    time.sleep(3)  # rounds come and go; the verdict is said once, and nothing raises
+    warnings = [e for e in kube.events(namespace, "m") if e.type == "Warning"]
+    assert [e.reason for e in warnings] == ["InvalidSpec"] and warnings[0].count in (None, 1)
+    assert f"{namespace}/m: reconcile failed" not in operator.log_text()
+    # Sunday as 7 is cron, and fixing the schedule makes the policy valid.
+    kube.kubectl("patch", "updatepolicy", "m", "-n", namespace, "--type=merge", "-p",
+                 '{"spec": {"autoUpdate": {"window": {"schedule": "0 2 * * 7"}}}}')
+    wait_for(lambda: (valid() or {}).get("status") == "True", what="valid again")
+
+
+def test_a_child_the_api_server_refuses_fails_the_version_once_until_the_spec_changes(
+        kube: Kube, operator: OperatorProcess, namespace: str) -> None:
+    # valueFrom is passed through as the user wrote it; an empty one passes our schema and
+    # validation, and the API server refuses the Deployment made from it (422).
+    kube.create(namespace, served("m-v1", "m", "1", env=[{"name": "X", "valueFrom": {}}]))
+    ready = wait_for(lambda: (c := conditions(kube, namespace, "m-v1").get("Ready")) and
+                     c["reason"] == "RejectedByAPIServer" and c, what="the refusal")
+    assert "valueFrom" in ready["message"] or "must specify" in ready["message"], ready
+    assert (kube.get_mv(namespace, "m-v1") or {})["status"]["phase"] == "Failed"
+    time.sleep(5)  # a retry loop would have tried 3 more times by now (1, 2, 4 s)
+    warnings = [e for e in kube.events(namespace, "m-v1") if e.type == "Warning"]
+    assert [e.reason for e in warnings] == ["RejectedByAPIServer"], warnings
+    assert operator.log_text().count(f"{namespace}/m-v1: the API server refused") == 1
+    kube.kubectl("patch", "modelversion", "m-v1", "-n", namespace, "--type=merge", "-p",
+                 '{"spec": {"serving": {"env": [{"name": "X", "value": "1"}]}}}')
+    wait_for(lambda: (kube.get_mv(namespace, "m-v1") or {})["status"]["phase"] == "Ready",
+             what="Ready once the spec is fixed")
+    assert conditions(kube, namespace, "m-v1")["Valid"]["status"] == "True"

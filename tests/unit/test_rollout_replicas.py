@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from modelops.rollout.replicas import actual_weight, split, version_replicas
+from modelops.rollout.replicas import version_replicas
+from modelops.traffic.gateway import GatewayProvider
+from modelops.traffic.replicas import ReplicasProvider, actual_weight
 
 
 @pytest.mark.parametrize(("total", "weight", "routed", "expected"), [
@@ -21,7 +23,8 @@ from modelops.rollout.replicas import actual_weight, split, version_replicas
     pytest.param(4, 100, True, (4, 4), id="routed-full"),
 ])
 def test_split(total: int, weight: int, routed: bool, expected: tuple[int, int]) -> None:
-    assert split(total, weight, routed) == expected
+    provider = GatewayProvider() if routed else ReplicasProvider()
+    assert provider.replicas(total, weight) == expected
 
 
 @pytest.mark.parametrize(("stable", "canary", "weight"), [
@@ -31,7 +34,8 @@ def test_actual_weight(stable: int, canary: int, weight: int) -> None:
 
 
 def test_version_replicas_other_versions_get_none() -> None:
-    assert version_replicas(4, "1", "2", 50, False, "1") == 2
-    assert version_replicas(4, "1", "2", 50, False, "2") == 2
-    assert version_replicas(4, "1", "2", 50, False, "0") == 0
-    assert version_replicas(4, "1", None, 50, False, "1") == 4
+    assert version_replicas(4, "1", "2", 50, "replicas", "1") == 2
+    assert version_replicas(4, "1", "2", 50, None, "2") == 2
+    assert version_replicas(4, "1", "2", 50, "replicas", "0") == 0
+    assert version_replicas(4, "1", None, 50, "replicas", "1") == 4
+    assert version_replicas(4, "1", "2", 50, "gatewayAPI", "1") == 4

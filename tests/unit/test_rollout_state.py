@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from modelops.api.updatepolicy import UpdatePolicySpec
-from modelops.rollout.replicas import split
 from modelops.rollout.state import Decision, Observed, decide, measurement_due
 from modelops.rollout.target import VersionInfo
+from modelops.traffic.replicas import split
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 STEPS = [{"setWeight": 10}, {"pause": {"duration": "60s"}}, {"setWeight": 50},
@@ -43,7 +43,7 @@ class Sim:
     def ready(self) -> dict[str, int]:
         st = self.status
         s, c = split(self.spec.replicas, st.get("canaryWeight") or 0 if st.get(
-            "canaryVersion") else 0, False)
+            "canaryVersion") else 0)
         out = {st.get("stableVersion") or "": s}
         if st.get("canaryVersion"):
             out[st["canaryVersion"]] = c
@@ -328,7 +328,7 @@ def test_a_canary_that_never_starts_is_never_promoted_and_rolls_back_at_the_dead
     sim.step(ready=broken)
     assert sim.status["stableVersion"] == "1" and sim.status["canaryVersion"] == "2"
     assert "full size (0/4)" in sim.status["message"]
-    assert split(4, sim.status["canaryWeight"], False) == (4, 4)  # a surge, not a swap
+    assert split(4, sim.status["canaryWeight"]) == (4, 4)  # a surge, not a swap
     sim.step(after=30, ready=broken)
     assert sim.phase == "Progressing" and sim.status["stableVersion"] == "1"
     sim.step(after=31, ready=broken)

@@ -29,7 +29,18 @@ def test_weekday_and_steps() -> None:
     assert not in_window("*/15 9-17 * * 0,6", "10m", monday)
 
 
-@pytest.mark.parametrize("bad", ["* * * *", "61 * * * *", "a * * * *", "5-1 * * * *"])
+def test_sunday_is_0_or_7_as_in_cron() -> None:
+    sunday = datetime(2026, 1, 4, 3, 0, tzinfo=UTC)
+    assert in_window("0 3 * * 7", "1m", sunday)
+    assert in_window("0 3 * * 0", "1m", sunday)
+    assert in_window("0 3 * * 5-7", "1m", sunday)
+    assert not in_window("0 3 * * 7", "1m", sunday.replace(day=5))
+    assert in_window("0 3 * jan sun", "1m", sunday)
+    assert in_window("0 3 * * Mon-Fri", "1m", sunday.replace(day=5))
+
+
+@pytest.mark.parametrize("bad", ["* * * *", "61 * * * *", "a * * * *", "5-1 * * * *",
+                                 "* * * * 8", "*/0 * * * *", "1-x * * * *", "* * * * mun"])
 def test_bad_cron(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_cron(bad)

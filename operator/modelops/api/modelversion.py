@@ -7,11 +7,11 @@ from typing import Any, Literal
 from pydantic import Field
 
 from .common import DNS1035, ApiModel, Conditions, EnvVar, Quantity, cel, validations
+from .phases import VersionPhase
 
 ARTIFACT_SCHEMES = ("s3", "gs", "hf", "pvc", "http", "https", "oci")
 VERSION_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
 
-Phase = Literal["Pending", "Training", "Evaluating", "Ready", "Failed"]
 Runtime = Literal["custom", "vllm", "triton", "torchserve"]
 
 
@@ -253,7 +253,7 @@ class ServingStatus(ApiModel):
 
 
 class ModelVersionStatus(ApiModel):
-    phase: Phase | None = Field(None, description="Pending, Training, Evaluating, Ready or Failed.")
+    phase: VersionPhase | None = Field(None, description="One of " + ", ".join(VersionPhase) + ".")
     observed_generation: int | None = Field(None, description="Generation last reconciled.")
     artifact_uri: str | None = Field(None, alias="artifactURI",
                                      description="Where the weights are (trained or given).")

@@ -9,8 +9,8 @@ from pydantic import Field
 
 from .common import DNS1035, ApiModel, Conditions, Duration, cel, validations
 from .modelversion import VERSION_PATTERN
+from .phases import PolicyPhase
 
-PolicyPhase = Literal["Idle", "Progressing", "Paused", "Promoted", "RolledBack", "Degraded"]
 Outcome = Literal["Promoted", "RolledBack", "Aborted"]
 ACTIONS = ("promote", "promote-full", "abort", "retry", "resume")
 # `rollback:VERSION` holds all traffic on a version that served before without touching spec,
@@ -67,16 +67,32 @@ class GatewayAPIRouting(ApiModel):
                             "the steps.", pattern=DNS1035, max_length=63)
 
 
+class SMIRouting(ApiModel):
+    traffic_split_name: str | None = Field(
+        None, description="Name of the TrafficSplit the policy creates and owns (default: the "
+        "model's Service name).", pattern=DNS1035, max_length=63)
+    root_service: str | None = Field(
+        None, description="The split's root (apex) Service, the one clients call (default: the "
+        "model's Service).", pattern=DNS1035, max_length=63)
+
+
+def _exactly_one(schema: dict[str, Any]) -> None:
+    """The 'exactly one router' rule, from the fields themselves: a new router is a field."""
+    fields = list(schema.get("properties") or {})
+    count = " + ".join(f"(has(self.{f}) ? 1 : 0)" for f in fields)
+    names = ", ".join(fields[:-1]) + " or " + fields[-1]
+    schema.update(validations(cel(f"{count} == 1", f"trafficRouting needs exactly one of {names}")))
+
+
 class TrafficRouting(ApiModel):
-    model_config = {"json_schema_extra": validations(
-        cel("(has(self.replicas) ? 1 : 0) + (has(self.gatewayAPI) ? 1 : 0) == 1",
-            "trafficRouting needs exactly one of replicas or gatewayAPI"),
-    )}
+    model_config = {"json_schema_extra": _exactly_one}
 
     replicas: ReplicasRouting | None = Field(None,
                                              description="Split replicas by weight (default).")
     gateway_api: GatewayAPIRouting | None = Field(None, alias="gatewayAPI",
                                                   description="Weighted HTTPRoute backends.")
+    smi: SMIRouting | None = Field(None, description="An SMI TrafficSplit (split.smi-spec.io "
+                                   "v1alpha4) for a mesh that implements it.")
 
 
 class Canary(ApiModel):
@@ -187,8 +203,7 @@ class Hold(ApiModel):
 
 
 class UpdatePolicyStatus(ApiModel):
-    phase: PolicyPhase | None = Field(None, description="Idle, Progressing, Paused, Promoted, "
-                                      "RolledBack or Degraded.")
+    phase: PolicyPhase | None = Field(None, description="One of " + ", ".join(PolicyPhase) + ".")
     stable_version: str | None = Field(None, description="Version serving stable traffic.")
     canary_version: str | None = Field(None, description="Version being rolled out.")
     current_step_index: int | None = Field(None, description="Index of the current step.")

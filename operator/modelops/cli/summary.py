@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..api.phases import PolicyPhase, VersionPhase
 from ..api.updatepolicy import Analysis, UpdatePolicySpec
+from ..rollout.outcomes import ABORTED, ROLLED_BACK
 
-FAILED_OUTCOMES = ("RolledBack", "Aborted")
+FAILED_OUTCOMES = (ROLLED_BACK, ABORTED)
 # The operator's manual-action annotation (rollout.reconcile.ACTION_ANNOTATION; a unit test keeps
 # them equal). Not imported from there: that module pulls in kopf, which a CLI need not load.
 ACTION_ANNOTATION = "modelops.io/action"
@@ -210,16 +212,16 @@ def rollout_active(summary: dict[str, Any]) -> bool:
     v = next((v for v in summary["versions"] if v["version"] == target), None)
     # A missing or Failed target does nothing by itself; any other is becoming Ready, and its
     # rollout starts then.
-    return v is not None and v["phase"] != "Failed"
+    return v is not None and v["phase"] != VersionPhase.FAILED
 
 
 def watch_failed(summary: dict[str, Any]) -> bool:
     """Exit status of `--watch`: did the model end in trouble (not a deliberate rollback)?"""
     p = summary.get("policy") or {}
-    if p.get("phase") == "Degraded":
+    if p.get("phase") == PolicyPhase.DEGRADED:
         return True
     last = p.get("lastRollout") or {}
-    return bool(p.get("phase") == "RolledBack" and last.get("outcome") == "RolledBack"
+    return bool(p.get("phase") == PolicyPhase.ROLLED_BACK and last.get("outcome") == ROLLED_BACK
                 and last.get("reason") != "TargetRollback")
 
 

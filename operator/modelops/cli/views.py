@@ -13,15 +13,18 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from ..api.phases import TONES
 from .actions import Change
 from .compare import show
 
+TONE_STYLES = {"ok": "green", "busy": "cyan", "waiting": "yellow", "bad": "red", "idle": "dim"}
+# The phases of both kinds take their colour from their tone (api.phases); the rest are the
+# words of analysis, history outcomes and conditions.
 PHASE_STYLES = {
-    "Ready": "green", "Promoted": "green", "Successful": "green", "True": "green",
-    "Progressing": "cyan", "Running": "cyan", "Training": "cyan", "Evaluating": "cyan",
-    "InProgress": "cyan", "Paused": "yellow", "Pending": "yellow", "Inconclusive": "yellow",
-    "Idle": "dim", "Unknown": "yellow", "RolledBack": "red", "Degraded": "red",
-    "Failed": "red", "Aborted": "red", "Error": "red", "False": "red",
+    **{phase: TONE_STYLES[tone] for phase, tone in TONES.items()},
+    "Successful": "green", "True": "green", "Running": "cyan", "InProgress": "cyan",
+    "Inconclusive": "yellow", "Unknown": "yellow", "Aborted": "red", "Error": "red",
+    "False": "red",
 }
 
 

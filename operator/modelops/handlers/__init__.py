@@ -1,3 +1,3 @@
 """kopf registrations; `kopf run -m modelops.handlers` loads them all."""
 
-from . import children, indexes, modelversion, nodes, startup, updatepolicy  # noqa: F401
+from . import children, indexes, modelversion, nodes, routes, startup, updatepolicy  # noqa: F401

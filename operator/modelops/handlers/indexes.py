@@ -15,9 +15,10 @@ from typing import Any
 import kopf
 
 from ..indexes import compact
-from ..rollout.policy import policy_record
+from ..rollout.policy import policy_record, route_key
 from ..serving.names import MANAGED_BY, OPERATOR
 from ..state import State
+from ..traffic.registry import ROUTE_RESOURCES
 from ..versions.reconcile import job_summary, slim
 from ..versions.validate import NodeInfo
 
@@ -40,6 +41,9 @@ def _up(ns: str | None, up: dict[str, Any]) -> Iterator[Entry]:
     yield "up_by_name", (ns, meta["name"]), up
     for key, record in policy_record(ns, meta["name"], meta, up["spec"], up["status"]).items():
         yield "up_by_model", key, record
+    route = route_key(ns, up["spec"])
+    if route is not None:
+        yield "up_by_route", route, meta["name"]
 
 
 def _child(index: str) -> Callable[[str | None, dict[str, Any]], Iterator[Entry]]:
@@ -55,6 +59,10 @@ def _job(ns: str | None, job: dict[str, Any]) -> Iterator[Entry]:
             yield "mo_jobs", (ns, ref["uid"]), summary
 
 
+def _route(ns: str | None, route: dict[str, Any]) -> Iterator[Entry]:
+    yield "routes", (route.get("kind"), ns, route["metadata"]["name"]), route
+
+
 def _node(_: str | None, node: dict[str, Any]) -> Iterator[Entry]:
     yield "mo_nodes", node["metadata"]["name"], node["info"]
 
@@ -66,6 +74,7 @@ KEPT: dict[str, Callable[[Any, State], dict[str, Any]]] = {
     "Deployment": lambda body, _: compact(body),
     "Service": lambda body, _: compact(body),
     "Job": lambda body, _: compact(body),
+    **{r.kind: (lambda body, _: compact(body)) for r in ROUTE_RESOURCES},
     "Node": lambda body, state: {
         "metadata": {"name": body["metadata"]["name"]},
         "info": NodeInfo.from_node(dict(body), state.settings.gpu_resource)},
@@ -73,6 +82,7 @@ KEPT: dict[str, Callable[[Any, State], dict[str, Any]]] = {
 FILED: dict[str, Callable[[str | None, dict[str, Any]], Iterator[Entry]]] = {
     "ModelVersion": _mv, "UpdatePolicy": _up, "Deployment": _child("mo_deployments"),
     "Service": _child("mo_services"), "Job": _job, "Node": _node,
+    **{r.kind: _route for r in ROUTE_RESOURCES},
 }
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import kopf
 
+from ..api.phases import VersionPhase
 from ..indexes import first
 from ..state import State
 from ..versions.reconcile import enqueue
@@ -26,5 +27,5 @@ async def node_changed(type: str, name: str, body: kopf.Body, memo: kopf.Memo,
     if before == (None if type == "DELETED" else kept["info"]):
         return
     for mv in state.objects()[0]:
-        if (mv.get("status") or {}).get("phase") == "Failed":
+        if (mv.get("status") or {}).get("phase") == VersionPhase.FAILED:
             enqueue(state, mv["metadata"]["namespace"], mv["metadata"]["name"])

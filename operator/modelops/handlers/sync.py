@@ -24,10 +24,12 @@ from ..kube import (
     NODES,
     SERVICES,
     UPDATEPOLICIES,
+    ApiError,
     Resource,
 )
 from ..serving.names import MANAGED_BY, OPERATOR
 from ..state import State
+from ..traffic.registry import ROUTE_RESOURCES
 
 logger = logging.getLogger(__name__)
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace")
@@ -74,6 +76,14 @@ async def census(state: State) -> set[str]:
     for res, labels, namespaced in WATCHED:
         for ns in where if namespaced else [None]:
             uids |= await state.kube.list_uids(res, ns, labels)
+    for res in ROUTE_RESOURCES:
+        for ns in where:
+            try:
+                uids |= await state.kube.list_uids(res, ns)
+            except ApiError as e:
+                # Not installed (404) or not granted (403): kopf watches none of them either.
+                if e.status not in (403, 404):
+                    raise
     return uids
 
 

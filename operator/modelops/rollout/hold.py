@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..api.phases import PolicyPhase
 from ..api.updatepolicy import ROLLBACK_ACTION
-from .outcomes import ABORTED, ROLLED_BACK
+from .outcomes import ABORTED
 from .target import Target
 
 if TYPE_CHECKING:
@@ -50,14 +51,14 @@ def manual_rollback(m: _Machine, version: str, target: Target) -> None:
         return
     if st.get("canaryVersion"):
         m.end_rollout(ABORTED, "ManualRollback", f"ended by a manual rollback to {version}",
-                      ROLLED_BACK)
+                      PolicyPhase.ROLLED_BACK)
     if version != stable:
         m.fast_rollback(version, "ManualRollback", f"manual rollback to {version}")
     if target.version == version:  # the target already agrees: nothing to hold against
         st.pop("hold", None)
         return
     st["hold"] = {"version": version, "target": target.version, "since": m.stamp}
-    st.update(phase=ROLLED_BACK, message=message(st["hold"]))
+    st.update(phase=PolicyPhase.ROLLED_BACK, message=message(st["hold"]))
     m.event("Warning", "Held", st["message"])
 
 
@@ -71,7 +72,7 @@ def held(m: _Machine, target: Target) -> bool:
         why = "retry"
         m.retrying = True
     else:
-        st.update(phase=ROLLED_BACK, message=message(h))
+        st.update(phase=PolicyPhase.ROLLED_BACK, message=message(h))
         return True
     st.pop("hold")
     st["message"] = f"{why}: the hold on {h['version']} ended"

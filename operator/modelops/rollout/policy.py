@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
+from ..api.updatepolicy import UpdatePolicySpec
+from ..traffic.registry import PROVIDERS, provider_for
+
 
 def policy_record(namespace: str | None, name: str, meta: dict[str, Any], spec: dict[str, Any],
                   status: dict[str, Any]) -> dict[Any, Any]:
@@ -14,7 +19,7 @@ def policy_record(namespace: str | None, name: str, meta: dict[str, Any], spec: 
         "deleting": bool(meta.get("deletionTimestamp")),
         "stable": status.get("stableVersion"), "canary": status.get("canaryVersion"),
         "weight": int(status.get("canaryWeight") or 0), "replicas": int(spec.get("replicas", 1)),
-        "routed": bool((c.get("trafficRouting") or {}).get("gatewayAPI")),
+        "traffic": next((k for k in c.get("trafficRouting") or {} if k in PROVIDERS), None),
     }}
 
 
@@ -22,3 +27,16 @@ def governing(records: Any) -> dict[str, Any] | None:
     """The policy in charge of a model: the oldest, when several claim it."""
     items = sorted(records or [], key=lambda r: (r["created"], r["name"]))
     return items[0] if items else None
+
+
+def route_key(namespace: str | None, spec: dict[str, Any]) -> tuple[str, str | None, str] | None:
+    """(kind, namespace, name) of the route the policy's provider steers, if it has one."""
+    try:
+        typed = UpdatePolicySpec.model_validate(spec)
+    except ValidationError:
+        return None
+    provider = provider_for(typed)
+    name = provider.route_name(typed)
+    if provider.route_resource is None or name is None:
+        return None
+    return provider.route_resource.kind, namespace, name

@@ -14,26 +14,23 @@ from ..analysis.measure import measure
 from ..analysis.prometheus import address_allowed
 from ..api.conditions import set_condition
 from ..api.modelversion import ModelVersionSpec
+from ..api.phases import PolicyPhase
 from ..api.updatepolicy import ACTIONS, ROLLBACK_ACTION, UpdatePolicySpec, valid_action
 from ..desired import needs_apply, stamp
 from ..indexes import Indexes, child
-from ..kube import HTTPROUTES, UPDATEPOLICIES, ApiError, patch_for
+from ..kube import UPDATEPOLICIES, ApiError, patch_for
 from ..serving.names import child_name
 from ..serving.presets import resolve
 from ..state import State
-from ..traffic.base import Backend, Provider, stable_service
-from ..traffic.gateway import GatewayProvider
-from ..traffic.replicas import ReplicasProvider
+from ..traffic.base import Backend, Provider, Split, stable_service
+from ..traffic.registry import provider_for
 from .policy import governing
-from .state import Observed, decide, measurement_due, routed
+from .state import Observed, decide, measurement_due
 from .target import VersionInfo
+from .window import parse_cron
 
 logger = logging.getLogger(__name__)
 ACTION_ANNOTATION = "modelops.io/action"
-
-
-def provider_for(spec: UpdatePolicySpec) -> Provider:
-    return GatewayProvider() if routed(spec) else ReplicasProvider()
 
 
 def version_info(mv: dict[str, Any]) -> VersionInfo | None:
@@ -58,6 +55,12 @@ def problems(spec: UpdatePolicySpec, name: str, records: Any, state: State) -> l
     if owner and owner["name"] != name:
         out.append(f"UpdatePolicy {owner['name']!r} already manages model {spec.model!r}; "
                    "one policy per model")
+    window = spec.auto_update.window if spec.auto_update else None
+    if window is not None:
+        try:
+            parse_cron(window.schedule)
+        except ValueError as e:
+            out.append(f"autoUpdate.window.schedule: {e}")
     if spec.analysis and not address_allowed(spec.analysis.prometheus.address,
                                              state.settings.prometheus_allow):
         out.append(f"analysis.prometheus.address {spec.analysis.prometheus.address!r} is not "
@@ -93,7 +96,17 @@ async def take_action(state: State, up: dict[str, Any]) -> dict[str, Any]:
 async def reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> float | None:
     """Returns seconds until the policy wants to be looked at again (None: on events only)."""
     with metrics.reconciling("UpdatePolicy"):
-        return await _reconcile_policy(state, up, idx)
+        try:
+            return await _reconcile_policy(state, up, idx)
+        except ApiError as e:
+            if not e.permanent:
+                raise  # the loop retries what may pass next time
+            # Sending it again cannot succeed: say so, and wait for a change to wake us.
+            old = dict((state.written.get(up["metadata"]["uid"]) or up.get("status")) or {})
+            await _refuse(state, {**up, "status": old}, old, list(old.get("conditions") or []),
+                          [f"the API server refused what this policy makes: {e.reason}"],
+                          up["metadata"].get("generation"), datetime.now(UTC))
+            return None
 
 
 async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> float | None:
@@ -109,27 +122,23 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
         spec = UpdatePolicySpec.model_validate(up.get("spec") or {})
     except ValidationError as e:
         errors = [f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()]
-        await _write(state, up, {**old, "conditions": set_condition(
-            conds, "Valid", False, "InvalidSpec", "; ".join(errors), gen, now)})
+        await _refuse(state, up, old, conds, errors, gen, now)
         return None
+    provider = provider_for(spec)
+    versions = model_versions(idx.mv_by_model.get((ns, spec.model), []))
+    ready = {v.version: _ready(idx.mo_deployments, ns, v.service) for v in versions.values()}
+    route = _route(state, idx, provider, ns, spec)
     bad = problems(spec, name, idx.up_by_model.get((ns, spec.model), []), state)
+    status = dict(up.get("status") or {})
+    wrong = provider.problem(up, spec, _split(versions, ready, route, status))
+    bad += [wrong] if wrong else []
     if bad:
-        new = {**old, "observedGeneration": gen, "conditions": set_condition(
-            conds, "Valid", False, "InvalidSpec", "; ".join(bad), gen, now)}
-        if new != old:
-            kopf.event(kopf.Body(cast(kopf.RawBody, up)), type="Warning", reason="InvalidSpec",
-                       message="; ".join(bad))
-        await _write(state, up, new)
+        await _refuse(state, up, old, conds, bad, gen, now)
         return None
 
     up = await take_action(state, up)
-    versions = model_versions(idx.mv_by_model.get((ns, spec.model), []))
-    ready = {v.version: _ready(idx.mo_deployments, ns, v.service) for v in versions.values()}
-    provider = provider_for(spec)
     status = dict(up.get("status") or {})
-    route = await _route(state, ns, spec) if provider.routed else None
-    obs = Observed(versions, ready, provider.route_weight(route, _backend(
-        versions, status.get("canaryVersion"))))
+    obs = Observed(versions, ready, route)
     if measurement_due(spec, status, now) and spec.analysis:
         obs.measurement = await measure(
             await state.http(), spec.analysis, model=spec.model, namespace=ns,
@@ -140,12 +149,13 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     d = decide(spec, status, obs, now)
     new = d.status
 
-    await _apply_traffic(state, up, spec, provider, route, versions, new, idx.mo_services)
+    await _apply_traffic(state, up, spec, provider, _split(versions, ready, route, new),
+                         int(new.get("canaryWeight") or 0), idx.mo_services)
     conds = set_condition(conds, "Valid", True, "Validated", "the spec is valid", gen, now)
     progressing = bool(new.get("canaryVersion"))
     conds = set_condition(conds, "Progressing", progressing,
-                          new.get("phase") or "Idle", new.get("message") or "", gen, now)
-    healthy = new.get("phase") != "Degraded" and (
+                          new.get("phase") or PolicyPhase.IDLE, new.get("message") or "", gen, now)
+    healthy = new.get("phase") != PolicyPhase.DEGRADED and (
         not new.get("stableVersion") or (versions.get(new["stableVersion"]) is not None
         and versions[new["stableVersion"]].ready))
     conds = set_condition(conds, "Healthy", healthy, "StableServing" if healthy else (
@@ -160,6 +170,19 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     return d.requeue_after
 
 
+async def _refuse(state: State, up: dict[str, Any], old: dict[str, Any],
+                  conds: list[dict[str, Any]], why: list[str], gen: int | None,
+                  now: datetime) -> None:
+    """A spec this operator cannot act on: Valid=False and a Warning event, once per change;
+    nothing else moves until the spec does (retrying cannot fix it)."""
+    new = {**old, "observedGeneration": gen, "conditions": set_condition(
+        conds, "Valid", False, "InvalidSpec", "; ".join(why), gen, now)}
+    if new != old:
+        kopf.event(kopf.Body(cast(kopf.RawBody, up)), type="Warning", reason="InvalidSpec",
+                   message="; ".join(why))
+    await _write(state, up, new)
+
+
 def _ready(deployments: Any, ns: str, name: str) -> int:
     for dep in deployments.get((ns, name), []):
         return int((dep.get("status") or {}).get("readyReplicas") or 0)
@@ -171,31 +194,34 @@ def _backend(versions: dict[str, VersionInfo], version: str | None) -> Backend |
     return Backend(v.version, v.service, v.port) if v else None
 
 
-async def _route(state: State, ns: str, spec: UpdatePolicySpec) -> dict[str, Any] | None:
-    gw = spec.strategy.canary.traffic_routing.gateway_api  # type: ignore[union-attr]
-    assert gw is not None
-    try:
-        return await state.kube.get(HTTPROUTES, ns, gw.http_route)
-    except ApiError as e:
-        logger.warning("%s: cannot read HTTPRoute %s: %s", ns, gw.http_route, e)
+def _split(versions: dict[str, VersionInfo], ready: dict[str, int],
+           route: dict[str, Any] | None, status: dict[str, Any]) -> Split:
+    stable, canary = status.get("stableVersion"), status.get("canaryVersion")
+    return Split(_backend(versions, stable), _backend(versions, canary),
+                 ready.get(stable or "", 0), ready.get(canary or "", 0), route)
+
+
+def _route(state: State, idx: Indexes, provider: Provider, ns: str,
+           spec: UpdatePolicySpec) -> dict[str, Any] | None:
+    """The provider's route as last seen: our last write, or the watch's (None: none)."""
+    name = provider.route_name(spec)
+    if provider.route_resource is None or name is None:
         return None
+    key = (provider.route_resource.kind, ns, name)
+    return state.applied.get(key) or child(idx.routes, key)
 
 
 async def _apply_traffic(state: State, up: dict[str, Any], spec: UpdatePolicySpec,
-                         provider: Provider, route: dict[str, Any] | None,
-                         versions: dict[str, VersionInfo], new: dict[str, Any],
-                         services: Any) -> None:
-    stable = new.get("stableVersion")
-    svc = stamp(stable_service(up, spec, provider, stable))
+                         provider: Provider, split: Split, weight: int, services: Any) -> None:
+    svc = stamp(stable_service(up, spec, provider, split.stable.version if split.stable
+                               else None))
     have = child(services, (svc["metadata"]["namespace"], svc["metadata"]["name"]))
     if needs_apply(svc, have):
         await state.kube.apply(svc)
-    patch = provider.route_patch(route, _backend(versions, stable),
-                                 _backend(versions, new.get("canaryVersion")),
-                                 int(new.get("canaryWeight") or 0))
-    if patch and route is not None:
-        await state.kube.patch(HTTPROUTES, route["metadata"]["namespace"],
-                               route["metadata"]["name"], patch)
+    written = await provider.set_weight(state.kube, up, spec, split, weight)
+    if written is not None:
+        meta = written["metadata"]
+        state.applied[(written["kind"], meta["namespace"], meta["name"])] = written
 
 
 async def _write(state: State, up: dict[str, Any], new: dict[str, Any]) -> None:

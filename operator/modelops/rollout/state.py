@@ -14,8 +14,11 @@ from typing import Any
 
 from ..analysis.judge import overall
 from ..api.conditions import now_iso
+from ..api.phases import PolicyPhase, VersionPhase
 from ..api.updatepolicy import UpdatePolicySpec
-from . import hold, replicas
+from ..traffic.base import Backend, Split
+from ..traffic.registry import provider_for
+from . import hold
 from .outcomes import ABORTED, PROMOTED, ROLLED_BACK
 from .target import Target, VersionInfo, pick_target
 from .window import parse_duration
@@ -25,7 +28,7 @@ from .window import parse_duration
 class Observed:
     versions: dict[str, VersionInfo]
     ready: dict[str, int] = field(default_factory=dict)  # ready serving replicas per version
-    route_weight: int | None = None  # canary weight found in the HTTPRoute (gatewayAPI)
+    route: dict[str, Any] | None = None  # the traffic provider's route, as last seen
     measurement: list[dict[str, Any]] | None = None  # one analysis round taken just now
 
 
@@ -34,11 +37,6 @@ class Decision:
     status: dict[str, Any]
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
     requeue_after: float | None = None
-
-
-def routed(spec: UpdatePolicySpec) -> bool:
-    c = spec.strategy.canary if spec.strategy else None
-    return bool(c and c.traffic_routing and c.traffic_routing.gateway_api)
 
 
 def steps(spec: UpdatePolicySpec) -> list[Any]:
@@ -57,6 +55,7 @@ class _Machine:
     def __init__(self, spec: UpdatePolicySpec, status: dict[str, Any], obs: Observed,
                  now: datetime) -> None:
         self.spec, self.obs, self.now = spec, obs, now
+        self.provider = provider_for(spec)
         self.st = copy.deepcopy(status)
         self.events: list[tuple[str, str, str]] = []
         self.requeue: float | None = None
@@ -67,11 +66,23 @@ class _Machine:
     def event(self, type_: str, reason: str, message: str) -> None:
         self.events.append((type_, reason, message))
 
+    def split(self) -> Split:
+        """The traffic as the provider sees it, for the versions the status names now."""
+        stable, canary = self.st.get("stableVersion"), self.st.get("canaryVersion")
+        return Split(self.backend(stable), self.backend(canary),
+                     self.obs.ready.get(stable or "", 0), self.obs.ready.get(canary or "", 0),
+                     self.obs.route)
+
+    def backend(self, version: str | None) -> Backend | None:
+        v = self.obs.versions.get(version or "")
+        return Backend(v.version, v.service, v.port) if v else None
+
     def wake_in(self, seconds: float) -> None:
         seconds = max(seconds, 0.5)
         self.requeue = seconds if self.requeue is None else min(self.requeue, seconds)
 
-    def end_rollout(self, outcome: str, reason: str, message: str, phase: str) -> None:
+    def end_rollout(self, outcome: str, reason: str, message: str,
+                    phase: PolicyPhase) -> None:
         st = self.st
         entry = {"revision": st.get("revision", 0), "version": st["canaryVersion"],
                  "fromVersion": st.get("stableVersion"), "startTime": st.get("rolloutStartTime"),
@@ -111,11 +122,11 @@ class _Machine:
             if target.version and target.version != st["canaryVersion"] and not target.waiting:
                 self.end_rollout(ABORTED, "TargetChanged",
                                  f"the target moved to {target.version} during the rollout of "
-                                 f"{st['canaryVersion']}", "Progressing")
+                                 f"{st['canaryVersion']}", PolicyPhase.PROGRESSING)
                 self.steady(target)
             elif self.take_action("abort"):
                 self.end_rollout(ABORTED, "UserAbort", "aborted by the user; all traffic back on "
-                                 f"{st.get('stableVersion')}", "Degraded")
+                                 f"{st.get('stableVersion')}", PolicyPhase.DEGRADED)
                 self.event("Warning", "Aborted", st["message"])
             else:
                 self.progress()
@@ -132,12 +143,13 @@ class _Machine:
         st = self.st
         v = self.obs.versions.get(target.version or "")
         if v is None or not v.ready:
-            st.update(phase="Idle", message=f"waiting for version {target.version} to be Ready"
+            st.update(phase=PolicyPhase.IDLE,
+                      message=f"waiting for version {target.version} to be Ready"
                       if target.version else (target.waiting or "no targetVersion set"))
             return
         # Nothing to compare against: the first version takes all traffic at once.
         st.update(stableVersion=v.version, canaryWeight=0, actualCanaryWeight=0,
-                  revision=int(st.get("revision") or 0) + 1, phase=PROMOTED,
+                  revision=int(st.get("revision") or 0) + 1, phase=PolicyPhase.PROMOTED,
                   message=f"{v.version} is the first version: 100% of traffic")
         self._history({"revision": st["revision"], "version": v.version, "fromVersion": None,
                        "startTime": self.stamp, "endTime": self.stamp, "outcome": PROMOTED,
@@ -150,8 +162,9 @@ class _Machine:
         want = target.version
         if want is None or want == stable:
             # Reaching the target ends a Degraded state (e.g. target set back after an abort).
-            if st.get("phase") in (None, "Idle", "Progressing", "Paused", "Degraded"):
-                st.update(phase=PROMOTED, message=f"{stable} serves all traffic")
+            if st.get("phase") in (None, PolicyPhase.IDLE, PolicyPhase.PROGRESSING,
+                                   PolicyPhase.PAUSED, PolicyPhase.DEGRADED):
+                st.update(phase=PolicyPhase.PROMOTED, message=f"{stable} serves all traffic")
             st.setdefault("message", f"{stable} serves all traffic")
             return
         if target.waiting:
@@ -175,7 +188,7 @@ class _Machine:
         if v is None or not v.ready:
             state = "missing" if v is None else (v.phase or "not reconciled yet")
             st["message"] = f"waiting for version {want} to be Ready ({state})"
-            if v is not None and v.phase == "Failed":
+            if v is not None and v.phase == VersionPhase.FAILED:
                 st["message"] = (f"version {want} failed (its Valid, Trained or Evaluated "
                                  "condition says why) and will not be rolled out")
             return
@@ -190,7 +203,7 @@ class _Machine:
         st = self.st
         old = st["stableVersion"]
         st.update(revision=int(st.get("revision") or 0) + 1, stableVersion=version,
-                  canaryWeight=0, actualCanaryWeight=0, phase=ROLLED_BACK,
+                  canaryWeight=0, actualCanaryWeight=0, phase=PolicyPhase.ROLLED_BACK,
                   message=f"rolled back to {version}: 100% of traffic at once, steps and "
                           "analysis skipped")
         self._history({"revision": st["revision"], "version": version, "fromVersion": old,
@@ -202,7 +215,7 @@ class _Machine:
         st = self.st
         st.update(revision=int(st.get("revision") or 0) + 1, canaryVersion=version,
                   currentStepIndex=0, stepStartTime=self.stamp, rolloutStartTime=self.stamp,
-                  canaryWeight=0, actualCanaryWeight=0, phase="Progressing",
+                  canaryWeight=0, actualCanaryWeight=0, phase=PolicyPhase.PROGRESSING,
                   analysis={"phase": "Running", "failures": 0, "inconclusive": 0})
         st.pop("pauseReason", None)
         self.event("Normal", "RolloutStarted",
@@ -221,26 +234,18 @@ class _Machine:
             self.event("Normal", "Resumed", "resumed by the user")
         if spec.paused:
             st.setdefault("pausedTime", self.stamp)
-            st.update(phase="Paused", message="paused: spec.paused is true")
+            st.update(phase=PolicyPhase.PAUSED, message="paused: spec.paused is true")
             return
         if st.get("pausedTime"):  # time spent under spec.paused does not count
             held = self.now - _parse(st.pop("pausedTime"))
             st["stepStartTime"] = now_iso(_parse(st["stepStartTime"]) + held)
         if st.get("pauseReason"):
-            st.update(phase="Paused", message=st["pauseReason"])
+            st.update(phase=PolicyPhase.PAUSED, message=st["pauseReason"])
             return
         self.walk_steps()
 
     def observe_weight(self) -> None:
-        st = self.st
-        if routed(self.spec):
-            canary_up = self.obs.ready.get(st["canaryVersion"], 0) > 0
-            w = self.obs.route_weight or 0
-            st["actualCanaryWeight"] = w if canary_up or w == 0 else 0
-        else:
-            st["actualCanaryWeight"] = replicas.actual_weight(
-                self.obs.ready.get(st.get("stableVersion") or "", 0),
-                self.obs.ready.get(st["canaryVersion"], 0))
+        self.st["actualCanaryWeight"] = self.provider.achieved(self.split())
 
     def analyse(self) -> bool:
         """Fold in a new measurement; True when it ended the rollout."""
@@ -274,11 +279,11 @@ class _Machine:
                   f"{a.failure_limit}): {_values(an.get('metrics') or [])}"
             an["phase"] = "Failed"
             if self.spec.rollback is None or self.spec.rollback.automatic:
-                self.end_rollout(ROLLED_BACK, "AnalysisFailed", msg, ROLLED_BACK)
+                self.end_rollout(ROLLED_BACK, "AnalysisFailed", msg, PolicyPhase.ROLLED_BACK)
                 self.event("Warning", "RolledBack", f"{msg}; all traffic back on "
                                                     f"{st['stableVersion']}")
                 return True
-            st.update(phase="Degraded", message=msg + "; automatic rollback is off")
+            st.update(phase=PolicyPhase.DEGRADED, message=msg + "; automatic rollback is off")
             return True
         if int(an.get("inconclusive") or 0) > a.inconclusive_limit and not st.get("pauseReason"):
             st["pauseReason"] = (f"analysis inconclusive {an['inconclusive']} time(s) in a row "
@@ -291,7 +296,7 @@ class _Machine:
     def walk_steps(self) -> None:
         st, spec = self.st, self.spec
         plan = steps(spec)
-        st["phase"] = "Progressing"
+        st["phase"] = PolicyPhase.PROGRESSING
         if self.take_action("promote-full"):
             st["currentStepIndex"] = len(plan)
             self.event("Normal", "PromotedFull", "promote-full: skipping the remaining steps")
@@ -316,7 +321,8 @@ class _Machine:
                         msg = (f"step {i + 1} could not reach {step.set_weight}% in "
                                f"{spec.progress_deadline_seconds}s (actual "
                                f"{st.get('actualCanaryWeight')}%)")
-                        self.end_rollout(ROLLED_BACK, "ProgressDeadlineExceeded", msg, "Degraded")
+                        self.end_rollout(ROLLED_BACK, "ProgressDeadlineExceeded", msg,
+                                         PolicyPhase.DEGRADED)
                         self.event("Warning", "ProgressDeadlineExceeded", msg)
                         return
                     st["message"] = (f"step {i + 1}/{len(plan)}: waiting for {step.set_weight}% "
@@ -329,8 +335,8 @@ class _Machine:
                     self.event("Normal", "StepPromoted", f"step {i + 1}/{len(plan)}: pause ended "
                                                      "by promote")
                 elif duration is None:
-                    st.update(phase="Paused", message=f"step {i + 1}/{len(plan)}: paused until "
-                                                      "promoted")
+                    st.update(phase=PolicyPhase.PAUSED,
+                              message=f"step {i + 1}/{len(plan)}: paused until promoted")
                     return
                 else:
                     left = (started + parse_duration(duration) - self.now).total_seconds()
@@ -350,28 +356,23 @@ class _Machine:
             st["canaryWeight"] = 100
             self.observe_weight()
         ready = self.obs.ready.get(canary, 0)
-        if ready >= spec.replicas and (not routed(spec) or self.obs.route_weight is not None):
+        if ready >= spec.replicas and self.provider.promotable(self.split()):
             return True
         waited = (self.now - _parse(st["stepStartTime"])).total_seconds()
         if waited > spec.progress_deadline_seconds:
             msg = (f"{canary} was not ready at full size ({ready}/{spec.replicas}) within "
                    f"{spec.progress_deadline_seconds}s; its ModelVersion's conditions say why")
-            self.end_rollout(ROLLED_BACK, "ProgressDeadlineExceeded", msg, "Degraded")
+            self.end_rollout(ROLLED_BACK, "ProgressDeadlineExceeded", msg, PolicyPhase.DEGRADED)
             self.event("Warning", "ProgressDeadlineExceeded", msg)
             return False
-        st.update(phase="Progressing", message=f"all steps done; waiting for {canary} to be ready "
-                  f"at full size ({ready}/{spec.replicas}) before promoting")
+        st.update(phase=PolicyPhase.PROGRESSING,
+                  message=f"all steps done; waiting for {canary} to be ready at full size "
+                  f"({ready}/{spec.replicas}) before promoting")
         self.wake_in(spec.progress_deadline_seconds - waited + 0.5)
         return False
 
     def weight_reached(self, weight: int) -> bool:
-        st = self.st
-        if routed(self.spec):
-            return self.obs.route_weight == weight and (
-                weight == 0 or self.obs.ready.get(st["canaryVersion"], 0) > 0)
-        s, c = replicas.split(self.spec.replicas, weight, False)
-        return (self.obs.ready.get(st["canaryVersion"], 0) >= c
-                and self.obs.ready.get(st["stableVersion"], 0) >= s)
+        return self.provider.reached(self.split(), weight, self.spec.replicas)
 
     def finish(self) -> None:
         st = self.st
@@ -387,7 +388,7 @@ class _Machine:
             return
         canary = st["canaryVersion"]
         msg = f"{canary} promoted: 100% of traffic"
-        self.end_rollout(PROMOTED, "StepsCompleted", msg, PROMOTED)
+        self.end_rollout(PROMOTED, "StepsCompleted", msg, PolicyPhase.PROMOTED)
         if an:
             st["analysis"] = {**an, "phase": "Successful"}
         self.event("Normal", "Promoted", msg)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..api.phases import VersionPhase
 from ..api.updatepolicy import UpdatePolicySpec
 from .window import in_window
 
@@ -23,7 +24,7 @@ class VersionInfo:
 
     @property
     def ready(self) -> bool:
-        return self.phase == "Ready"
+        return self.phase == VersionPhase.READY
 
     @classmethod
     def from_mv(cls, mv: dict[str, Any], port: int, service: str) -> VersionInfo:

@@ -1,10 +1,13 @@
-"""Maintenance windows: a 5-field cron schedule (UTC) and a duration. Pure."""
+"""Maintenance windows: a 5-field cron schedule (UTC) and a duration. Pure.
+
+Cron as crontab(5) has it: numbers, `*`, ranges, lists, steps, month and weekday names, and
+weekday 7 for Sunday."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 6)]  # minute hour dom month dow
+_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]  # minute hour dom month dow (7 = 0)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -25,23 +28,36 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=total)
 
 
-def _field(spec: str, lo: int, hi: int) -> set[int]:
+_NAMES = [{}, {}, {}, {m: i + 1 for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])},
+    {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}]
+
+
+def _field(spec: str, lo: int, hi: int, names: dict[str, int]) -> set[int]:
     out: set[int] = set()
     for part in spec.split(","):
         step = 1
         if "/" in part:
             part, s = part.split("/", 1)
-            step = int(s)
+            step = _int(s, spec, {})
         if part == "*":
             a, b = lo, hi
         elif "-" in part:
-            a, b = (int(x) for x in part.split("-", 1))
+            a, b = (_int(x, spec, names) for x in part.split("-", 1))
         else:
-            a = b = int(part)
+            a = b = _int(part, spec, names)
         if a < lo or b > hi or a > b or step < 1:
             raise ValueError(f"{spec!r} is out of range {lo}-{hi}")
         out.update(range(a, b + 1, step))
     return out
+
+
+def _int(text: str, spec: str, names: dict[str, int]) -> int:
+    if text.lower() in names:
+        return names[text.lower()]
+    if not text.isdigit():
+        raise ValueError(f"{spec!r}: {text!r} is not a number, `*`, a range or a step")
+    return int(text)
 
 
 def parse_cron(expr: str) -> list[set[int]]:
@@ -49,7 +65,8 @@ def parse_cron(expr: str) -> list[set[int]]:
     if len(fields) != 5:
         raise ValueError(f"{expr!r} is not a 5-field cron expression (minute hour day month "
                          "weekday)")
-    parsed = [_field(f, lo, hi) for f, (lo, hi) in zip(fields, _RANGES, strict=True)]
+    parsed = [_field(f, lo, hi, names)
+              for f, (lo, hi), names in zip(fields, _RANGES, _NAMES, strict=True)]
     if 7 in parsed[4]:
         parsed[4].add(0)
     return parsed

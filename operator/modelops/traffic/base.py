@@ -1,34 +1,80 @@
-"""The provider interface and the model's stable Service, which every provider keeps."""
+"""The traffic-provider interface, and the model's stable Service, which every provider keeps.
+
+A provider owns everything that varies with how weights become traffic: which object carries
+the weight (its route, watched like any child), the weight in effect now, writing a new weight,
+checking that it took, and how many replicas each version needs. The rollout asks the
+provider of a policy (traffic.registry) and never which provider it has.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..api.updatepolicy import UpdatePolicySpec
+from ..kube import Kube, Resource
 from ..serving import names
 from ..serving.builders import SERVING_LABEL
 
 
 @dataclass(frozen=True)
 class Backend:
+    """One version's own Service, which routes name as a backend."""
+
     version: str
     service: str
     port: int
 
 
+@dataclass(frozen=True)
+class Split:
+    """What a provider sees of one model at one moment."""
+
+    stable: Backend | None
+    canary: Backend | None
+    ready_stable: int = 0  # ready serving pods of each
+    ready_canary: int = 0
+    route: dict[str, Any] | None = None  # the provider's route as last seen (None: not found)
+
+
 class Provider(Protocol):
-    routed: bool
+    name: str  # its field under spec.strategy.canary.trafficRouting
+    route_resource: Resource | None  # the kind of its route; None: the pods carry the weight
+
+    def route_name(self, spec: UpdatePolicySpec) -> str | None:
+        """The name of the route this policy steers (in the policy's namespace)."""
 
     def stable_selector(self, model: str, stable: str | None) -> dict[str, str]:
         """Which pods the model's stable Service sends to."""
 
-    def route_patch(self, route: dict[str, Any] | None, stable: Backend | None,
-                    canary: Backend | None, weight: int) -> dict[str, Any] | None:
-        """A patch that makes the route carry `weight` to the canary; None when it does."""
+    def replicas(self, total: int, weight: int) -> tuple[int, int]:
+        """(stable, canary) replicas while the canary has `weight`."""
 
-    def route_weight(self, route: dict[str, Any] | None, canary: Backend | None) -> int | None:
-        """The canary weight in effect in the route, if the provider has one."""
+    def achieved(self, split: Split) -> int:
+        """The canary weight really in effect."""
+
+    def reached(self, split: Split, weight: int, total: int) -> bool:
+        """Whether `weight` is in effect, with the pods it needs ready."""
+
+    def promotable(self, split: Split) -> bool:
+        """Whether the canary at full size may take over (the route, if any, is there)."""
+
+    def problem(self, up: dict[str, Any], spec: UpdatePolicySpec, split: Split) -> str | None:
+        """Why this policy cannot be served as it stands (a user's input to fix), if so."""
+
+    async def set_weight(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
+                         split: Split, weight: int) -> dict[str, Any] | None:
+        """Make the route carry `weight` to the canary; the route as written, or None when
+        nothing was written."""
+
+
+def routed_replicas(total: int, weight: int) -> tuple[int, int]:
+    """With a router the route sets the weights: stable keeps all its replicas and the
+    canary gets its share (at least one)."""
+    if weight <= 0 or total == 0:
+        return total, 0
+    return total, min(max(1, math.ceil(total * weight / 100)), total)
 
 
 def service_name(spec: UpdatePolicySpec) -> str:
@@ -52,3 +98,20 @@ def stable_service(up: dict[str, Any], spec: UpdatePolicySpec, provider: Provide
 
 def serving_selector(model: str) -> dict[str, str]:
     return {names.MODEL: model, SERVING_LABEL: "true"}
+
+
+def stable_only(model: str, stable: str | None) -> dict[str, str]:
+    """A router's stable Service: callers of the Service (not the route) reach stable only."""
+    sel = serving_selector(model)
+    if stable:
+        sel[names.VERSION] = stable
+    return sel
+
+
+def routed_achieved(split: Split, route_weight: int) -> int:
+    """A route's weight counts once a canary pod can take it."""
+    return route_weight if split.ready_canary > 0 or route_weight == 0 else 0
+
+
+def routed_reached(split: Split, route_weight: int | None, weight: int) -> bool:
+    return route_weight == weight and (weight == 0 or split.ready_canary > 0)

@@ -2,20 +2,64 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from .base import Backend, serving_selector
+from ..api.updatepolicy import UpdatePolicySpec
+from ..kube import Kube, Resource
+from .base import Split, serving_selector
+
+
+def split(total: int, weight: int) -> tuple[int, int]:
+    """(stable, canary) replicas for a canary `weight` (0-100).
+
+    One Service spreads requests over ready pods, so the weight is the canary's share of pods:
+    at least one canary pod while the weight is above 0, and at least one stable pod below
+    100. At 100 the canary runs at full size beside the whole stable (a surge, as a
+    Deployment's rolling update does): the stable leaves only at promotion, once the canary is
+    ready, so a canary that never starts never takes the Service's pods away.
+    """
+    if weight <= 0 or total == 0:
+        return total, 0
+    canary = max(1, math.ceil(total * weight / 100))
+    if weight >= 100:
+        return total, min(canary, total)
+    canary = min(canary, max(total - 1, 1))
+    return max(total - canary, 1), canary
+
+
+def actual_weight(ready_stable: int, ready_canary: int) -> int:
+    """The canary's share of ready pods, in percent (0 when nothing is ready)."""
+    ready = ready_stable + ready_canary
+    return round(100 * ready_canary / ready) if ready else 0
 
 
 class ReplicasProvider:
-    routed = False
+    name = "replicas"
+    route_resource: Resource | None = None
+
+    def route_name(self, spec: UpdatePolicySpec) -> str | None:
+        return None
 
     def stable_selector(self, model: str, stable: str | None) -> dict[str, str]:
         return serving_selector(model)
 
-    def route_patch(self, route: dict[str, Any] | None, stable: Backend | None,
-                    canary: Backend | None, weight: int) -> dict[str, Any] | None:
+    def replicas(self, total: int, weight: int) -> tuple[int, int]:
+        return split(total, weight)
+
+    def achieved(self, s: Split) -> int:
+        return actual_weight(s.ready_stable, s.ready_canary)
+
+    def reached(self, s: Split, weight: int, total: int) -> bool:
+        stable, canary = split(total, weight)
+        return s.ready_canary >= canary and s.ready_stable >= stable
+
+    def promotable(self, s: Split) -> bool:
+        return True
+
+    def problem(self, up: dict[str, Any], spec: UpdatePolicySpec, s: Split) -> str | None:
         return None
 
-    def route_weight(self, route: dict[str, Any] | None, canary: Backend | None) -> int | None:
-        return None
+    async def set_weight(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
+                         s: Split, weight: int) -> dict[str, Any] | None:
+        return None  # the ModelVersions' reconciles scale the pods (rollout.replicas)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..api.conditions import get_condition, now_iso
 from ..api.modelversion import Gate, ModelVersionSpec
+from ..api.phases import VersionPhase
 from ..settings import Settings
 from . import builders
 from .steps import effective_steps
@@ -26,7 +27,7 @@ HISTORY_LIMIT = 50
 class Progress:
     """What training/evaluation contribute to a reconcile."""
 
-    phase: str | None = None  # Training | Evaluating | Failed; None: done, serving may go on
+    phase: VersionPhase | None = None  # Training, Evaluating, Failed; None: serving may go on
     training: dict[str, Any] | None = None
     evaluation: dict[str, Any] | None = None
     artifact_uri: str | None = None
@@ -63,7 +64,7 @@ def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, An
         out.artifact_uri = t.output_uri or (spec.artifact.uri if spec.artifact else None)
         return True
     if trained and trained.get("reason") == "MaxRestartsExceeded":
-        out.phase = "Failed"
+        out.phase = VersionPhase.FAILED
         return False
 
     steps = effective_steps(t)
@@ -81,7 +82,7 @@ def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, An
     name = builders.job_name(spec, step.name, attempt)
     st["jobName"] = name
     state, reason = job_state(jobs.get(name))
-    out.phase = "Training"
+    out.phase = VersionPhase.TRAINING
     if state == "Missing":
         out.create += [builders.rendezvous_service(mv, spec, step.name),
                        builders.training_job(mv, spec, step, attempt, settings)]
@@ -132,7 +133,7 @@ def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, An
     st["completionTime"] = stamp
     out.events.append(("Warning", "TrainingFailed", msg))
     out.conditions.append(("Trained", False, "MaxRestartsExceeded", msg))
-    out.phase = "Failed"
+    out.phase = VersionPhase.FAILED
     return False
 
 
@@ -157,12 +158,12 @@ def plan_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: st
     out.evaluation = ev
     done = get_condition((mv.get("status") or {}).get("conditions"), "Evaluated")
     if done and done.get("reason") in ("GatesPassed", "GatesFailed", "EvaluationFailed"):
-        out.phase = None if done["status"] == "True" else "Failed"
+        out.phase = None if done["status"] == "True" else VersionPhase.FAILED
         return done["status"] == "True"
     name = builders.eval_job_name(spec)
     ev["jobName"] = name
     state, reason = job_state(jobs.get(name))
-    out.phase = "Evaluating"
+    out.phase = VersionPhase.EVALUATING
     if state == "Missing":
         out.create.append(builders.evaluation_job(mv, spec, artifact_uri, settings))
         out.events.append(("Normal", "EvaluationStarted", f"evaluating with {e.image}"))
@@ -186,7 +187,7 @@ def plan_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: st
         ev["message"] = "; ".join(failed)
         out.conditions.append(("Evaluated", False, "GatesFailed", ev["message"]))
         out.events.append(("Warning", "GatesFailed", ev["message"]))
-        out.phase = "Failed"
+        out.phase = VersionPhase.FAILED
         return False
     ev.pop("message", None)
     summary = ", ".join(f"{k}={v:g}" for k, v in sorted(metrics.items()))
@@ -200,7 +201,7 @@ def _eval_failed(ev: dict[str, Any], msg: str, out: Progress) -> bool:
     ev.update(passed=False, message=msg[:2048])
     out.conditions.append(("Evaluated", False, "EvaluationFailed", msg))
     out.events.append(("Warning", "EvaluationFailed", msg))
-    out.phase = "Failed"
+    out.phase = VersionPhase.FAILED
     return False
 
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from ..api.conditions import get_condition, set_condition
 from ..api.modelversion import ModelVersionSpec
+from ..api.phases import VersionPhase
 from ..desired import needs_apply, stamp
 from ..serving import builders, names
 from ..serving.diagnose import Problem
@@ -87,7 +88,7 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
         conds = set_condition(conds, "Valid", False, reason, message, gen, now)
         conds = set_condition(conds, "Ready", False, reason,
                               "not served: see the Valid condition", gen, now)
-        status.update(phase="Failed", conditions=conds)
+        status.update(phase=VersionPhase.FAILED, conditions=conds)
         _transitions(old, status, out, warning=(reason, message))
         out.status = status
         return out
@@ -114,9 +115,10 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
     if artifact_uri:
         status["artifactURI"] = artifact_uri
     if not ready_to_serve:
-        phase = progress.phase or "Pending"
-        msg = {"Training": "training", "Evaluating": "evaluating",
-               "Failed": "failed: see the Trained and Evaluated conditions"}.get(phase, phase)
+        phase = progress.phase or VersionPhase.PENDING
+        msg = {VersionPhase.TRAINING: "training", VersionPhase.EVALUATING: "evaluating",
+               VersionPhase.FAILED: "failed: see the Trained and Evaluated conditions"}.get(
+                   phase, phase)
         conds = set_condition(conds, "Ready", False, phase, msg, gen, now)
         status.update(phase=phase, conditions=conds)
         _transitions(old, status, out)
@@ -127,7 +129,7 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
         conds = set_condition(conds, "Available", False, "NotServed", "spec.serving is not set",
                               gen, now)
         conds = set_condition(conds, "Ready", True, "Ready", "valid; not served", gen, now)
-        status.update(phase="Ready", conditions=conds)
+        status.update(phase=VersionPhase.READY, conditions=conds)
     else:
         replicas = (observed.managed_replicas if observed.managed_replicas is not None
                     else spec.serving.replicas)
@@ -163,7 +165,8 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
                                problem.reason if problem else "NoReplicasReady"), msg, gen, now)
         conds = set_condition(conds, "Ready", ready, "Ready" if ready else
                               problem.reason if problem else "Progressing", msg, gen, now)
-        status.update(phase="Ready" if ready else "Pending", conditions=conds)
+        status.update(phase=VersionPhase.READY if ready else VersionPhase.PENDING,
+                      conditions=conds)
     _transitions(old, status, out)
     out.status = status
     return out
@@ -204,7 +207,8 @@ def _transitions(old: dict[str, Any], new: dict[str, Any], out: Plan,
         if not was_valid or (was_valid.get("reason"), was_valid.get("message")) != warning:
             out.events.append(Event("Warning", reason, message))
     # A new version is Pending as a matter of course: no event for that (one write less each).
-    if old.get("phase") != new.get("phase") and (old.get("phase") or new.get("phase") != "Pending"):
+    if old.get("phase") != new.get("phase") and (
+            old.get("phase") or new.get("phase") != VersionPhase.PENDING):
         ready = get_condition(new.get("conditions"), "Ready") or {}
         out.events.append(Event("Normal", f"Phase{new.get('phase')}",
                                 f"phase {old.get('phase') or 'none'} -> {new.get('phase')}: "

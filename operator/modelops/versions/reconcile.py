@@ -12,6 +12,7 @@ import kopf
 
 from .. import metrics
 from ..api.conditions import set_condition
+from ..api.phases import VersionPhase
 from ..indexes import Indexes, child, first, values
 from ..kube import MODELVERSIONS, PODS, ApiError, patch_for
 from ..rollout.policy import governing
@@ -79,10 +80,43 @@ async def reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
             await _reconcile(state, mv, idx)
     except asyncio.CancelledError:
         raise
+    except ApiError as e:
+        if not e.permanent:
+            _retry_later(state, mv, e)
+            return
+        state.failures.pop(uid, None)
+        await _rejected(state, mv, e)
     except Exception as e:
         _retry_later(state, mv, e)
     else:
         state.failures.pop(uid, None)
+
+
+async def _rejected(state: State, mv: dict[str, Any], error: ApiError) -> None:
+    """The API server refused what this spec makes (a 422 the schema could not foresee):
+    sending it again cannot succeed, so say so on the version (Valid=False, phase Failed, a
+    Warning event once) and wait for the spec to change, which reconciles it again."""
+    meta = mv["metadata"]
+    ns, name, gen = meta["namespace"], meta["name"], meta.get("generation")
+    old = state.written.get(meta["uid"]) or mv.get("status") or {}
+    message = f"the API server refused what this spec makes: {error.reason}"[:4096]
+    conds = set_condition(old.get("conditions"), "Valid", False, "RejectedByAPIServer", message,
+                          gen, datetime.now(UTC))
+    conds = set_condition(conds, "Ready", False, "RejectedByAPIServer", message, gen,
+                          datetime.now(UTC))
+    new = {**old, "phase": VersionPhase.FAILED, "observedGeneration": gen, "conditions": conds}
+    if new == old:
+        return
+    logger.warning("%s/%s: %s; not retried until the spec changes", ns, name, message)
+    try:
+        await state.kube.patch(MODELVERSIONS, ns, name, {"status": patch_for(old, new)},
+                               sub="status")
+    except ApiError as e:  # even the verdict is refused: the event has to say it
+        logger.warning("%s/%s: cannot write the verdict: %s", ns, name, e)
+    else:
+        state.written[meta["uid"]] = new
+    kopf.event(kopf.Body(cast(kopf.RawBody, mv)), type="Warning", reason="RejectedByAPIServer",
+               message=message)
 
 
 def retry_delay(failures: int) -> float:
@@ -141,7 +175,7 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
         jobs={j["metadata"]["name"]: j for j in idx.mo_jobs.get((ns, uid), [])},
         managed_replicas=None if policy is None else version_replicas(
             policy["replicas"], policy["stable"], policy["canary"], policy["weight"],
-            policy["routed"], version),
+            policy["traffic"], version),
     )
     now = datetime.now(UTC)
     p = plan(mv, observed, state.settings, now)

@@ -1,0 +1,44 @@
+"""The phases of each kind, in one enumeration per kind: the status models, the planners,
+metrics, the CLI and the Argo CD health scripts (tested against these) derive from them.
+
+A phase also has a tone, what a reader should make of it at a glance: `ok` (serving as
+asked), `busy` (moving on its own), `waiting` (needs time or a person), `bad` (needs a fix),
+`idle` (nothing to do). Adding a phase is a member and its tone here, the planner that sets
+it, and the docs.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+Tone = Literal["ok", "busy", "waiting", "bad", "idle"]
+
+
+class VersionPhase(StrEnum):
+    """ModelVersion .status.phase, in the order a version moves through them."""
+
+    PENDING = "Pending"
+    TRAINING = "Training"
+    EVALUATING = "Evaluating"
+    READY = "Ready"
+    FAILED = "Failed"
+
+
+class PolicyPhase(StrEnum):
+    """UpdatePolicy .status.phase."""
+
+    IDLE = "Idle"
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    PROMOTED = "Promoted"
+    ROLLED_BACK = "RolledBack"
+    DEGRADED = "Degraded"
+
+
+TONES: dict[str, Tone] = {
+    VersionPhase.PENDING: "waiting", VersionPhase.TRAINING: "busy",
+    VersionPhase.EVALUATING: "busy", VersionPhase.READY: "ok", VersionPhase.FAILED: "bad",
+    PolicyPhase.IDLE: "idle", PolicyPhase.PROGRESSING: "busy", PolicyPhase.PAUSED: "waiting",
+    PolicyPhase.PROMOTED: "ok", PolicyPhase.ROLLED_BACK: "bad", PolicyPhase.DEGRADED: "bad",
+}

@@ -1,8 +1,8 @@
-"""The in-memory views of what the operator watches, handed to the reconcilers as one object.
+"""The in-memory views of what the operator watches, and the forms objects are kept in.
 
-They are caches of the API, filled by the watch handlers (handlers.indexes says what goes
-where) and rebuilt on start: reading them costs no request. Each index maps a key to the
-collection of values filed under it, one per object.
+They are filled through modelops.cache (handlers.indexes says what goes where) and rebuilt on
+start: reading them costs no request. Each index maps a key to the collection of values filed
+under it, one per object.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class Indexes:
     mo_jobs: Index = field(default_factory=Index)  # (ns, owner uid) -> Job summary
     mo_nodes: Index = field(default_factory=Index)  # node name -> NodeInfo
     up_by_name: Index = field(default_factory=Index)  # (ns, name) -> UpdatePolicy (slim)
+    mv_infos: Index = field(default_factory=Index)  # (ns, model) -> rollout.target.VersionInfo
     up_by_model: Index = field(default_factory=Index)  # (ns, model) -> rollout.policy record
     up_by_route: Index = field(default_factory=Index)  # (kind, ns, route) -> policy name
     routes: Index = field(default_factory=Index)  # (kind, ns, name) -> a provider's route, compact
@@ -112,3 +113,24 @@ def child(index: Any, key: Any) -> dict[str, Any] | None:
     out = {k: v for k, v in c.items() if k != "specJSON"}
     out["spec"] = json.loads(c["specJSON"])
     return out
+
+
+def slim(body: Any) -> dict[str, Any]:
+    """The parts of an object we keep in memory (no managedFields)."""
+    meta = body["metadata"]
+    keep = ("name", "namespace", "uid", "generation", "resourceVersion", "creationTimestamp",
+            "deletionTimestamp", "finalizers", "labels", "annotations", "ownerReferences")
+    return {
+        "apiVersion": body.get("apiVersion"), "kind": body.get("kind"),
+        "metadata": {k: meta[k] for k in keep if k in meta},
+        "spec": dict(body.get("spec") or {}),
+        "status": dict(body.get("status") or {}),
+    }
+
+
+def job_summary(body: Any) -> dict[str, Any]:
+    """What the plan reads of a Job: its name, owner and terminal conditions."""
+    meta = body["metadata"]
+    return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
+                         "ownerReferences": meta.get("ownerReferences")},
+            "status": {"conditions": (body.get("status") or {}).get("conditions") or []}}

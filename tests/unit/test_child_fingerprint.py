@@ -7,7 +7,7 @@ from typing import Any
 
 import kopf
 
-from modelops.handlers.children import fingerprint as of_kept
+from modelops.cache import child_reads as of_kept
 from modelops.indexes import compact
 
 

@@ -299,7 +299,7 @@ def test_auto_update_target_holds_while_the_serving_version_scales_up() -> None:
 
 
 def test_a_duplicate_claim_does_not_hide_the_version_holder() -> None:
-    from modelops.rollout.reconcile import model_versions
+    from modelops.rollout.target import model_versions
 
     def mv(name: str, created: str, phase: str) -> dict[str, Any]:
         return {"metadata": {"name": name, "creationTimestamp": created},

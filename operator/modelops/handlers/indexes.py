@@ -1,31 +1,28 @@
-"""What each watched kind keeps in the indexes, and under which keys.
+"""What each watched kind keeps in the cache, where it is filed, and what a reconcile reads of
+it (modelops.cache applies these rules; handlers.events calls it for every watch event).
 
-Every watch handler files its object first (`file`), then acts. Not kopf's own indexes: at
-start-up kopf holds every object's handlers, each with its whole body, until all objects of
-all indexed kinds are indexed, and its readiness check wakes every waiting object each time
-one more is done. With 15,000 objects that was 450 MiB and minutes of CPU before the first
-reconcile. handlers.sync says instead when the first listing is in.
+Not kopf's own indexes: at start-up kopf holds every object's handlers, each with its whole
+body, until all objects of all indexed kinds are indexed, and its readiness check wakes every
+waiting object each time one more is done. With 15,000 objects that was 450 MiB and minutes
+of CPU before the first reconcile. handlers.sync says instead when the first listing is in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import kopf
-
-from ..indexes import compact
+from ..cache import Entry, Rule, child_reads
+from ..indexes import compact, job_summary, slim
 from ..rollout.policy import policy_record, route_key
+from ..rollout.target import version_info
 from ..serving.names import MANAGED_BY, OPERATOR
-from ..state import State
 from ..traffic.registry import ROUTE_RESOURCES
-from ..versions.reconcile import job_summary, slim
 from ..versions.validate import NodeInfo
 
 MV = ("modelops.io", "v1alpha1", "modelversions")
 UP = ("modelops.io", "v1alpha1", "updatepolicies")
 OURS = {MANAGED_BY: OPERATOR}
-Entry = tuple[str, Hashable, Any]
 
 
 def _mv(ns: str | None, mv: dict[str, Any]) -> Iterator[Entry]:
@@ -34,6 +31,9 @@ def _mv(ns: str | None, mv: dict[str, Any]) -> Iterator[Entry]:
     yield "mv_by_model", (ns, spec.get("model")), mv
     yield "mv_versions", (ns, spec.get("model"), spec.get("version")), (
         meta.get("creationTimestamp") or "", meta["name"])
+    info = version_info(mv)  # validated once per event, not once per policy round
+    if info is not None:
+        yield "mv_infos", (ns, spec.get("model")), info
 
 
 def _up(ns: str | None, up: dict[str, Any]) -> Iterator[Entry]:
@@ -67,31 +67,27 @@ def _node(_: str | None, node: dict[str, Any]) -> Iterator[Entry]:
     yield "mo_nodes", node["metadata"]["name"], node["info"]
 
 
-# kind -> (the form kept in memory, where it is filed)
-KEPT: dict[str, Callable[[Any, State], dict[str, Any]]] = {
-    "ModelVersion": lambda body, _: slim(body),
-    "UpdatePolicy": lambda body, _: slim(body),
-    "Deployment": lambda body, _: compact(body),
-    "Service": lambda body, _: compact(body),
-    "Job": lambda body, _: compact(body),
-    **{r.kind: (lambda body, _: compact(body)) for r in ROUTE_RESOURCES},
-    "Node": lambda body, state: {
-        "metadata": {"name": body["metadata"]["name"]},
-        "info": NodeInfo.from_node(dict(body), state.settings.gpu_resource)},
-}
-FILED: dict[str, Callable[[str | None, dict[str, Any]], Iterator[Entry]]] = {
-    "ModelVersion": _mv, "UpdatePolicy": _up, "Deployment": _child("mo_deployments"),
-    "Service": _child("mo_services"), "Job": _job, "Node": _node,
-    **{r.kind: _route for r in ROUTE_RESOURCES},
-}
-
-
-def file(state: State, kind: str, type: str | None, body: kopf.Body) -> dict[str, Any]:
-    """File a watch event's object in the indexes (or take it out: DELETED); the form kept."""
-    kept = KEPT[kind](body, state)
-    uid, ns = body["metadata"]["uid"], body["metadata"].get("namespace")
-    if type == "DELETED":
-        state.indexes.refile(uid, (), present=False)
-    else:
-        state.indexes.refile(uid, FILED[kind](ns, kept))
-    return kept
+def rules(gpu_resource: str) -> dict[str, Rule]:
+    """kind -> its Rule. A version's plan reads its spec (the generation says when it
+    changed), deletion and finalizers, and the status only we write; a policy's round reads
+    its spec, its annotations (actions) and deletion."""
+    mv_reads = lambda o: (o["metadata"].get("generation"),  # noqa: E731
+                          o["metadata"].get("deletionTimestamp"),
+                          o["metadata"].get("finalizers"))
+    up_reads = lambda o: (o["metadata"].get("generation"),  # noqa: E731
+                          o["metadata"].get("annotations"),
+                          o["metadata"].get("deletionTimestamp"))
+    node_rule = Rule(
+        keep=lambda body: {"metadata": {"name": body["metadata"]["name"],
+                                        "uid": body["metadata"]["uid"]},
+                           "info": NodeInfo.from_node(dict(body), gpu_resource)},
+        entries=_node, reads=lambda o: o["info"])
+    return {
+        "ModelVersion": Rule(slim, _mv, mv_reads, status_ours=True),
+        "UpdatePolicy": Rule(slim, _up, up_reads, status_ours=True),
+        "Deployment": Rule(compact, _child("mo_deployments"), child_reads),
+        "Service": Rule(compact, _child("mo_services"), child_reads),
+        "Job": Rule(compact, _job, child_reads),
+        "Node": node_rule,
+        **{r.kind: Rule(compact, _route, child_reads) for r in ROUTE_RESOURCES},
+    }

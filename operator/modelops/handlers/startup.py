@@ -10,11 +10,13 @@ from typing import Any, cast
 import kopf
 
 from .. import metrics
+from ..cache import Cache
 from ..kube import Kube
 from ..settings import Settings
 from ..state import State
 from ..versions.reconcile import reconcile_key
 from ..workqueue import WorkQueue
+from .indexes import rules
 from .sync import open_gate_when_listed
 
 
@@ -52,7 +54,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.level = logging.WARNING
     settings.posting.reporting_component = "modelops"
     settings.networking.request_timeout = 60
-    memo.state = state = State(settings=Settings.from_env(), kube=Kube())
+    ours = Settings.from_env()
+    memo.state = state = State(settings=ours, kube=Kube(), cache=Cache(rules(ours.gpu_resource)))
     state.queue = queue = WorkQueue(functools.partial(reconcile_key, state),
                                     state.settings.reconcile_workers, gate=state.synced)
     state.tasks.append(asyncio.create_task(open_gate_when_listed(state)))
@@ -70,7 +73,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     if state.settings.metrics_port:
         try:
-            metrics.serve(state.settings.metrics_port, state.objects)
+            metrics.serve(state.settings.metrics_port, state.cache.objects)
         except OSError as e:  # reconciling matters more than metrics: say so and go on
             logging.getLogger(__name__).error("metrics port %s: %s; no /metrics",
                                               state.settings.metrics_port, e)

@@ -10,12 +10,11 @@ making progress the count is taken again, and what was deleted drops out of it.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 import os
 import sys
 import time
-
-from kopf._cogs.structs.references import match_namespace  # kopf's glob rules, not public
 
 from ..kube import (
     DEPLOYMENTS,
@@ -55,6 +54,22 @@ def kopf_namespaces(argv: list[str]) -> list[str]:
     return [p for p in out if p]
 
 
+def namespace_matches(name: str, pattern: str) -> bool:
+    """kopf's documented rules for a `--namespace` pattern (kopf keeps its own matcher
+    private): comma-separated globs, `!` excludes; a leading exclusion implies a `*` before
+    it; the first glob includes, later inclusions only re-include what an exclusion took."""
+    globs = [g.strip() for g in pattern.split(",")]
+    if not globs or globs[0].startswith("!"):
+        globs.insert(0, "*")
+    matches = first = fnmatch.fnmatch(name, globs[0])
+    for glob in globs[1:]:
+        if glob.startswith("!"):
+            matches = matches and not fnmatch.fnmatch(name, glob.lstrip("!"))
+        else:
+            matches = matches or (first and fnmatch.fnmatch(name, glob))
+    return matches
+
+
 async def namespaces(state: State) -> list[str | None]:
     """Where to count: [None] (all namespaces) or the namespaces kopf watches."""
     patterns = kopf_namespaces(sys.argv)
@@ -66,7 +81,7 @@ async def namespaces(state: State) -> list[str | None]:
         return list(patterns)
     # Globs: the namespaces that exist now, matched by kopf's own rules.
     names = [ns["metadata"]["name"] for ns in await state.kube.list(NAMESPACES)]
-    return [n for n in names if any(match_namespace(n, p) for p in patterns)]
+    return [n for n in names if any(namespace_matches(n, p) for p in patterns)]
 
 
 async def census(state: State) -> set[str]:
@@ -106,7 +121,7 @@ async def open_gate_when_listed(state: State) -> None:
                 continue
             total, stall = len(waiting), 0.0
         before = len(waiting)
-        waiting = {uid for uid in waiting if uid not in state.indexes.filed}
+        waiting = {uid for uid in waiting if uid not in state.cache.indexes.filed}
         if not waiting:
             state.synced.set()
             logger.info("indexes hold all %d objects after %.1fs; reconciling", total,

@@ -13,40 +13,27 @@ from .. import metrics
 from ..analysis.measure import measure
 from ..analysis.prometheus import address_allowed
 from ..api.conditions import set_condition
-from ..api.modelversion import ModelVersionSpec
 from ..api.phases import PolicyPhase
-from ..api.updatepolicy import ACTIONS, ROLLBACK_ACTION, UpdatePolicySpec, valid_action
+from ..api.updatepolicy import (
+    ACTIONS,
+    ROLLBACK_ACTION,
+    UpdatePolicySpec,
+    UpdatePolicyStatus,
+    valid_action,
+)
 from ..desired import needs_apply, stamp
-from ..indexes import Indexes, child
+from ..indexes import Indexes
 from ..kube import UPDATEPOLICIES, ApiError, patch_for
-from ..serving.names import child_name
-from ..serving.presets import resolve
 from ..state import State
 from ..traffic.base import Backend, Provider, Split, stable_service
 from ..traffic.registry import provider_for
 from .policy import governing
 from .state import Observed, decide, measurement_due
-from .target import VersionInfo
+from .target import VersionInfo, latest_claims
 from .window import parse_cron
 
 logger = logging.getLogger(__name__)
 ACTION_ANNOTATION = "modelops.io/action"
-
-
-def version_info(mv: dict[str, Any]) -> VersionInfo | None:
-    try:
-        spec = ModelVersionSpec.model_validate(mv.get("spec") or {})
-    except ValidationError:
-        return None
-    port = resolve(spec.serving).port if spec.serving else 8080
-    return VersionInfo.from_mv(mv, port, child_name(spec.model, spec.version))
-
-
-def model_versions(mvs: Any) -> dict[str, VersionInfo]:
-    """Version -> info; a duplicate claim of a version never hides the one that holds it."""
-    infos = [v for mv in mvs if (v := version_info(mv)) is not None]
-    newest_first = sorted(infos, key=lambda v: (v.created, v.name), reverse=True)
-    return {v.version: v for v in newest_first}  # the oldest claim is written last and wins
 
 
 def problems(spec: UpdatePolicySpec, name: str, records: Any, state: State) -> list[str]:
@@ -93,16 +80,16 @@ async def take_action(state: State, up: dict[str, Any]) -> dict[str, Any]:
     return {**up, "status": status}
 
 
-async def reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> float | None:
+async def reconcile_policy(state: State, up: dict[str, Any]) -> float | None:
     """Returns seconds until the policy wants to be looked at again (None: on events only)."""
     with metrics.reconciling("UpdatePolicy"):
         try:
-            return await _reconcile_policy(state, up, idx)
+            return await _reconcile_policy(state, up, state.cache.indexes)
         except ApiError as e:
             if not e.permanent:
                 raise  # the loop retries what may pass next time
             # Sending it again cannot succeed: say so, and wait for a change to wake us.
-            old = dict((state.written.get(up["metadata"]["uid"]) or up.get("status")) or {})
+            old = state.cache.status(up)
             await _refuse(state, {**up, "status": old}, old, list(old.get("conditions") or []),
                           [f"the API server refused what this policy makes: {e.reason}"],
                           up["metadata"].get("generation"), datetime.now(UTC))
@@ -113,9 +100,7 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     meta = up["metadata"]
     ns, name, gen = meta["namespace"], meta["name"], meta.get("generation")
     now = datetime.now(UTC)
-    known = state.written.get(meta["uid"])
-    if known is not None:
-        up = {**up, "status": known}
+    up = {**up, "status": state.cache.status(up)}
     old = dict(up.get("status") or {})
     conds = list(old.get("conditions") or [])
     try:
@@ -125,11 +110,11 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
         await _refuse(state, up, old, conds, errors, gen, now)
         return None
     provider = provider_for(spec)
-    versions = model_versions(idx.mv_by_model.get((ns, spec.model), []))
+    versions = latest_claims(idx.mv_infos.get((ns, spec.model), []))
     ready = {v.version: _ready(idx.mo_deployments, ns, v.service) for v in versions.values()}
-    route = _route(state, idx, provider, ns, spec)
+    route = _route(state, provider, ns, spec)
     bad = problems(spec, name, idx.up_by_model.get((ns, spec.model), []), state)
-    status = dict(up.get("status") or {})
+    status = UpdatePolicyStatus.model_validate(old)
     wrong = provider.problem(up, spec, _split(versions, ready, route, status))
     bad += [wrong] if wrong else []
     if bad:
@@ -137,31 +122,29 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
         return None
 
     up = await take_action(state, up)
-    status = dict(up.get("status") or {})
+    status = UpdatePolicyStatus.model_validate(up.get("status") or {})
     obs = Observed(versions, ready, route)
-    if measurement_due(spec, status, now) and spec.analysis:
+    if measurement_due(spec, status, now) and spec.analysis and status.canary_version:
         obs.measurement = await measure(
             await state.http(), spec.analysis, model=spec.model, namespace=ns,
-            canary=status["canaryVersion"], stable=status.get("stableVersion") or "", now=now,
+            canary=status.canary_version, stable=status.stable_version or "", now=now,
             timeout=state.settings.prometheus_timeout)
         for r in obs.measurement:
             metrics.MEASUREMENTS.labels(r["phase"]).inc()
     d = decide(spec, status, obs, now)
-    new = d.status
-
-    await _apply_traffic(state, up, spec, provider, _split(versions, ready, route, new),
-                         int(new.get("canaryWeight") or 0), idx.mo_services)
+    st = d.typed
+    await _apply_traffic(state, up, spec, provider, _split(versions, ready, route, st),
+                         st.canary_weight or 0)
+    phase, message = st.phase or PolicyPhase.IDLE, st.message or ""
+    stable = versions.get(st.stable_version or "")
+    healthy = phase != PolicyPhase.DEGRADED and (not st.stable_version or (
+        stable is not None and stable.ready))
     conds = set_condition(conds, "Valid", True, "Validated", "the spec is valid", gen, now)
-    progressing = bool(new.get("canaryVersion"))
-    conds = set_condition(conds, "Progressing", progressing,
-                          new.get("phase") or PolicyPhase.IDLE, new.get("message") or "", gen, now)
-    healthy = new.get("phase") != PolicyPhase.DEGRADED and (
-        not new.get("stableVersion") or (versions.get(new["stableVersion"]) is not None
-        and versions[new["stableVersion"]].ready))
-    conds = set_condition(conds, "Healthy", healthy, "StableServing" if healthy else (
-        new.get("phase") or "NotServing"), new.get("message") or "", gen, now)
-    new.update(conditions=conds, observedGeneration=gen)
-    await _write(state, up, new)
+    conds = set_condition(conds, "Progressing", bool(st.canary_version), phase, message, gen,
+                          now)
+    conds = set_condition(conds, "Healthy", healthy, "StableServing" if healthy else phase,
+                          message, gen, now)
+    await _write(state, up, {**d.status, "conditions": conds, "observedGeneration": gen})
     body = kopf.Body(cast(kopf.RawBody, up))
     for type_, reason, message in d.events:
         kopf.event(body, type=type_, reason=reason, message=message)
@@ -195,33 +178,33 @@ def _backend(versions: dict[str, VersionInfo], version: str | None) -> Backend |
 
 
 def _split(versions: dict[str, VersionInfo], ready: dict[str, int],
-           route: dict[str, Any] | None, status: dict[str, Any]) -> Split:
-    stable, canary = status.get("stableVersion"), status.get("canaryVersion")
+           route: dict[str, Any] | None, status: UpdatePolicyStatus) -> Split:
+    stable, canary = status.stable_version, status.canary_version
     return Split(_backend(versions, stable), _backend(versions, canary),
                  ready.get(stable or "", 0), ready.get(canary or "", 0), route)
 
 
-def _route(state: State, idx: Indexes, provider: Provider, ns: str,
+def _route(state: State, provider: Provider, ns: str,
            spec: UpdatePolicySpec) -> dict[str, Any] | None:
     """The provider's route as last seen: our last write, or the watch's (None: none)."""
     name = provider.route_name(spec)
     if provider.route_resource is None or name is None:
         return None
     key = (provider.route_resource.kind, ns, name)
-    return state.applied.get(key) or child(idx.routes, key)
+    return state.cache.child("routes", *key)
 
 
 async def _apply_traffic(state: State, up: dict[str, Any], spec: UpdatePolicySpec,
-                         provider: Provider, split: Split, weight: int, services: Any) -> None:
+                         provider: Provider, split: Split, weight: int) -> None:
     svc = stamp(stable_service(up, spec, provider, split.stable.version if split.stable
                                else None))
-    have = child(services, (svc["metadata"]["namespace"], svc["metadata"]["name"]))
+    have = state.cache.child("mo_services", "Service", svc["metadata"]["namespace"],
+                             svc["metadata"]["name"])
     if needs_apply(svc, have):
         await state.kube.apply(svc)
     written = await provider.set_weight(state.kube, up, spec, split, weight)
     if written is not None:
-        meta = written["metadata"]
-        state.applied[(written["kind"], meta["namespace"], meta["name"])] = written
+        state.cache.answered(written)
 
 
 async def _write(state: State, up: dict[str, Any], new: dict[str, Any]) -> None:
@@ -231,5 +214,5 @@ async def _write(state: State, up: dict[str, Any], new: dict[str, Any]) -> None:
     meta = up["metadata"]
     await state.kube.patch(UPDATEPOLICIES, meta["namespace"], meta["name"],
                            {"status": patch_for(old, new)}, sub="status")
-    state.written[meta["uid"]] = new
+    state.cache.wrote(up, new)
 

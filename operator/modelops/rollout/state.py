@@ -7,7 +7,6 @@ operator calls `decide` with the stored status and continues the step at the rig
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,7 +14,13 @@ from typing import Any
 from ..analysis.judge import overall
 from ..api.conditions import now_iso
 from ..api.phases import PolicyPhase, VersionPhase
-from ..api.updatepolicy import UpdatePolicySpec
+from ..api.updatepolicy import (
+    AnalysisStatus,
+    HistoryEntry,
+    MetricResult,
+    UpdatePolicySpec,
+    UpdatePolicyStatus,
+)
 from ..traffic.base import Backend, Split
 from ..traffic.registry import provider_for
 from . import hold
@@ -34,9 +39,14 @@ class Observed:
 
 @dataclass
 class Decision:
-    status: dict[str, Any]
+    typed: UpdatePolicyStatus
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
     requeue_after: float | None = None
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """As written to the API."""
+        return self.typed.dump()
 
 
 def steps(spec: UpdatePolicySpec) -> list[Any]:
@@ -44,31 +54,36 @@ def steps(spec: UpdatePolicySpec) -> list[Any]:
     return list(c.steps) if c else []
 
 
-def measurement_due(spec: UpdatePolicySpec, status: dict[str, Any], now: datetime) -> bool:
-    if not spec.analysis or not status.get("canaryVersion") or spec.paused:
+def typed(status: UpdatePolicyStatus | dict[str, Any]) -> UpdatePolicyStatus:
+    """Status as the state machine reads it; a dict is status as the API has it."""
+    return status if isinstance(status, UpdatePolicyStatus) else \
+        UpdatePolicyStatus.model_validate(status)
+
+
+def measurement_due(spec: UpdatePolicySpec, status: UpdatePolicyStatus | dict[str, Any],
+                    now: datetime) -> bool:
+    status = typed(status)
+    if not spec.analysis or not status.canary_version or spec.paused:
         return False
-    last = (status.get("analysis") or {}).get("lastMeasurementTime")
+    last = status.analysis.last_measurement_time if status.analysis else None
     return last is None or (now - _parse(last)) >= parse_duration(spec.analysis.interval)
 
 
 class _Machine:
-    def __init__(self, spec: UpdatePolicySpec, status: dict[str, Any], obs: Observed,
+    def __init__(self, spec: UpdatePolicySpec, status: UpdatePolicyStatus, obs: Observed,
                  now: datetime) -> None:
         self.spec, self.obs, self.now = spec, obs, now
         self.provider = provider_for(spec)
-        self.st = copy.deepcopy(status)
+        self.st = status.model_copy(deep=True)
         self.events: list[tuple[str, str, str]] = []
         self.requeue: float | None = None
         self.stamp = now_iso(now)
         self.retrying = False  # a hold just ended by `retry`
 
     # -- helpers ---------------------------------------------------------------------------
-    def event(self, type_: str, reason: str, message: str) -> None:
-        self.events.append((type_, reason, message))
-
     def split(self) -> Split:
         """The traffic as the provider sees it, for the versions the status names now."""
-        stable, canary = self.st.get("stableVersion"), self.st.get("canaryVersion")
+        stable, canary = self.st.stable_version, self.st.canary_version
         return Split(self.backend(stable), self.backend(canary),
                      self.obs.ready.get(stable or "", 0), self.obs.ready.get(canary or "", 0),
                      self.obs.route)
@@ -77,109 +92,129 @@ class _Machine:
         v = self.obs.versions.get(version or "")
         return Backend(v.version, v.service, v.port) if v else None
 
+    def ready(self, version: str | None) -> int:
+        return self.obs.ready.get(version or "", 0)
+
+    @property
+    def canary(self) -> str:
+        """The version being rolled out; only asked while there is one."""
+        assert self.st.canary_version is not None
+        return self.st.canary_version
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        self.events.append((type_, reason, message))
+
     def wake_in(self, seconds: float) -> None:
         seconds = max(seconds, 0.5)
         self.requeue = seconds if self.requeue is None else min(self.requeue, seconds)
 
+    def say(self, phase: PolicyPhase | None, message: str) -> None:
+        if phase is not None:
+            self.st.phase = phase
+        self.st.message = message
+
     def end_rollout(self, outcome: str, reason: str, message: str,
                     phase: PolicyPhase) -> None:
         st = self.st
-        entry = {"revision": st.get("revision", 0), "version": st["canaryVersion"],
-                 "fromVersion": st.get("stableVersion"), "startTime": st.get("rolloutStartTime"),
-                 "endTime": self.stamp, "outcome": outcome, "reason": reason,
-                 "message": message[:4096]}
+        entry = HistoryEntry(revision=st.revision or 0, version=self.canary,
+                             from_version=st.stable_version, start_time=st.rollout_start_time,
+                             end_time=self.stamp, outcome=outcome,
+                             reason=reason, message=message[:4096])
         if outcome == PROMOTED:
-            st["stableVersion"] = st["canaryVersion"]
+            st.stable_version = st.canary_version
         self._history(entry)
-        for k in ("canaryVersion", "currentStepIndex", "stepStartTime", "pausedTime",
-                  "pauseReason"):
-            st.pop(k, None)
-        st.update(canaryWeight=0, actualCanaryWeight=0, phase=phase, message=message)
+        st.canary_version = st.current_step_index = st.step_start_time = None
+        st.paused_time = st.pause_reason = None
+        st.canary_weight = st.actual_canary_weight = 0
+        self.say(phase, message)
 
-    def _history(self, entry: dict[str, Any]) -> None:
-        hist = [entry, *(self.st.get("history") or [])]
-        self.st["history"] = hist[: self.spec.history_limit]
+    def _history(self, entry: HistoryEntry) -> None:
+        self.st.history = [entry, *(self.st.history or [])][: self.spec.history_limit]
 
     def take_action(self, *names: str) -> bool:
-        if self.st.get("pendingAction") in names:
-            self.st.pop("pendingAction")
+        if self.st.pending_action in names:
+            self.st.pending_action = None
             return True
         return False
 
+    def next_revision(self) -> int:
+        self.st.revision = (self.st.revision or 0) + 1
+        return self.st.revision
+
     # -- the machine -----------------------------------------------------------------------
     def run(self) -> None:
-        target = pick_target(self.spec, self.obs.versions, self.now,
-                             (self.st.get("stableVersion"), self.st.get("canaryVersion")))
         st = self.st
+        target = pick_target(self.spec, self.obs.versions, self.now,
+                             (st.stable_version, st.canary_version))
         rollback_to = hold.take_rollback(st)
         if rollback_to is not None:
             hold.manual_rollback(self, rollback_to, target)
-        elif st.get("hold") and hold.held(self, target):
+        elif st.hold and hold.held(self, target):
             pass
-        elif not st.get("stableVersion"):
+        elif not st.stable_version:
             self.first_version(target)
-        elif st.get("canaryVersion"):
-            if target.version and target.version != st["canaryVersion"] and not target.waiting:
+        elif st.canary_version:
+            if target.version and target.version != st.canary_version and not target.waiting:
                 self.end_rollout(ABORTED, "TargetChanged",
                                  f"the target moved to {target.version} during the rollout of "
-                                 f"{st['canaryVersion']}", PolicyPhase.PROGRESSING)
+                                 f"{st.canary_version}", PolicyPhase.PROGRESSING)
                 self.steady(target)
             elif self.take_action("abort"):
                 self.end_rollout(ABORTED, "UserAbort", "aborted by the user; all traffic back on "
-                                 f"{st.get('stableVersion')}", PolicyPhase.DEGRADED)
-                self.event("Warning", "Aborted", st["message"])
+                                 f"{st.stable_version}", PolicyPhase.DEGRADED)
+                self.event("Warning", "Aborted", st.message or "")
             else:
                 self.progress()
         else:
             self.steady(target)
-        leftover = st.pop("pendingAction", None)
+        leftover, st.pending_action = st.pending_action, None
         if leftover:  # an action that fits nothing now is dropped, not kept for later
             self.event("Normal", "ActionIgnored", f"{leftover}: nothing to {leftover} now")
-        st["canaryWeight"] = st.get("canaryWeight") or 0
-        if self.spec.paused and st.get("canaryVersion"):
+        st.canary_weight = st.canary_weight or 0
+        if self.spec.paused and st.canary_version:
             self.wake_in(30)
 
     def first_version(self, target: Target) -> None:
         st = self.st
         v = self.obs.versions.get(target.version or "")
         if v is None or not v.ready:
-            st.update(phase=PolicyPhase.IDLE,
-                      message=f"waiting for version {target.version} to be Ready"
-                      if target.version else (target.waiting or "no targetVersion set"))
+            self.say(PolicyPhase.IDLE, f"waiting for version {target.version} to be Ready"
+                     if target.version else (target.waiting or "no targetVersion set"))
             return
         # Nothing to compare against: the first version takes all traffic at once.
-        st.update(stableVersion=v.version, canaryWeight=0, actualCanaryWeight=0,
-                  revision=int(st.get("revision") or 0) + 1, phase=PolicyPhase.PROMOTED,
-                  message=f"{v.version} is the first version: 100% of traffic")
-        self._history({"revision": st["revision"], "version": v.version, "fromVersion": None,
-                       "startTime": self.stamp, "endTime": self.stamp, "outcome": PROMOTED,
-                       "reason": "FirstVersion", "message": st["message"]})
-        self.event("Normal", "Promoted", st["message"])
+        st.stable_version, st.canary_weight, st.actual_canary_weight = v.version, 0, 0
+        self.say(PolicyPhase.PROMOTED, f"{v.version} is the first version: 100% of traffic")
+        self._history(HistoryEntry(
+            revision=self.next_revision(), version=v.version, from_version=None,
+            start_time=self.stamp, end_time=self.stamp, outcome=PROMOTED,
+            reason="FirstVersion", message=st.message))
+        self.event("Normal", "Promoted", st.message or "")
 
     def steady(self, target: Target) -> None:
         st = self.st
-        stable = st["stableVersion"]
+        stable = st.stable_version
         want = target.version
         if want is None or want == stable:
             # Reaching the target ends a Degraded state (e.g. target set back after an abort).
-            if st.get("phase") in (None, PolicyPhase.IDLE, PolicyPhase.PROGRESSING,
-                                   PolicyPhase.PAUSED, PolicyPhase.DEGRADED):
-                st.update(phase=PolicyPhase.PROMOTED, message=f"{stable} serves all traffic")
-            st.setdefault("message", f"{stable} serves all traffic")
+            if st.phase in (None, PolicyPhase.IDLE, PolicyPhase.PROGRESSING, PolicyPhase.PAUSED,
+                            PolicyPhase.DEGRADED):
+                self.say(PolicyPhase.PROMOTED, f"{stable} serves all traffic")
+            if st.message is None:
+                st.message = f"{stable} serves all traffic"
             return
         if target.waiting:
-            st["message"] = f"{want} waits: {target.waiting}"
+            st.message = f"{want} waits: {target.waiting}"
             return
-        last = (st.get("history") or [{}])[0]
+        last = st.history[0] if st.history else None
         if self.retrying:  # a hold ended by `retry`: roll the target out afresh, steps and all
             pass
-        elif last.get("version") == want and last.get("outcome") in (ROLLED_BACK, ABORTED) \
-                and last.get("fromVersion") == stable:
+        elif last is not None and last.version == want and last.outcome in (
+                ROLLED_BACK, ABORTED) and last.from_version == stable:
             if self.take_action("retry"):
                 self.event("Normal", "Retry", f"retrying the rollout of {want}")
             else:
-                st["message"] = (f"the rollout of {want} ended {last['outcome']} "
-                                 f"({last.get('reason')}); `retry` rolls it out again")
+                st.message = (f"the rollout of {want} ended {last.outcome} ({last.reason}); "
+                              "`retry` rolls it out again")
                 return
         v = self.obs.versions.get(want)
         if self.in_history(want) and not self.retrying:
@@ -187,40 +222,41 @@ class _Machine:
             return
         if v is None or not v.ready:
             state = "missing" if v is None else (v.phase or "not reconciled yet")
-            st["message"] = f"waiting for version {want} to be Ready ({state})"
+            st.message = f"waiting for version {want} to be Ready ({state})"
             if v is not None and v.phase == VersionPhase.FAILED:
-                st["message"] = (f"version {want} failed (its Valid, Trained or Evaluated "
-                                 "condition says why) and will not be rolled out")
+                st.message = (f"version {want} failed (its Valid, Trained or Evaluated "
+                              "condition says why) and will not be rolled out")
             return
         self.start(want)
 
     def in_history(self, version: str) -> bool:
         """A version that served as stable before: going back to it is a rollback."""
-        return any(h.get("fromVersion") == version or (h.get("version") == version and h.get(
-            "outcome") == PROMOTED) for h in self.st.get("history") or [])
+        return any(h.from_version == version or (h.version == version and h.outcome == PROMOTED)
+                   for h in self.st.history or [])
 
     def fast_rollback(self, version: str, reason: str, why: str) -> None:
         st = self.st
-        old = st["stableVersion"]
-        st.update(revision=int(st.get("revision") or 0) + 1, stableVersion=version,
-                  canaryWeight=0, actualCanaryWeight=0, phase=PolicyPhase.ROLLED_BACK,
-                  message=f"rolled back to {version}: 100% of traffic at once, steps and "
-                          "analysis skipped")
-        self._history({"revision": st["revision"], "version": version, "fromVersion": old,
-                       "startTime": self.stamp, "endTime": self.stamp, "outcome": ROLLED_BACK,
-                       "reason": reason, "message": st["message"]})
+        old = st.stable_version
+        st.stable_version, st.canary_weight, st.actual_canary_weight = version, 0, 0
+        self.say(PolicyPhase.ROLLED_BACK, f"rolled back to {version}: 100% of traffic at once, "
+                 "steps and analysis skipped")
+        self._history(HistoryEntry(
+            revision=self.next_revision(), version=version, from_version=old,
+            start_time=self.stamp, end_time=self.stamp,
+            outcome=ROLLED_BACK, reason=reason, message=st.message))
         self.event("Normal", "RolledBack", f"{why} (was {old}); all traffic moved at once")
 
     def start(self, version: str) -> None:
         st = self.st
-        st.update(revision=int(st.get("revision") or 0) + 1, canaryVersion=version,
-                  currentStepIndex=0, stepStartTime=self.stamp, rolloutStartTime=self.stamp,
-                  canaryWeight=0, actualCanaryWeight=0, phase=PolicyPhase.PROGRESSING,
-                  analysis={"phase": "Running", "failures": 0, "inconclusive": 0})
-        st.pop("pauseReason", None)
+        revision = self.next_revision()
+        st.canary_version, st.current_step_index = version, 0
+        st.step_start_time = st.rollout_start_time = self.stamp
+        st.canary_weight = st.actual_canary_weight = 0
+        st.phase, st.pause_reason = PolicyPhase.PROGRESSING, None
+        st.analysis = AnalysisStatus(phase="Running", failures=0, inconclusive=0)
         self.event("Normal", "RolloutStarted",
-                   f"revision {st['revision']}: rolling out {version} over "
-                   f"{st['stableVersion']} in {len(steps(self.spec))} step(s)")
+                   f"revision {revision}: rolling out {version} over "
+                   f"{st.stable_version} in {len(steps(self.spec))} step(s)")
         self.progress()
 
     def progress(self) -> None:
@@ -228,24 +264,30 @@ class _Machine:
         self.observe_weight()
         if self.analyse():
             return
-        if self.take_action("resume") and st.get("pauseReason"):
-            st.pop("pauseReason")
-            st.setdefault("analysis", {})["inconclusive"] = 0
+        if self.take_action("resume") and st.pause_reason:
+            st.pause_reason = None
+            self.analysis().inconclusive = 0
             self.event("Normal", "Resumed", "resumed by the user")
         if spec.paused:
-            st.setdefault("pausedTime", self.stamp)
-            st.update(phase=PolicyPhase.PAUSED, message="paused: spec.paused is true")
+            st.paused_time = st.paused_time or self.stamp
+            self.say(PolicyPhase.PAUSED, "paused: spec.paused is true")
             return
-        if st.get("pausedTime"):  # time spent under spec.paused does not count
-            held = self.now - _parse(st.pop("pausedTime"))
-            st["stepStartTime"] = now_iso(_parse(st["stepStartTime"]) + held)
-        if st.get("pauseReason"):
-            st.update(phase=PolicyPhase.PAUSED, message=st["pauseReason"])
+        if st.paused_time:  # time spent under spec.paused does not count
+            held = self.now - _parse(st.paused_time)
+            st.paused_time = None
+            st.step_start_time = now_iso(_parse(st.step_start_time or self.stamp) + held)
+        if st.pause_reason:
+            self.say(PolicyPhase.PAUSED, st.pause_reason)
             return
         self.walk_steps()
 
+    def analysis(self) -> AnalysisStatus:
+        if self.st.analysis is None:
+            self.st.analysis = AnalysisStatus(phase="Running", failures=0, inconclusive=0)
+        return self.st.analysis
+
     def observe_weight(self) -> None:
-        self.st["actualCanaryWeight"] = self.provider.achieved(self.split())
+        self.st.actual_canary_weight = self.provider.achieved(self.split())
 
     def analyse(self) -> bool:
         """Fold in a new measurement; True when it ended the rollout."""
@@ -253,65 +295,65 @@ class _Machine:
         m = self.obs.measurement
         if a is None:
             return False
-        an = st.setdefault("analysis", {"phase": "Running", "failures": 0, "inconclusive": 0})
+        an = self.analysis()
         if m is not None:
-            phases = [r["phase"] for r in m]
-            verdict = overall(phases)
-            an.update(lastMeasurementTime=self.stamp, metrics=m)
+            verdict = overall([r["phase"] for r in m])
+            an.last_measurement_time = self.stamp
+            an.metrics = [MetricResult.model_validate(r) for r in m]
             if verdict == "Failed":
-                an["failures"] = int(an.get("failures") or 0) + 1
+                an.failures = (an.failures or 0) + 1
             if verdict == "Inconclusive":
                 # No data before the canary has a ready pod is the canary starting (fetching,
                 # loading), not a gap in the metrics: it does not count toward the limit.
-                if self.obs.ready.get(st.get("canaryVersion") or "", 0) > 0:
-                    an["inconclusive"] = int(an.get("inconclusive") or 0) + 1
+                if self.ready(st.canary_version) > 0:
+                    an.inconclusive = (an.inconclusive or 0) + 1
             else:
-                an["inconclusive"] = 0  # consecutive gaps matter, not old ones
-                if st.get("pauseReason", "").startswith("analysis inconclusive"):
-                    st.pop("pauseReason")
+                an.inconclusive = 0  # consecutive gaps matter, not old ones
+                if (st.pause_reason or "").startswith("analysis inconclusive"):
+                    st.pause_reason = None
                     self.event("Normal", "Resumed", "analysis has data again; resuming")
-            an["phase"] = "Running" if verdict == "Successful" else verdict
+            an.phase = "Running" if verdict == "Successful" else verdict  # type: ignore[assignment]
             if verdict == "Failed":
-                self.event("Warning", "AnalysisFailed", _values(m) + f" (failure "
-                           f"{an['failures']} of {a.failure_limit} tolerated)")
-        if int(an.get("failures") or 0) > a.failure_limit:
-            msg = f"analysis failed {an['failures']} time(s) (> failureLimit " \
-                  f"{a.failure_limit}): {_values(an.get('metrics') or [])}"
-            an["phase"] = "Failed"
+                self.event("Warning", "AnalysisFailed", _values(an.metrics) + f" (failure "
+                           f"{an.failures} of {a.failure_limit} tolerated)")
+        if (an.failures or 0) > a.failure_limit:
+            msg = f"analysis failed {an.failures} time(s) (> failureLimit " \
+                  f"{a.failure_limit}): {_values(an.metrics or [])}"
+            an.phase = "Failed"
             if self.spec.rollback is None or self.spec.rollback.automatic:
                 self.end_rollout(ROLLED_BACK, "AnalysisFailed", msg, PolicyPhase.ROLLED_BACK)
                 self.event("Warning", "RolledBack", f"{msg}; all traffic back on "
-                                                    f"{st['stableVersion']}")
+                                                    f"{st.stable_version}")
                 return True
-            st.update(phase=PolicyPhase.DEGRADED, message=msg + "; automatic rollback is off")
+            self.say(PolicyPhase.DEGRADED, msg + "; automatic rollback is off")
             return True
-        if int(an.get("inconclusive") or 0) > a.inconclusive_limit and not st.get("pauseReason"):
-            st["pauseReason"] = (f"analysis inconclusive {an['inconclusive']} time(s) in a row "
-                                 f"(> inconclusiveLimit {a.inconclusive_limit}): "
-                                 f"{_values(an.get('metrics') or [])}; resumes when data returns")
-            self.event("Warning", "Paused", st["pauseReason"])
+        if (an.inconclusive or 0) > a.inconclusive_limit and not st.pause_reason:
+            st.pause_reason = (f"analysis inconclusive {an.inconclusive} time(s) in a row "
+                               f"(> inconclusiveLimit {a.inconclusive_limit}): "
+                               f"{_values(an.metrics or [])}; resumes when data returns")
+            self.event("Warning", "Paused", st.pause_reason)
         self.wake_in(parse_duration(a.interval).total_seconds())
         return False
 
     def walk_steps(self) -> None:
         st, spec = self.st, self.spec
         plan = steps(spec)
-        st["phase"] = PolicyPhase.PROGRESSING
+        st.phase = PolicyPhase.PROGRESSING
         if self.take_action("promote-full"):
-            st["currentStepIndex"] = len(plan)
+            st.current_step_index = len(plan)
             self.event("Normal", "PromotedFull", "promote-full: skipping the remaining steps")
         while True:
-            i = int(st.get("currentStepIndex") or 0)
+            i = st.current_step_index or 0
             if i >= len(plan):
                 self.finish()
                 return
             step = plan[i]
-            started = _parse(st["stepStartTime"])
+            started = _parse(st.step_start_time or self.stamp)
             if step.set_weight is not None:
-                if st.get("canaryWeight") != step.set_weight:
-                    st["canaryWeight"] = step.set_weight
+                if st.canary_weight != step.set_weight:
+                    st.canary_weight = step.set_weight
                     self.event("Normal", "WeightSet",
-                               f"step {i + 1}/{len(plan)}: canary {st['canaryVersion']} at "
+                               f"step {i + 1}/{len(plan)}: canary {self.canary} at "
                                f"{step.set_weight}%")
                     self.observe_weight()
                 done = self.weight_reached(step.set_weight) or self.take_action("promote")
@@ -320,13 +362,13 @@ class _Machine:
                     if waited > spec.progress_deadline_seconds:
                         msg = (f"step {i + 1} could not reach {step.set_weight}% in "
                                f"{spec.progress_deadline_seconds}s (actual "
-                               f"{st.get('actualCanaryWeight')}%)")
+                               f"{st.actual_canary_weight}%)")
                         self.end_rollout(ROLLED_BACK, "ProgressDeadlineExceeded", msg,
                                          PolicyPhase.DEGRADED)
                         self.event("Warning", "ProgressDeadlineExceeded", msg)
                         return
-                    st["message"] = (f"step {i + 1}/{len(plan)}: waiting for {step.set_weight}% "
-                                     f"(actual {st.get('actualCanaryWeight')}%)")
+                    st.message = (f"step {i + 1}/{len(plan)}: waiting for {step.set_weight}% "
+                                  f"(actual {st.actual_canary_weight}%)")
                     self.wake_in(spec.progress_deadline_seconds - waited + 0.5)
                     return
             else:
@@ -335,39 +377,38 @@ class _Machine:
                     self.event("Normal", "StepPromoted", f"step {i + 1}/{len(plan)}: pause ended "
                                                      "by promote")
                 elif duration is None:
-                    st.update(phase=PolicyPhase.PAUSED,
-                              message=f"step {i + 1}/{len(plan)}: paused until promoted")
+                    self.say(PolicyPhase.PAUSED, f"step {i + 1}/{len(plan)}: paused until "
+                             "promoted")
                     return
                 else:
                     left = (started + parse_duration(duration) - self.now).total_seconds()
                     if left > 0:
-                        st["message"] = f"step {i + 1}/{len(plan)}: pause, {left:.0f}s left"
+                        st.message = f"step {i + 1}/{len(plan)}: pause, {left:.0f}s left"
                         self.wake_in(left)
                         return
-            st.update(currentStepIndex=i + 1, stepStartTime=self.stamp)
+            st.current_step_index, st.step_start_time = i + 1, self.stamp
 
     def full_size(self) -> bool:
         """The last step before promotion, implied after the user's steps: the canary at full
         size and ready (kwok's pods were ready at once; real ones fetch, load, or never start).
         False while it is not, ended by progressDeadlineSeconds with a rollback."""
         st, spec = self.st, self.spec
-        canary = st["canaryVersion"]
-        if st.get("canaryWeight") != 100:
-            st["canaryWeight"] = 100
+        canary = self.canary
+        if st.canary_weight != 100:
+            st.canary_weight = 100
             self.observe_weight()
-        ready = self.obs.ready.get(canary, 0)
+        ready = self.ready(canary)
         if ready >= spec.replicas and self.provider.promotable(self.split()):
             return True
-        waited = (self.now - _parse(st["stepStartTime"])).total_seconds()
+        waited = (self.now - _parse(st.step_start_time or self.stamp)).total_seconds()
         if waited > spec.progress_deadline_seconds:
             msg = (f"{canary} was not ready at full size ({ready}/{spec.replicas}) within "
                    f"{spec.progress_deadline_seconds}s; its ModelVersion's conditions say why")
             self.end_rollout(ROLLED_BACK, "ProgressDeadlineExceeded", msg, PolicyPhase.DEGRADED)
             self.event("Warning", "ProgressDeadlineExceeded", msg)
             return False
-        st.update(phase=PolicyPhase.PROGRESSING,
-                  message=f"all steps done; waiting for {canary} to be ready at full size "
-                  f"({ready}/{spec.replicas}) before promoting")
+        self.say(PolicyPhase.PROGRESSING, f"all steps done; waiting for {canary} to be ready at "
+                 f"full size ({ready}/{spec.replicas}) before promoting")
         self.wake_in(spec.progress_deadline_seconds - waited + 0.5)
         return False
 
@@ -376,30 +417,28 @@ class _Machine:
 
     def finish(self) -> None:
         st = self.st
-        an = st.get("analysis") or {}
-        clean = an.get("lastMeasurementTime") and an.get("phase") == "Running"
+        an = st.analysis
+        clean = an is not None and an.last_measurement_time and an.phase == "Running"
         if self.spec.analysis and not clean:
             # Never promote on missing data, nor grow the canary past its last step: wait
             # for a clean measurement first.
-            st["message"] = "all steps done; waiting for a successful analysis to promote"
+            st.message = "all steps done; waiting for a successful analysis to promote"
             self.wake_in(1)
             return
         if not self.full_size():
             return
-        canary = st["canaryVersion"]
-        msg = f"{canary} promoted: 100% of traffic"
+        msg = f"{self.canary} promoted: 100% of traffic"
         self.end_rollout(PROMOTED, "StepsCompleted", msg, PolicyPhase.PROMOTED)
-        if an:
-            st["analysis"] = {**an, "phase": "Successful"}
+        if an is not None:
+            an.phase = "Successful"
         self.event("Normal", "Promoted", msg)
 
 
-def _values(metrics: list[dict[str, Any]]) -> str:
+def _values(metrics: list[MetricResult]) -> str:
     parts = []
     for r in metrics:
-        v = r.get("value")
-        shown = "no data" if v is None else f"{v:g}"
-        parts.append(f"{r['name']}={shown} ({r['phase']})")
+        shown = "no data" if r.value is None else f"{r.value:g}"
+        parts.append(f"{r.name}={shown} ({r.phase})")
     return ", ".join(parts) or "no metrics"
 
 
@@ -407,8 +446,8 @@ def _parse(ts: str) -> datetime:
     return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
-def decide(spec: UpdatePolicySpec, status: dict[str, Any], observed: Observed,
-           now: datetime) -> Decision:
-    m = _Machine(spec, status, observed, now)
+def decide(spec: UpdatePolicySpec, status: UpdatePolicyStatus | dict[str, Any],
+           observed: Observed, now: datetime) -> Decision:
+    m = _Machine(spec, typed(status), observed, now)
     m.run()
     return Decision(m.st, m.events, m.requeue)

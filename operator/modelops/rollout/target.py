@@ -6,8 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from ..api.modelversion import ModelVersionSpec
 from ..api.phases import VersionPhase
 from ..api.updatepolicy import UpdatePolicySpec
+from ..serving.names import child_name
+from ..serving.presets import resolve
 from .window import in_window
 
 
@@ -62,3 +67,23 @@ def pick_target(spec: UpdatePolicySpec, versions: dict[str, VersionInfo], now: d
         return Target(newest, True, f"outside the window {auto.window.schedule!r} "
                                     f"(+{auto.window.duration})")
     return Target(newest, True)
+
+
+def version_info(mv: dict[str, Any]) -> VersionInfo | None:
+    try:
+        spec = ModelVersionSpec.model_validate(mv.get("spec") or {})
+    except ValidationError:
+        return None
+    port = resolve(spec.serving).port if spec.serving else 8080
+    return VersionInfo.from_mv(mv, port, child_name(spec.model, spec.version))
+
+
+def model_versions(mvs: Any) -> dict[str, VersionInfo]:
+    """Version -> info of these ModelVersions (the operator files each info as it comes)."""
+    return latest_claims(v for mv in mvs if (v := version_info(mv)) is not None)
+
+
+def latest_claims(infos: Any) -> dict[str, VersionInfo]:
+    """Version -> info; a duplicate claim of a version never hides the one that holds it."""
+    newest_first = sorted(infos, key=lambda v: (v.created, v.name), reverse=True)
+    return {v.version: v for v in newest_first}  # the oldest claim is written last and wins

@@ -13,7 +13,7 @@ import kopf
 from .. import metrics
 from ..api.conditions import set_condition
 from ..api.phases import VersionPhase
-from ..indexes import Indexes, child, first, values
+from ..indexes import Indexes, slim, values
 from ..kube import MODELVERSIONS, PODS, ApiError, patch_for
 from ..rollout.policy import governing
 from ..rollout.replicas import version_replicas
@@ -26,30 +26,9 @@ from .plan import Observed, Plan, plan
 logger = logging.getLogger(__name__)
 
 
-def slim(body: Any) -> dict[str, Any]:
-    """The parts of an object we keep in memory (no managedFields)."""
-    meta = body["metadata"]
-    keep = ("name", "namespace", "uid", "generation", "resourceVersion", "creationTimestamp",
-            "deletionTimestamp", "finalizers", "labels", "annotations", "ownerReferences")
-    return {
-        "apiVersion": body.get("apiVersion"), "kind": body.get("kind"),
-        "metadata": {k: meta[k] for k in keep if k in meta},
-        "spec": dict(body.get("spec") or {}),
-        "status": dict(body.get("status") or {}),
-    }
-
-
 def holder(candidates: Iterable[tuple[str, str]]) -> str | None:
     """The ModelVersion that holds a (model, version): the oldest, then by name."""
     return min(candidates, default=(None, None))[1]
-
-
-def job_summary(body: Any) -> dict[str, Any]:
-    """What the plan reads of a Job: its name, owner and terminal conditions."""
-    meta = body["metadata"]
-    return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
-                         "ownerReferences": meta.get("ownerReferences")},
-            "status": {"conditions": (body.get("status") or {}).get("conditions") or []}}
 
 
 def termination_messages(pods: list[dict[str, Any]]) -> list[str]:
@@ -66,9 +45,9 @@ def enqueue(state: State, namespace: str, name: str) -> None:
 
 async def reconcile_key(state: State, key: Hashable) -> None:
     """A work queue worker's call: the version under `key` as the indexes have it now."""
-    mv = first(state.indexes.mv_by_name, cast(tuple[str, str], key))
+    mv = state.cache.first("mv_by_name", cast(tuple[str, str], key))
     if mv is not None:  # else it is gone, and nothing is left to do
-        await reconcile(state, mv, state.indexes)
+        await reconcile(state, mv, state.cache.indexes)
 
 
 async def reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
@@ -98,7 +77,7 @@ async def _rejected(state: State, mv: dict[str, Any], error: ApiError) -> None:
     Warning event once) and wait for the spec to change, which reconciles it again."""
     meta = mv["metadata"]
     ns, name, gen = meta["namespace"], meta["name"], meta.get("generation")
-    old = state.written.get(meta["uid"]) or mv.get("status") or {}
+    old = state.cache.status(mv)
     message = f"the API server refused what this spec makes: {error.reason}"[:4096]
     conds = set_condition(old.get("conditions"), "Valid", False, "RejectedByAPIServer", message,
                           gen, datetime.now(UTC))
@@ -114,7 +93,7 @@ async def _rejected(state: State, mv: dict[str, Any], error: ApiError) -> None:
     except ApiError as e:  # even the verdict is refused: the event has to say it
         logger.warning("%s/%s: cannot write the verdict: %s", ns, name, e)
     else:
-        state.written[meta["uid"]] = new
+        state.cache.wrote(mv, new)
     kopf.event(kopf.Body(cast(kopf.RawBody, mv)), type="Warning", reason="RejectedByAPIServer",
                message=message)
 
@@ -147,9 +126,7 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
     meta = mv["metadata"]
     ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
     # No lock: the work queue never hands one version to two workers at once.
-    known = state.written.get(uid)
-    if known is not None:
-        mv = {**mv, "status": known}
+    mv = {**mv, "status": state.cache.status(mv)}
     spec = mv.get("spec") or {}
     model, version = spec.get("model") or "", spec.get("version") or ""
     policies = values(idx.up_by_model, (ns, model))
@@ -166,10 +143,8 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
     owner = holder(idx.mv_versions.get((ns, model, version), []))
     policy = governing(policies)
     observed = Observed(
-        deployment=state.applied.get(("Deployment", ns, workload)) or child(
-            idx.mo_deployments, (ns, workload)),
-        service=state.applied.get(("Service", ns, workload)) or child(idx.mo_services,
-                                                                      (ns, workload)),
+        deployment=state.cache.child("mo_deployments", "Deployment", ns, workload),
+        service=state.cache.child("mo_services", "Service", ns, workload),
         duplicate_of=owner if owner not in (None, name) else None,
         nodes=[n for node in idx.mo_nodes.values() for n in node] or None,
         jobs={j["metadata"]["name"]: j for j in idx.mo_jobs.get((ns, uid), [])},
@@ -198,7 +173,7 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
                 seen, observed.service = observed.service, answer
             if answer["metadata"].get("resourceVersion") != (seen or {}).get(
                     "metadata", {}).get("resourceVersion"):  # else no event will come
-                state.applied[(obj["kind"], ns, obj["metadata"]["name"])] = answer
+                state.cache.answered(answer)
         # The answers are fresher than the watch: a status planned from them does not
         # change again when the children's own events arrive (one write less per version).
         p = plan(mv, observed, state.settings, now)
@@ -211,7 +186,7 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
         await state.kube.patch(MODELVERSIONS, ns, name, {"status": patch_for(old_status,
                                                                               p.status)},
                                sub="status")
-        state.written[uid] = p.status
+        state.cache.wrote(mv, p.status)
     if p.recheck_after:
         recheck(state, (ns, name), p.recheck_after)
     count_training(p, mv)
@@ -259,13 +234,8 @@ async def hold_deletion(state: State, mv: dict[str, Any], message: str) -> None:
     if conds != old.get("conditions"):
         await state.kube.patch(MODELVERSIONS, meta["namespace"], meta["name"],
                                {"status": {"conditions": conds}}, sub="status")
-        state.written[meta["uid"]] = {**old, "conditions": conds}
+        state.cache.wrote(mv, {**old, "conditions": conds})
         kopf.event(kopf.Body(cast(kopf.RawBody, mv)), type="Warning", reason="DeletionBlocked",
                    message=message)
 
-
-def forget(state: State, uid: str) -> None:
-    state.written.pop(uid, None)
-    state.seen.pop(uid, None)
-    state.failures.pop(uid, None)
 

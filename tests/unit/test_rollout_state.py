@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from modelops.api.updatepolicy import UpdatePolicySpec
-from modelops.rollout.state import Decision, Observed, decide, measurement_due
+from modelops.rollout.state import Decision, Observed, decide
 from modelops.rollout.target import VersionInfo
+from modelops.rollout.verdict import measurement_due
 from modelops.traffic.replicas import split
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

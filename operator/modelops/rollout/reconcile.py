@@ -28,8 +28,9 @@ from ..state import State
 from ..traffic.base import Backend, Provider, Split, stable_service
 from ..traffic.registry import provider_for
 from .policy import governing
-from .state import Observed, decide, measurement_due
+from .state import Observed, decide
 from .target import VersionInfo, latest_claims
+from .verdict import measurement_due
 from .window import parse_cron
 
 logger = logging.getLogger(__name__)

@@ -11,22 +11,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..analysis.judge import overall
 from ..api.conditions import now_iso
 from ..api.phases import PolicyPhase, VersionPhase
 from ..api.updatepolicy import (
     AnalysisStatus,
     HistoryEntry,
-    MetricResult,
     UpdatePolicySpec,
     UpdatePolicyStatus,
 )
 from ..traffic.base import Backend, Split
 from ..traffic.registry import provider_for
-from . import hold
+from . import hold, verdict
 from .outcomes import ABORTED, PROMOTED, ROLLED_BACK
 from .target import Target, VersionInfo, pick_target
-from .window import parse_duration
+from .verdict import typed
+from .window import parse_duration, parse_time
 
 
 @dataclass
@@ -52,21 +51,6 @@ class Decision:
 def steps(spec: UpdatePolicySpec) -> list[Any]:
     c = spec.strategy.canary if spec.strategy else None
     return list(c.steps) if c else []
-
-
-def typed(status: UpdatePolicyStatus | dict[str, Any]) -> UpdatePolicyStatus:
-    """Status as the state machine reads it; a dict is status as the API has it."""
-    return status if isinstance(status, UpdatePolicyStatus) else \
-        UpdatePolicyStatus.model_validate(status)
-
-
-def measurement_due(spec: UpdatePolicySpec, status: UpdatePolicyStatus | dict[str, Any],
-                    now: datetime) -> bool:
-    status = typed(status)
-    if not spec.analysis or not status.canary_version or spec.paused:
-        return False
-    last = status.analysis.last_measurement_time if status.analysis else None
-    return last is None or (now - _parse(last)) >= parse_duration(spec.analysis.interval)
 
 
 class _Machine:
@@ -262,78 +246,27 @@ class _Machine:
     def progress(self) -> None:
         st, spec = self.st, self.spec
         self.observe_weight()
-        if self.analyse():
+        if verdict.analyse(self):
             return
         if self.take_action("resume") and st.pause_reason:
             st.pause_reason = None
-            self.analysis().inconclusive = 0
+            verdict.analysis(self).inconclusive = 0
             self.event("Normal", "Resumed", "resumed by the user")
         if spec.paused:
             st.paused_time = st.paused_time or self.stamp
             self.say(PolicyPhase.PAUSED, "paused: spec.paused is true")
             return
         if st.paused_time:  # time spent under spec.paused does not count
-            held = self.now - _parse(st.paused_time)
+            held = self.now - parse_time(st.paused_time)
             st.paused_time = None
-            st.step_start_time = now_iso(_parse(st.step_start_time or self.stamp) + held)
+            st.step_start_time = now_iso(parse_time(st.step_start_time or self.stamp) + held)
         if st.pause_reason:
             self.say(PolicyPhase.PAUSED, st.pause_reason)
             return
         self.walk_steps()
 
-    def analysis(self) -> AnalysisStatus:
-        if self.st.analysis is None:
-            self.st.analysis = AnalysisStatus(phase="Running", failures=0, inconclusive=0)
-        return self.st.analysis
-
     def observe_weight(self) -> None:
         self.st.actual_canary_weight = self.provider.achieved(self.split())
-
-    def analyse(self) -> bool:
-        """Fold in a new measurement; True when it ended the rollout."""
-        st, a = self.st, self.spec.analysis
-        m = self.obs.measurement
-        if a is None:
-            return False
-        an = self.analysis()
-        if m is not None:
-            verdict = overall([r["phase"] for r in m])
-            an.last_measurement_time = self.stamp
-            an.metrics = [MetricResult.model_validate(r) for r in m]
-            if verdict == "Failed":
-                an.failures = (an.failures or 0) + 1
-            if verdict == "Inconclusive":
-                # No data before the canary has a ready pod is the canary starting (fetching,
-                # loading), not a gap in the metrics: it does not count toward the limit.
-                if self.ready(st.canary_version) > 0:
-                    an.inconclusive = (an.inconclusive or 0) + 1
-            else:
-                an.inconclusive = 0  # consecutive gaps matter, not old ones
-                if (st.pause_reason or "").startswith("analysis inconclusive"):
-                    st.pause_reason = None
-                    self.event("Normal", "Resumed", "analysis has data again; resuming")
-            an.phase = "Running" if verdict == "Successful" else verdict  # type: ignore[assignment]
-            if verdict == "Failed":
-                self.event("Warning", "AnalysisFailed", _values(an.metrics) + f" (failure "
-                           f"{an.failures} of {a.failure_limit} tolerated)")
-        if (an.failures or 0) > a.failure_limit:
-            msg = f"analysis failed {an.failures} time(s) (> failureLimit " \
-                  f"{a.failure_limit}): {_values(an.metrics or [])}"
-            an.phase = "Failed"
-            if self.spec.rollback is None or self.spec.rollback.automatic:
-                self.end_rollout(ROLLED_BACK, "AnalysisFailed", msg, PolicyPhase.ROLLED_BACK)
-                self.event("Warning", "RolledBack", f"{msg}; all traffic back on "
-                                                    f"{st.stable_version}")
-                return True
-            self.say(PolicyPhase.DEGRADED, msg + "; automatic rollback is off")
-            return True
-        if (an.inconclusive or 0) > a.inconclusive_limit and not st.pause_reason:
-            st.pause_reason = (f"analysis inconclusive {an.inconclusive} time(s) in a row "
-                               f"(> inconclusiveLimit {a.inconclusive_limit}): "
-                               f"{_values(an.metrics or [])}; resumes when data returns")
-            self.event("Warning", "Paused", st.pause_reason)
-        self.wake_in(parse_duration(a.interval).total_seconds())
-        return False
 
     def walk_steps(self) -> None:
         st, spec = self.st, self.spec
@@ -348,7 +281,7 @@ class _Machine:
                 self.finish()
                 return
             step = plan[i]
-            started = _parse(st.step_start_time or self.stamp)
+            started = parse_time(st.step_start_time or self.stamp)
             if step.set_weight is not None:
                 if st.canary_weight != step.set_weight:
                     st.canary_weight = step.set_weight
@@ -400,7 +333,7 @@ class _Machine:
         ready = self.ready(canary)
         if ready >= spec.replicas and self.provider.promotable(self.split()):
             return True
-        waited = (self.now - _parse(st.step_start_time or self.stamp)).total_seconds()
+        waited = (self.now - parse_time(st.step_start_time or self.stamp)).total_seconds()
         if waited > spec.progress_deadline_seconds:
             msg = (f"{canary} was not ready at full size ({ready}/{spec.replicas}) within "
                    f"{spec.progress_deadline_seconds}s; its ModelVersion's conditions say why")
@@ -432,18 +365,6 @@ class _Machine:
         if an is not None:
             an.phase = "Successful"
         self.event("Normal", "Promoted", msg)
-
-
-def _values(metrics: list[MetricResult]) -> str:
-    parts = []
-    for r in metrics:
-        shown = "no data" if r.value is None else f"{r.value:g}"
-        parts.append(f"{r.name}={shown} ({r.phase})")
-    return ", ".join(parts) or "no metrics"
-
-
-def _parse(ts: str) -> datetime:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
 def decide(spec: UpdatePolicySpec, status: UpdatePolicyStatus | dict[str, Any],

@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -26,7 +25,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # pki.py lives beside this file, however it is loaded
+import hostservices  # noqa: E402
 import realnode  # noqa: E402
+from kwoknodes import node_list  # noqa: E402
 from pki import kubeconfig, make_certs  # noqa: E402
 
 ROOT = HERE.parent.parent
@@ -247,8 +248,8 @@ class Cluster:
         self.kubectl("apply", "--server-side", "-f", str(bins["gateway-api-crds"]))
         # SMI's TrafficSplit, as a cluster with an SMI mesh would have it.
         self.kubectl("apply", "--server-side", "-f", str(bins["smi-crds"]))
-        self._s3(bins["versitygw"], ports["s3"])
-        self._hf(bins["olah"], ports["hf"])
+        hostservices.start_s3(self, bins["versitygw"], ports["s3"])
+        hostservices.start_hf(self, bins["olah"], ports["hf"])
         if realnode.enabled():
             realnode.RealNode(self, CACHE).up(bins, ports["apiserver"], ports["node_proxy"],
                                               {"s3": ports["s3"], "hf": ports["hf"]})
@@ -258,49 +259,6 @@ class Cluster:
                                      "--http-proxy", f"127.0.0.1:{ports['node_proxy']}"])
         log(f"cluster up in {time.monotonic() - t0:.1f}s; "
             f"export KUBECONFIG={self.kubeconfig}")
-
-    def _s3(self, binary: Path, port: int) -> None:
-        """A real S3-compatible server (Versity's gateway on a folder) for model artifacts:
-        on the host at 127.0.0.1:port, in the cluster at s3.kube-system.svc:9000. Its root
-        keys are made per cluster and kept in s3.json, readable by root only."""
-        data = self.state / "s3"
-        data.mkdir(exist_ok=True)
-        cfg = {"endpoint": f"http://127.0.0.1:{port}",
-               "inCluster": "http://s3.kube-system.svc.cluster.local:"
-                            f"{realnode.HOST_SERVICES['s3']}",
-               "accessKey": "modelops" + secrets.token_hex(4),
-               "secretKey": secrets.token_urlsafe(24), "region": "us-east-1"}
-        info = self.state / "s3.json"
-        info.touch(mode=0o600)
-        info.write_text(json.dumps(cfg, indent=2))
-        env = {**os.environ, "ROOT_ACCESS_KEY_ID": cfg["accessKey"],
-               "ROOT_SECRET_ACCESS_KEY": cfg["secretKey"]}
-        self._start("s3", [str(binary), "--port", f"127.0.0.1:{port}", "--quiet",
-                           "posix", "--nometa", str(data)], env=env)
-        self._wait("the S3 server", lambda: _port_open(port), 20, "s3")
-
-    def _hf(self, olah: Path, port: int) -> None:
-        """A local Hugging Face hub for hf:// artifacts: olah (a self-hosted hub mirror, from
-        PyPI) offline, serving the git repositories under hf/<models|datasets>/<org>/<repo>;
-        in the cluster at hf.kube-system.svc:8090 (HF_ENDPOINT)."""
-        repos = self.state / "hf"
-        (repos / "models").mkdir(parents=True, exist_ok=True)
-        netloc = f"hf.kube-system.svc.cluster.local:{realnode.HOST_SERVICES['hf']}"
-        cfg = self.state / "olah.toml"
-        cfg.write_text(f"""[basic]
-host = "127.0.0.1"
-port = {port}
-mirror-netloc = "{netloc}"
-mirror-lfs-netloc = "{netloc}"
-mirrors-path = ["{repos}"]
-repos-path = "{self.state / 'hf-cache'}"
-[accessibility]
-offline = true
-""")
-        self._start("hf", [str(olah), "-m", "olah.server", "-c", str(cfg),
-                           "--log-path", str(self.logs / "olah")],
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self._wait("the local Hugging Face hub", lambda: _port_open(port), 30, "hf")
 
     def _egress_config(self) -> Path:
         path = self.state / "egress.json"
@@ -383,31 +341,6 @@ offline = true
         return total / 1024
 
 
-def node_list(nodes: int, gpu_nodes: int) -> dict:
-    items = []
-    for i in range(nodes):
-        gpu = i >= nodes - gpu_nodes
-        name = f"kwok-gpu-{i - (nodes - gpu_nodes)}" if gpu else f"kwok-cpu-{i}"
-        capacity = {"cpu": "64", "memory": "512Gi", "pods": "500"}
-        labels = {"type": "kwok", realnode.LABEL: "kwok", "kubernetes.io/hostname": name,
-                  "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
-        taints = []
-        if gpu:
-            capacity["nvidia.com/gpu"] = "8"
-            labels["nvidia.com/gpu.present"] = "true"
-            labels["nvidia.com/gpu.product"] = "NVIDIA-H100-80GB-HBM3"
-            taints = [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]
-        items.append({
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": labels,
-                         "annotations": {"kwok.x-k8s.io/node": "fake",
-                                         "node.alpha.kubernetes.io/ttl": "0"}},
-            "spec": {"taints": taints},
-            "status": {"capacity": capacity, "allocatable": capacity},
-        })
-    return {"apiVersion": "v1", "kind": "List", "items": items}
-
-
 def _alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -419,11 +352,6 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _http_ok(url: str) -> bool:

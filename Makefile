@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)/operator
 
 
 .PHONY: torch-env help venv binaries images argocd-binaries cluster-up cluster-down cluster-status argocd-up argocd-down crds check-crds lint test \
-        test-unit test-integration run demo bench chaos clean
+        test-unit test-integration run demo bench bench-compare chaos clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -90,6 +90,11 @@ bench: $(STAMP) cluster-up  ## the benchmarks; results in bench/results/ (BENCH_
 	bash hack/install-debs.sh
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/realnode.py
+	if [ -n "$(AGAINST)" ]; then $(BIN)/python bench/compare.py $(AGAINST); fi
+
+bench-compare: $(STAMP) cluster-up  ## this tree against another commit, side by side (AGAINST=REF)
+	bash hack/install-debs.sh
+	$(BIN)/python bench/compare.py $(or $(AGAINST),HEAD~1) $(COMPARE_ARGS)
 
 clean: cluster-down
 	rm -rf $(VENV) .localcluster

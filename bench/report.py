@@ -40,7 +40,7 @@ def summarize_size(n: int, runs: dict[str, list[dict[str, Any]]]) -> dict[str, A
     return out
 
 
-def _f(s: dict[str, float], unit: str = "", digits: int = 1) -> str:
+def fmt(s: dict[str, float], unit: str = "", digits: int = 1) -> str:
     if s["n"] == 1:
         return f"{s['median']:.{digits}f}{unit}"
     return f"{s['median']:.{digits}f}{unit} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
@@ -57,10 +57,10 @@ def markdown(r: dict[str, Any]) -> str:
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for n, s in sorted(r["scale"].items(), key=lambda kv: int(kv[0])):
             lines.append(
-                f"| {n} | {s['ratio']['n']} | {_f(s['operator_total_s'], ' s')} "
-                f"| {_f(s['baseline_total_s'], ' s')} | {_f(s['ratio'], 'x', 2)} "
+                f"| {n} | {s['ratio']['n']} | {fmt(s['operator_total_s'], ' s')} "
+                f"| {fmt(s['baseline_total_s'], ' s')} | {fmt(s['ratio'], 'x', 2)} "
                 f"| {s['p50_s']['median']:.1f} / {s['p99_s']['median']:.1f} s "
-                f"| {_f(s['cpu_s'])} | {_f(s['peak_rss_mib'], ' MiB', 0)} "
+                f"| {fmt(s['cpu_s'])} | {fmt(s['peak_rss_mib'], ' MiB', 0)} "
                 f"| {s['reads_per_mv']['median']:.2f} / {s['writes_per_mv']['median']:.2f} "
                 f"| {s['startup_first_s']['median']:.1f} / {s['startup_all_s']['median']:.1f} s, "
                 f"{s['startup_peak_rss_mib']['median']:.0f} MiB, "
@@ -92,21 +92,21 @@ def markdown(r: dict[str, Any]) -> str:
         traffic = summary([x["traffic_s"] for x in ro["rollback"]])
         lines += [
             "| rollout figure | median (min-max) |", "|---|---|",
-            f"| overhead per step beyond configured pauses | {_f(per_step, ' s', 2)} |",
+            f"| overhead per step beyond configured pauses | {fmt(per_step, ' s', 2)} |",
             f"| a 6-step canary (3 x {ro['pause_s']:g} s pauses), target change → Promoted "
-            f"| {_f(summary([x['total_s'] for x in ro['steps']]), ' s', 2)} |",
-            f"| a setWeight step (replicas scaled and Ready) | {_f(weights, ' s', 2)} |",
+            f"| {fmt(summary([x['total_s'] for x in ro['steps']]), ' s', 2)} |",
+            f"| a setWeight step (replicas scaled and Ready) | {fmt(weights, ' s', 2)} |",
             f"| rollback: regression visible in Prometheus → status RolledBack "
-            f"(interval {ro['interval_s']:g} s) | {_f(status, ' s', 2)} |",
-            f"| rollback: regression visible → canary at 0 replicas | {_f(traffic, ' s', 2)} |",
+            f"(interval {ro['interval_s']:g} s) | {fmt(status, ' s', 2)} |",
+            f"| rollback: regression visible → canary at 0 replicas | {fmt(traffic, ' s', 2)} |",
             ""]
     return "\n".join(lines)
 
 
-def update_docs(table: str) -> None:
-    text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-    if START not in text:
-        text += f"\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    DOC.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+def update_docs(table: str, start: str = START, end: str = END) -> None:
+    text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{start}\n{end}\n"
+    if start not in text:
+        text += f"\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    DOC.write_text(f"{head}{start}\n{table}\n{end}{tail}")

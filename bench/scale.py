@@ -148,10 +148,11 @@ def baseline(kube: Kube, kubeconfig: str, n: int) -> dict[str, Any]:
 
 
 def converge(kube: Kube, admin: str, sa: str, n: int, idle_s: float, audit: Audit,
-             restart: bool = True) -> dict[str, Any]:
-    """Operator from a clean start: burst of N, converge, idle window, restart (startup)."""
+             restart: bool = True, **env: str) -> dict[str, Any]:
+    """Operator from a clean start: burst of N, converge, idle window, restart (startup).
+    `env` goes to the operator's process (PYTHONPATH: another checkout's operator)."""
     ns = fresh_namespace(kube, f"bench-op-{n}")
-    op = operator(sa)
+    op = operator(sa, **env)
     assert op.proc is not None
     proc = Proc(op.proc.pid)
     try:
@@ -177,7 +178,7 @@ def converge(kube: Kube, admin: str, sa: str, n: int, idle_s: float, audit: Audi
                            "cpu_percent": 100 * (proc.cpu() - cpu0) / idle_s,
                            "rss_mib": proc.rss_mib()}
         if restart:
-            out["startup"] = startup(op, sa, n, audit)
+            out["startup"] = startup(op, sa, n, audit, **env)
             op = out["startup"].pop("operator")
             wait_gone(kube, ns)  # while the operator runs: it removes the versions' finalizers
     finally:
@@ -185,13 +186,13 @@ def converge(kube: Kube, admin: str, sa: str, n: int, idle_s: float, audit: Audi
     return out
 
 
-def startup(old: Any, sa: str, n: int, audit: Audit) -> dict[str, Any]:
+def startup(old: Any, sa: str, n: int, audit: Audit, **env: str) -> dict[str, Any]:
     """Restart with N converged objects: time to the first and to the last version handled,
     and what the restart costs the API server."""
     old.stop()
     audit.mark()
     t0 = time.monotonic()
-    op = operator(sa)
+    op = operator(sa, **env)
     first = last = None
     deadline = t0 + 120 + n * 0.2
     while time.monotonic() < deadline:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .api.phases import VersionPhase
 from .indexes import values
-from .serving.names import MODEL
+from .serving.names import MODEL, child_name
 from .state import State
 from .versions.reconcile import enqueue
 
@@ -59,8 +59,13 @@ def child_event(state: State, type: str | None, body: Mapping[str, Any]) -> None
             enqueue(state, ns, ref["name"])
         elif ref.get("kind") == "UpdatePolicy":
             state.wake(ns, ref["name"]).set()
-    # Ready replicas move canary weights: the model's policy looks again.
-    _wake_policies(state, ns, (meta.get("labels") or {}).get(MODEL))
+    # Ready replicas move canary weights: the model's policy looks again; and the replicas of
+    # the versions it steers follow the others' readiness (a stable gives up pods only for
+    # ready canary pods: rollout.replicas).
+    model = (meta.get("labels") or {}).get(MODEL)
+    _wake_policies(state, ns, model)
+    if body.get("kind") == "Deployment":
+        _enqueue_steered(state, ns, model, exclude=meta["name"])
 
 
 def route_event(state: State, type: str | None, body: Mapping[str, Any]) -> None:
@@ -82,6 +87,17 @@ def node_event(state: State, type: str | None, body: Mapping[str, Any]) -> None:
     for mv in state.cache.objects()[0]:
         if (mv.get("status") or {}).get("phase") == VersionPhase.FAILED:
             enqueue(state, mv["metadata"]["namespace"], mv["metadata"]["name"])
+
+
+def _enqueue_steered(state: State, ns: str, model: str | None, exclude: str) -> None:
+    idx = state.cache.indexes
+    for policy in values(idx.up_by_model, (ns, model)):
+        steered = {policy.get("stable"), policy.get("canary"), policy.get("incoming"),
+                   (policy.get("outgoing") or {}).get("version")} - {None}
+        for version in steered:
+            for _, name in values(idx.mv_versions, (ns, model, version)):
+                if child_name(model or "", version) != exclude:
+                    enqueue(state, ns, name)
 
 
 def _wake_policies(state: State, ns: str, model: str | None) -> None:

@@ -6,6 +6,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -209,7 +210,8 @@ def rendered_with_monitoring() -> list[dict[str, object]]:
     r = helm("template", "t", str(CHART), "--kube-version", "1.35.4",
              "--set", "metrics.serviceMonitor.enabled=true",
              "--set", "metrics.prometheusRule.enabled=true",
-             "--set", "metrics.grafanaDashboard.enabled=true")
+             "--set", "metrics.grafanaDashboard.enabled=true",
+             "--set", "metrics.podMonitor.enabled=true")
     assert r.returncode == 0, r.stderr
     return [d for d in yaml.safe_load_all(r.stdout) if d]
 
@@ -254,3 +256,31 @@ def test_dashboard_shows_only_metrics_the_operator_exports() -> None:
     assert len(dash["panels"]) >= 6 and used <= names, used - names
     titles = " ".join(p["title"] for p in dash["panels"]).lower()
     assert all(w in titles for w in ("rollouts", "weight", "analysis", "training"))
+
+
+def snake(relabel: dict[str, object]) -> dict[str, object]:
+    """A Prometheus Operator RelabelConfig as Prometheus's own relabel_configs entry."""
+    names = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
+    return {names.get(k, k): v for k, v in relabel.items()}
+
+
+def test_the_pod_monitor_labels_serving_pods_as_analysis_templates_select(
+        tmp_path: Path) -> None:
+    import shutil
+    pm = next(d for d in rendered_with_monitoring() if d["kind"] == "PodMonitor")
+    spec: Any = pm["spec"]
+    assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/managed-by": "modelops",
+                                               "modelops.io/serving": "true"}
+    assert spec["namespaceSelector"] == {"any": True}
+    relabel = spec["podMetricsEndpoints"][0]["relabelings"]
+    targets = {r.get("targetLabel") for r in relabel}
+    assert {"namespace", "model", "version", "__address__", "__metrics_path__"} <= targets
+    # Valid for a real Prometheus: the same rules in a scrape config, checked by promtool.
+    config = {"scrape_configs": [{"job_name": "serving", "static_configs": [
+        {"targets": ["127.0.0.1:9"]}], "relabel_configs": [snake(r) for r in relabel]}]}
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool comes with Debian's prometheus: run hack/install-debs.sh"
+    r = subprocess.run([promtool, "check", "config", str(path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -28,7 +28,9 @@ def test_first_version_goes_straight_to_full_traffic(kube: Kube, operator: Opera
     st = m.status()
     assert st["history"][0]["reason"] == "FirstVersion" and st["canaryWeight"] == 0
     svc = kube.core.read_namespaced_service("m", namespace)
-    assert svc.spec.selector == {"modelops.io/model": "m", "modelops.io/serving": "true"}
+    # One version serves: the Service selects it (a warm previous one would stay out).
+    assert svc.spec.selector == {"modelops.io/model": "m", "modelops.io/serving": "true",
+                                 "modelops.io/version": "1"}
     assert svc.metadata.owner_references[0].kind == "UpdatePolicy"
     up = kube.get_up(namespace, "m") or {}
 
@@ -58,7 +60,11 @@ def test_healthy_canary_walks_all_steps_and_is_promoted(
     assert st["analysis"]["phase"] == "Successful"
     assert st["analysis"]["metrics"][0]["name"] == "error-rate"
     assert st["analysis"]["metrics"][0]["value"] == 0
-    wait_for(lambda: m.replicas("2") == 4 and m.replicas("1") == 0, what="all on v2")
+    # All traffic is on v2; v1 stays warm at full size for scaleDownDelaySeconds (30 s).
+    wait_for(lambda: m.replicas("2") == 4 and m.replicas("1") == 4, what="v2 whole, v1 warm")
+    assert st["outgoing"]["version"] == "1" and not st["outgoing"]["serving"]
+    assert kube.core.read_namespaced_service("m", namespace).spec.selector[
+        "modelops.io/version"] == "2"
     want = {"RolloutStarted", "WeightSet", "Promoted"}
     wait_for(lambda: want <= {e.reason for e in kube.events(namespace, "m")},
              what=f"events {sorted(want)}")
@@ -170,7 +176,9 @@ def test_target_back_to_a_previous_version_is_fast_tracked(
     st = m.wait("rolled back", phase="RolledBack", stableVersion="1", timeout=15)
     assert st["history"][0]["reason"] == "TargetRollback"
     assert "canaryVersion" not in st
-    wait_for(lambda: m.replicas("1") == 4 and m.replicas("2") == 0, what="all back on v1")
+    # v1 was still warm: the rollback took no time to be whole; now v2 is the warm one.
+    wait_for(lambda: m.replicas("1") == 4 and m.replicas("2") == 4, what="all back on v1")
+    assert st["outgoing"]["version"] == "2"
 
 
 def test_operator_killed_mid_step_resumes_at_the_right_moment(

@@ -33,9 +33,43 @@ def test_actual_weight(stable: int, canary: int, weight: int) -> None:
     assert actual_weight(stable, canary) == weight
 
 
+def record(stable: str = "1", canary: str | None = "2", weight: int = 50,
+           traffic: str | None = "replicas", **more: object) -> dict[str, object]:
+    return {"replicas": 4, "stable": stable, "canary": canary, "weight": weight,
+            "traffic": traffic, **more}
+
+
+def ready_all(_: str) -> int:
+    return 4
+
+
 def test_version_replicas_other_versions_get_none() -> None:
-    assert version_replicas(4, "1", "2", 50, "replicas", "1") == 2
-    assert version_replicas(4, "1", "2", 50, None, "2") == 2
-    assert version_replicas(4, "1", "2", 50, "replicas", "0") == 0
-    assert version_replicas(4, "1", None, 50, "replicas", "1") == 4
-    assert version_replicas(4, "1", "2", 50, "gatewayAPI", "1") == 4
+    assert version_replicas(record(), "1", ready_all) == 2
+    assert version_replicas(record(traffic=None), "2", ready_all) == 2
+    assert version_replicas(record(), "0", ready_all) == 0
+    assert version_replicas(record(canary=None), "1", ready_all) == 4
+    assert version_replicas(record(traffic="gatewayAPI"), "1", ready_all) == 4
+
+
+@pytest.mark.parametrize(("rec", "version", "canary_ready", "replicas"), [
+    pytest.param(record(), "1", 0, 4, id="stable-keeps-all-until-canary-pods-are-ready"),
+    pytest.param(record(), "1", 1, 3, id="stable-gives-one-pod-per-ready-canary-pod"),
+    pytest.param(record(), "1", 2, 2, id="stable-at-its-share-once-the-canary-is-ready"),
+    pytest.param(record(), "2", 0, 2, id="canary-gets-its-share-at-once"),
+    pytest.param(record(canary=None, outgoing={"version": "2", "replicas": 2,
+                                               "serving": True}),
+                 "2", 0, 2, id="rolled-back-canary-keeps-its-pods-while-it-drains"),
+    pytest.param(record(stable="2", canary=None, outgoing={"version": "1", "replicas": 4,
+                                                           "serving": False}),
+                 "1", 0, 4, id="previous-stable-stays-warm"),
+    pytest.param(record(stable="2", canary=None, outgoing={"version": "1", "replicas": 0,
+                                                           "serving": False}),
+                 "1", 0, 0, id="warm-time-over"),
+    pytest.param(record(canary=None, incoming="0"), "0", 0, 4,
+                 id="rollback-target-comes-up-beside-the-stable"),
+    pytest.param(record(canary=None, incoming="0"), "1", 0, 4,
+                 id="stable-keeps-all-while-the-rollback-target-comes-up"),
+])
+def test_every_change_is_a_surge(rec: dict[str, object], version: str, canary_ready: int,
+                                 replicas: int) -> None:
+    assert version_replicas(rec, version, lambda v: canary_ready) == replicas

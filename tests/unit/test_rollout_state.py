@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from modelops.api.updatepolicy import UpdatePolicySpec
+from modelops.rollout.policy import policy_record
+from modelops.rollout.replicas import version_replicas
 from modelops.rollout.state import Decision, Observed, decide
 from modelops.rollout.target import VersionInfo
 from modelops.rollout.verdict import measurement_due
@@ -42,13 +44,14 @@ class Sim:
         self.events: list[tuple[str, str, str]] = []
 
     def ready(self) -> dict[str, int]:
-        st = self.status
-        s, c = split(self.spec.replicas, st.get("canaryWeight") or 0 if st.get(
-            "canaryVersion") else 0)
-        out = {st.get("stableVersion") or "": s}
-        if st.get("canaryVersion"):
-            out[st["canaryVersion"]] = c
-        return out
+        """Every version's pods, as the status asks for them (rollout.replicas), all ready."""
+        meta = {"creationTimestamp": "2026-01-01T00:00:00Z"}
+        [record] = policy_record("ns", "m", meta, self.spec.dump(), self.status).values()
+
+        def asked(v: str | None) -> int:
+            return version_replicas(record, v or "", lambda c: version_replicas(
+                record, c or "", lambda _: 0))
+        return {v: n for v in self.vs if (n := asked(v))}
 
     def step(self, after: float = 0, measurement: list[dict[str, Any]] | None = None,
              action: str | None = None, **obs: Any) -> Decision:
@@ -59,11 +62,12 @@ class Sim:
                                                      measurement=measurement), self.now)
         self.status = d.status
         self.events += d.events
-        # The final full-size step moves replicas; they are ready at once here, and the
-        # operator is woken by that change: decide again at the same moment.
-        if "ready" not in obs and self.status.get("canaryVersion") and \
-                self.status.get("canaryWeight") == 100 and self.status.get(
-                    "phase") == "Progressing" and "full size" in str(self.status.get("message")):
+        # The final full-size step and the hand-overs move replicas; they are ready at once
+        # here, and the operator is woken by that change: decide again at the same moment.
+        message = str(self.status.get("message"))
+        if "ready" not in obs and (("full size" in message and self.status.get("canaryVersion")
+                                    and self.status.get("canaryWeight") == 100)
+                                   or "incoming" in self.status or "to leave" in message):
             d = decide(self.spec, self.status, Observed(self.vs, self.ready()), self.now)
             self.status = d.status
             self.events += d.events

@@ -141,3 +141,8 @@ def test_artifact_credentials_reach_only_the_fetcher_by_reference() -> None:
     assert fetch["envFrom"] == [{"secretRef": {"name": "s3-creds"}}]
     assert "envFrom" not in container(dep)
     assert fetch["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_a_leaving_pod_keeps_answering_until_kube_proxy_caught_up() -> None:
+    c = container(build(image="acme/s:1"))
+    assert c["lifecycle"]["preStop"] == {"sleep": {"seconds": 5}}

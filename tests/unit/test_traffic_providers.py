@@ -49,6 +49,8 @@ def trafficsplit(*refs: tuple[str, float], owner: str | None = "u-1") -> dict[st
     pytest.param((2, 1), 50, 33, False, id="half-needs-two-canary-pods"),
     pytest.param((4, 4), 100, 50, True, id="full-size-is-a-surge"),
     pytest.param((0, 0), 50, 0, False, id="nothing-ready"),
+    pytest.param((4, 4), 25, 50, False, id="more-canary-pods-than-its-share"),
+    pytest.param((4, 1), 25, 20, True, id="stable-surge-before-it-shrinks"),
 ])
 def test_replicas_provider(ready: tuple[int, int], weight: int, achieved: int,
                            reached: bool) -> None:
@@ -56,8 +58,13 @@ def test_replicas_provider(ready: tuple[int, int], weight: int, achieved: int,
     assert p.achieved(s) == achieved
     assert p.reached(s, weight, 4) is reached
     assert p.promotable(s) and p.route_name(spec()) is None and p.route_resource is None
-    assert p.stable_selector("m", "1") == {"modelops.io/model": "m",
-                                           "modelops.io/serving": "true"}
+    # Shared by two versions (a canary) the Service spreads over the model's pods; alone, it
+    # selects the stable version (a warm previous version stays out of traffic).
+    assert p.stable_selector("m", "1", True) == {"modelops.io/model": "m",
+                                                 "modelops.io/serving": "true"}
+    assert p.stable_selector("m", "1", False) == {"modelops.io/model": "m",
+                                                  "modelops.io/serving": "true",
+                                                  "modelops.io/version": "1"}
 
 
 # -- gatewayAPI: a user's HTTPRoute ------------------------------------------------------------

@@ -135,6 +135,11 @@ def test_deletion_is_held_only_by_live_policies() -> None:
     assert deletion_blocker("2", [live]) is not None
     assert deletion_blocker("3", [live]) is None
     assert deletion_blocker("1", [{**live, "deleting": True}]) is None
+    # A rolled-back canary still draining takes traffic; a warm version takes none.
+    draining = {**live, "canary": None, "outgoing": {"version": "2", "serving": True}}
+    assert deletion_blocker("2", [draining]) is not None
+    warm = {**live, "canary": None, "outgoing": {"version": "2", "serving": False}}
+    assert deletion_blocker("2", [warm]) is None
 
 
 def _pending(seconds: float) -> tuple[dict[str, Any], Observed]:

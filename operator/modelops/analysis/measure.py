@@ -9,19 +9,32 @@ from typing import Any
 import aiohttp
 
 from ..api.conditions import now_iso
-from ..api.updatepolicy import Analysis
-from .judge import judge, render
+from ..api.updatepolicy import Analysis, MetricCheck
+from .judge import Sample, judge, render
 from .prometheus import query
+from .templates import template_query
+
+
+def promql(check: MetricCheck, runtime: str) -> str | None:
+    """The query of a check: its own, or its template's for the canary's runtime (None: the
+    runtime has no such template)."""
+    if check.template:
+        return template_query(runtime, check.template, check.window)
+    return check.query
 
 
 async def measure(session: aiohttp.ClientSession, analysis: Analysis, *, model: str,
                   namespace: str, canary: str, stable: str, now: datetime,
-                  timeout: float) -> list[dict[str, Any]]:
+                  timeout: float, runtime: str = "custom") -> list[dict[str, Any]]:
     checks = analysis.metrics
-    promql = [render(c.query, model=model, namespace=namespace, canary=canary, stable=stable)
-              for c in checks]
-    samples = await asyncio.gather(*(query(session, analysis.prometheus.address, q, timeout)
-                                     for q in promql))
+
+    async def one(check: MetricCheck) -> Sample:
+        q = promql(check, runtime)
+        if q is None:  # policy validation says so too; never a pass
+            return Sample(None, f"runtime {runtime} has no template {check.template}")
+        q = render(q, model=model, namespace=namespace, canary=canary, stable=stable)
+        return await query(session, analysis.prometheus.address, q, timeout)
+    samples = await asyncio.gather(*(one(c) for c in checks))
     out = []
     for check, sample in zip(checks, samples, strict=True):
         phase, message = judge(check, sample)

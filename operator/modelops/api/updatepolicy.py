@@ -12,6 +12,7 @@ from .modelversion import VERSION_PATTERN
 from .phases import PolicyPhase
 
 Outcome = Literal["Promoted", "RolledBack", "Aborted"]
+Template = Literal["error-rate", "latency-p99", "latency-mean"]  # analysis.templates
 ACTIONS = ("promote", "promote-full", "abort", "retry", "resume")
 # `rollback:VERSION` holds all traffic on a version that served before without touching spec,
 # which GitOps owns; the hold lasts until the target changes or `retry`.
@@ -114,15 +115,22 @@ class PrometheusRef(ApiModel):
 
 class MetricCheck(ApiModel):
     model_config = {"json_schema_extra": validations(
+        cel("has(self.query) != has(self.template)",
+            "a metric needs exactly one of query or template"),
         cel("has(self.min) || has(self.max)", "a metric needs min, max or both"),
         cel("!has(self.min) || !has(self.max) || self.min <= self.max",
             "metric min must be <= max"),
     )}
 
     name: str = Field(description="Metric name shown in status.", pattern=DNS1035, max_length=63)
-    query: str = Field(description="PromQL returning one number. Variables: {{model}}, "
-                       "{{namespace}}, {{canaryVersion}}, {{stableVersion}}.", min_length=1,
-                       max_length=8192)
+    query: str | None = Field(None, description="PromQL returning one number. Variables: "
+                              "{{model}}, {{namespace}}, {{canaryVersion}}, {{stableVersion}}.",
+                              min_length=1, max_length=8192)
+    template: Template | None = Field(
+        None, description="A ready-made query for the canary's runtime preset instead of "
+        "`query`: error-rate (0-1), latency-p99 or latency-mean (seconds); see docs/metrics.md "
+        "for which runtime has which.")
+    window: Duration = Field("1m", description="The rate window of a template's query.")
     min: float | None = Field(None, description="Lowest passing value.")
     max: float | None = Field(None, description="Highest passing value.")
 
@@ -160,6 +168,10 @@ class UpdatePolicySpec(ApiModel):
     progress_deadline_seconds: int = Field(600, ge=1, description="A step that cannot progress "
                                            "this long fails the rollout.")
     history_limit: int = Field(10, ge=1, le=100, description="Rollouts kept in status.history.")
+    scale_down_delay_seconds: int = Field(
+        30, ge=0, le=86400, description="How long the previous stable version stays warm after "
+        "a promotion (running at full size, out of traffic), so that a rollback to it is "
+        "instant; 0 scales it down at once.")
     paused: bool = Field(False, description="Hold the rollout where it is.")
 
 
@@ -202,6 +214,22 @@ class Hold(ApiModel):
     since: str | None = Field(None, description="When the hold began.")
 
 
+class Outgoing(ApiModel):
+    version: str = Field(description="The version on its way out.")
+    replicas: int = Field(description="Replicas it keeps meanwhile.")
+    serving: bool = Field(description="True: it still takes traffic until the versions that "
+                          "stay have all their replicas ready (a rolled-back canary); false: "
+                          "warm, out of traffic, until `until` (the previous stable).")
+    until: str | None = Field(None, description="When a warm version is scaled down.")
+
+
+class Incoming(ApiModel):
+    version: str = Field(description="The version traffic moves to once all its replicas "
+                         "are ready (a rollback to a version that is not warm).")
+    reason: str = Field(description="Why: TargetRollback or ManualRollback.")
+    since: str = Field(description="When its replicas were asked for.")
+
+
 class UpdatePolicyStatus(ApiModel):
     phase: PolicyPhase | None = Field(None, description="One of " + ", ".join(PolicyPhase) + ".")
     stable_version: str | None = Field(None, description="Version serving stable traffic.")
@@ -230,6 +258,11 @@ class UpdatePolicyStatus(ApiModel):
                               "writing spec; ends when the target changes or on `retry`.")
     message: str | None = Field(None, description="What the rollout is doing or waiting for.",
                                 max_length=2048)
+    outgoing: Outgoing | None = Field(None, description="A version leaving: a rolled-back "
+                                      "canary until the stable is back at full size, or the "
+                                      "previous stable kept warm after a promotion.")
+    incoming: Incoming | None = Field(None, description="A version a rollback waits for: "
+                                      "traffic moves once its replicas are ready.")
 
 
 def printer_columns() -> list[dict[str, Any]]:

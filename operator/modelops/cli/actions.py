@@ -198,7 +198,8 @@ def rollback(up: dict[str, Any], versions: list[dict[str, Any]], to: str,
                      f"'{{\"spec\":{{\"targetVersion\":\"{to}\"}}}}'")
     phase = (known[to].get("status") or {}).get("phase")
     if to != stable:
-        note = f"the operator moves all traffic to {to} at once, skipping steps and analysis"
+        note = (f"the operator moves all traffic to {to} at once, as soon as its pods are ready "
+                "(right away while it is still warm), skipping steps and analysis")
     elif st.get("canaryVersion"):
         note = f"the rollout of {st['canaryVersion']} ends and {to} keeps all traffic"
     else:

@@ -20,6 +20,8 @@ def policy_record(namespace: str | None, name: str, meta: dict[str, Any], spec: 
         "stable": status.get("stableVersion"), "canary": status.get("canaryVersion"),
         "weight": int(status.get("canaryWeight") or 0), "replicas": int(spec.get("replicas", 1)),
         "traffic": next((k for k in c.get("trafficRouting") or {} if k in PROVIDERS), None),
+        "outgoing": status.get("outgoing"), "incoming": (status.get("incoming") or {}).get(
+            "version"),
     }}
 
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from .. import metrics
 from ..analysis.measure import measure
 from ..analysis.prometheus import address_allowed
+from ..analysis.templates import TEMPLATES, template_query
 from ..api.conditions import set_condition
 from ..api.phases import PolicyPhase
 from ..api.updatepolicy import (
@@ -53,6 +54,25 @@ def problems(spec: UpdatePolicySpec, name: str, records: Any, state: State) -> l
                                              state.settings.prometheus_allow):
         out.append(f"analysis.prometheus.address {spec.analysis.prometheus.address!r} is not "
                    "allowed by the operator's settings (MODELOPS_PROMETHEUS_ALLOW)")
+    return out
+
+
+def missing_templates(spec: UpdatePolicySpec, versions: dict[str, VersionInfo]) -> list[str]:
+    """Analysis templates that the version this policy rolls out (its target) has no metric
+    for; under autoUpdate the measurement itself says so (never a pass)."""
+    target = versions.get(spec.target_version or "")
+    if spec.analysis is None or target is None:
+        return []
+    out = []
+    for i, check in enumerate(spec.analysis.metrics):
+        if not check.template:
+            continue
+        for v in [target]:
+            if template_query(v.runtime, check.template, check.window) is None:
+                has = ", ".join(sorted(TEMPLATES.get(v.runtime, {}))) or "none"
+                out.append(f"analysis.metrics[{i}].template {check.template}: version "
+                           f"{v.version} runs {v.runtime}, which has no such metric (it has "
+                           f"{has})")
     return out
 
 
@@ -115,6 +135,7 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     ready = {v.version: _ready(idx.mo_deployments, ns, v.service) for v in versions.values()}
     route = _route(state, provider, ns, spec)
     bad = problems(spec, name, idx.up_by_model.get((ns, spec.model), []), state)
+    bad += missing_templates(spec, versions)
     status = UpdatePolicyStatus.model_validate(old)
     wrong = provider.problem(up, spec, _split(versions, ready, route, status))
     bad += [wrong] if wrong else []
@@ -129,20 +150,23 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
         obs.measurement = await measure(
             await state.http(), spec.analysis, model=spec.model, namespace=ns,
             canary=status.canary_version, stable=status.stable_version or "", now=now,
-            timeout=state.settings.prometheus_timeout)
+            timeout=state.settings.prometheus_timeout,
+            runtime=versions[status.canary_version].runtime
+            if status.canary_version in versions else "custom")
         for r in obs.measurement:
             metrics.MEASUREMENTS.labels(r["phase"]).inc()
     d = decide(spec, status, obs, now)
     st = d.typed
+    shared = bool(st.canary_version or (st.outgoing and st.outgoing.serving))
     await _apply_traffic(state, up, spec, provider, _split(versions, ready, route, st),
-                         st.canary_weight or 0)
+                         st.canary_weight or 0, shared)
     phase, message = st.phase or PolicyPhase.IDLE, st.message or ""
     stable = versions.get(st.stable_version or "")
     healthy = phase != PolicyPhase.DEGRADED and (not st.stable_version or (
         stable is not None and stable.ready))
     conds = set_condition(conds, "Valid", True, "Validated", "the spec is valid", gen, now)
-    conds = set_condition(conds, "Progressing", bool(st.canary_version), phase, message, gen,
-                          now)
+    conds = set_condition(conds, "Progressing", bool(st.canary_version or st.incoming), phase,
+                          message, gen, now)
     conds = set_condition(conds, "Healthy", healthy, "StableServing" if healthy else phase,
                           message, gen, now)
     await _write(state, up, {**d.status, "conditions": conds, "observedGeneration": gen})
@@ -196,9 +220,9 @@ def _route(state: State, provider: Provider, ns: str,
 
 
 async def _apply_traffic(state: State, up: dict[str, Any], spec: UpdatePolicySpec,
-                         provider: Provider, split: Split, weight: int) -> None:
+                         provider: Provider, split: Split, weight: int, shared: bool) -> None:
     svc = stamp(stable_service(up, spec, provider, split.stable.version if split.stable
-                               else None))
+                               else None, shared))
     have = state.cache.child("mo_services", "Service", svc["metadata"]["namespace"],
                              svc["metadata"]["name"])
     if needs_apply(svc, have):

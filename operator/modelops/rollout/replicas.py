@@ -1,21 +1,35 @@
 """How many replicas each version of a policy-managed model runs. Pure.
 
 The one writer of a version Deployment's replicas is its ModelVersion's reconcile; it asks
-this module, from the policy's status, how many replicas its version gets. The split itself
-belongs to the policy's traffic provider (pods carry the weight, or a route does).
+this module, from the policy's record (rollout.policy), how many replicas its version gets.
+The split itself belongs to the policy's traffic provider (pods carry the weight, or a route
+does). Every change is a surge, never a gap (as a Deployment with maxUnavailable 0): the model
+never has fewer ready serving pods than the policy asks for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..traffic.registry import by_name
 
 
-def version_replicas(total: int, stable: str | None, canary: str | None, weight: int,
-                     provider: str | None, version: str) -> int:
-    """Replicas for one version: stable and canary share `total`; any other version gets 0."""
-    s, c = by_name(provider).replicas(total, weight if canary else 0)
+def version_replicas(policy: dict[str, Any], version: str, ready: Callable[[str], int]) -> int:
+    """Replicas for one version under `policy` (a record); `ready(version)` is how many of a
+    version's serving pods are ready now."""
+    total, stable, canary = policy["replicas"], policy["stable"], policy["canary"]
+    outgoing = policy.get("outgoing") or {}
+    if version == policy.get("incoming"):
+        return int(total)  # a rollback target comes up beside the stable before it takes over
+    if version == outgoing.get("version") and version not in (stable, canary):
+        # A rolled-back canary keeps its pods (and its share) until the stable is back at
+        # full size; the previous stable stays warm until the policy lets it go.
+        return int(outgoing.get("replicas") or 0)
+    s, c = by_name(policy.get("traffic")).replicas(total, policy["weight"] if canary else 0)
     if version == canary:
         return c
     if version == stable:
-        return s
+        # The stable gives up pods only for canary pods that are ready to take them.
+        return max(s, total - min(ready(canary), c)) if canary else s
     return 0

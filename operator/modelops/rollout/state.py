@@ -21,7 +21,7 @@ from ..api.updatepolicy import (
 )
 from ..traffic.base import Backend, Split
 from ..traffic.registry import provider_for
-from . import hold, verdict
+from . import handover, hold, verdict
 from .outcomes import ABORTED, PROMOTED, ROLLED_BACK
 from .target import Target, VersionInfo, pick_target
 from .verdict import typed
@@ -100,19 +100,24 @@ class _Machine:
     def end_rollout(self, outcome: str, reason: str, message: str,
                     phase: PolicyPhase) -> None:
         st = self.st
-        entry = HistoryEntry(revision=st.revision or 0, version=self.canary,
-                             from_version=st.stable_version, start_time=st.rollout_start_time,
+        canary, previous = self.canary, st.stable_version
+        entry = HistoryEntry(revision=st.revision or 0, version=canary,
+                             from_version=previous, start_time=st.rollout_start_time,
                              end_time=self.stamp, outcome=outcome,
                              reason=reason, message=message[:4096])
         if outcome == PROMOTED:
-            st.stable_version = st.canary_version
-        self._history(entry)
+            st.stable_version = canary
+            handover.keep_warm(self, previous)
+        else:
+            handover.drain_canary(self, canary, self.provider.replicas(
+                self.spec.replicas, st.canary_weight or 0)[1])
+        self.history(entry)
         st.canary_version = st.current_step_index = st.step_start_time = None
         st.paused_time = st.pause_reason = None
         st.canary_weight = st.actual_canary_weight = 0
         self.say(phase, message)
 
-    def _history(self, entry: HistoryEntry) -> None:
+    def history(self, entry: HistoryEntry) -> None:
         self.st.history = [entry, *(self.st.history or [])][: self.spec.history_limit]
 
     def take_action(self, *names: str) -> bool:
@@ -128,6 +133,8 @@ class _Machine:
     # -- the machine -----------------------------------------------------------------------
     def run(self) -> None:
         st = self.st
+        handover.settle_outgoing(self)
+        handover.settle_incoming(self)
         target = pick_target(self.spec, self.obs.versions, self.now,
                              (st.stable_version, st.canary_version))
         rollback_to = hold.take_rollback(st)
@@ -168,7 +175,7 @@ class _Machine:
         # Nothing to compare against: the first version takes all traffic at once.
         st.stable_version, st.canary_weight, st.actual_canary_weight = v.version, 0, 0
         self.say(PolicyPhase.PROMOTED, f"{v.version} is the first version: 100% of traffic")
-        self._history(HistoryEntry(
+        self.history(HistoryEntry(
             revision=self.next_revision(), version=v.version, from_version=None,
             start_time=self.stamp, end_time=self.stamp, outcome=PROMOTED,
             reason="FirstVersion", message=st.message))
@@ -219,19 +226,14 @@ class _Machine:
                    for h in self.st.history or [])
 
     def fast_rollback(self, version: str, reason: str, why: str) -> None:
-        st = self.st
-        old = st.stable_version
-        st.stable_version, st.canary_weight, st.actual_canary_weight = version, 0, 0
-        self.say(PolicyPhase.ROLLED_BACK, f"rolled back to {version}: 100% of traffic at once, "
-                 "steps and analysis skipped")
-        self._history(HistoryEntry(
-            revision=self.next_revision(), version=version, from_version=old,
-            start_time=self.stamp, end_time=self.stamp,
-            outcome=ROLLED_BACK, reason=reason, message=st.message))
-        self.event("Normal", "RolledBack", f"{why} (was {old}); all traffic moved at once")
+        if self.st.incoming is not None and self.st.incoming.version == version:
+            return  # already on its way (handover.settle_incoming)
+        handover.rollback_to(self, version, reason, why)
 
     def start(self, version: str) -> None:
         st = self.st
+        if not handover.clear_for_canary(self, version):
+            return
         revision = self.next_revision()
         st.canary_version, st.current_step_index = version, 0
         st.step_start_time = st.rollout_start_time = self.stamp

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ class VersionInfo:
     created: str
     port: int = 8080
     service: str = ""
+    runtime: str = "custom"  # its serving preset: which analysis templates apply
 
     @property
     def ready(self) -> bool:
@@ -75,7 +76,8 @@ def version_info(mv: dict[str, Any]) -> VersionInfo | None:
     except ValidationError:
         return None
     port = resolve(spec.serving).port if spec.serving else 8080
-    return VersionInfo.from_mv(mv, port, child_name(spec.model, spec.version))
+    info = VersionInfo.from_mv(mv, port, child_name(spec.model, spec.version))
+    return replace(info, runtime=spec.serving.runtime) if spec.serving else info
 
 
 def model_versions(mvs: Any) -> dict[str, VersionInfo]:

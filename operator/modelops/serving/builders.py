@@ -12,6 +12,7 @@ from .presets import resolve
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 SERVING_LABEL = "modelops.io/serving"
+DRAIN_SECONDS = 5
 
 
 def selector(model: str, version: str) -> dict[str, str]:
@@ -65,6 +66,9 @@ def deployment(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, re
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "readinessProbe": {"httpGet": {"path": eff.readiness_path, "port": "http"},
                            "periodSeconds": 5, "failureThreshold": 3},
+        # A pod leaving the Service (scale-down, a version handing over) keeps answering
+        # while every node's kube-proxy catches up, then stops: no refused requests.
+        "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}},
         "volumeMounts": src.mounts,
     }
     if eff.command is not None:

@@ -45,8 +45,11 @@ class Provider(Protocol):
     def route_name(self, spec: UpdatePolicySpec) -> str | None:
         """The name of the route this policy steers (in the policy's namespace)."""
 
-    def stable_selector(self, model: str, stable: str | None) -> dict[str, str]:
-        """Which pods the model's stable Service sends to."""
+    pods_carry_weight: bool  # the model's Service spreads over pods of several versions
+
+    def stable_selector(self, model: str, stable: str | None, shared: bool) -> dict[str, str]:
+        """Which pods the model's stable Service sends to; `shared`: while more than one
+        version takes traffic (a canary, or a rolled-back canary still draining)."""
 
     def replicas(self, total: int, weight: int) -> tuple[int, int]:
         """(stable, canary) replicas while the canary has `weight`."""
@@ -82,7 +85,7 @@ def service_name(spec: UpdatePolicySpec) -> str:
 
 
 def stable_service(up: dict[str, Any], spec: UpdatePolicySpec, provider: Provider,
-                   stable: str | None) -> dict[str, Any]:
+                   stable: str | None, shared: bool) -> dict[str, Any]:
     """The Service clients call; owned by the policy, so it goes when the policy goes."""
     port = spec.service.port if spec.service else 80
     return {
@@ -90,7 +93,8 @@ def stable_service(up: dict[str, Any], spec: UpdatePolicySpec, provider: Provide
         "metadata": {"name": service_name(spec), "namespace": up["metadata"]["namespace"],
                      "labels": names.labels(spec.model, None, "stable-service"),
                      "ownerReferences": [names.owner_reference(up)]},
-        "spec": {"type": "ClusterIP", "selector": provider.stable_selector(spec.model, stable),
+        "spec": {"type": "ClusterIP",
+                 "selector": provider.stable_selector(spec.model, stable, shared),
                  "ports": [{"name": "http", "port": port, "targetPort": "http",
                             "protocol": "TCP"}]},
     }

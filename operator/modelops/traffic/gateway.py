@@ -63,7 +63,9 @@ class GatewayProvider:
         gw = c.traffic_routing.gateway_api if c and c.traffic_routing else None
         return gw.http_route if gw else None
 
-    def stable_selector(self, model: str, stable: str | None) -> dict[str, str]:
+    pods_carry_weight = False
+
+    def stable_selector(self, model: str, stable: str | None, shared: bool) -> dict[str, str]:
         return stable_only(model, stable)
 
     def replicas(self, total: int, weight: int) -> tuple[int, int]:

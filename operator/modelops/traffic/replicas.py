@@ -7,7 +7,7 @@ from typing import Any
 
 from ..api.updatepolicy import UpdatePolicySpec
 from ..kube import Kube, Resource
-from .base import Split, serving_selector
+from .base import Split, serving_selector, stable_only
 
 
 def split(total: int, weight: int) -> tuple[int, int]:
@@ -41,8 +41,11 @@ class ReplicasProvider:
     def route_name(self, spec: UpdatePolicySpec) -> str | None:
         return None
 
-    def stable_selector(self, model: str, stable: str | None) -> dict[str, str]:
-        return serving_selector(model)
+    pods_carry_weight = True
+
+    def stable_selector(self, model: str, stable: str | None, shared: bool) -> dict[str, str]:
+        # Alone, the stable version only: a warm previous version's pods stay out of traffic.
+        return serving_selector(model) if shared or not stable else stable_only(model, stable)
 
     def replicas(self, total: int, weight: int) -> tuple[int, int]:
         return split(total, weight)
@@ -51,8 +54,10 @@ class ReplicasProvider:
         return actual_weight(s.ready_stable, s.ready_canary)
 
     def reached(self, s: Split, weight: int, total: int) -> bool:
+        # More canary pods than its share (a warm version rolled out again) is more traffic
+        # than asked: not there yet. More stable pods is the surge before they go: fine.
         stable, canary = split(total, weight)
-        return s.ready_canary >= canary and s.ready_stable >= stable
+        return s.ready_canary == canary and s.ready_stable >= stable
 
     def promotable(self, s: Split) -> bool:
         return True

@@ -63,7 +63,9 @@ class SMIProvider:
             return None
         return smi.traffic_split_name or service_name(spec)
 
-    def stable_selector(self, model: str, stable: str | None) -> dict[str, str]:
+    pods_carry_weight = False
+
+    def stable_selector(self, model: str, stable: str | None, shared: bool) -> dict[str, str]:
         return stable_only(model, stable)
 
     def replicas(self, total: int, weight: int) -> tuple[int, int]:

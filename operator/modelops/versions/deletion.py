@@ -15,7 +15,9 @@ def deletion_blocker(version: str, policies: Iterable[dict[str, Any]]) -> str | 
     for p in policies:
         if p.get("deleting"):  # a policy on its way out (say, its namespace) holds nothing
             continue
-        if version in (p.get("stable"), p.get("canary")):
+        out = p.get("outgoing") or {}
+        draining = out.get("version") if out.get("serving") else None
+        if version in (p.get("stable"), p.get("canary"), draining):
             return (f"UpdatePolicy {p['name']!r} routes traffic to version {version!r}; roll it "
                     "to another version (or delete the policy) and the deletion will finish")
     return None

@@ -149,8 +149,7 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
         nodes=[n for node in idx.mo_nodes.values() for n in node] or None,
         jobs={j["metadata"]["name"]: j for j in idx.mo_jobs.get((ns, uid), [])},
         managed_replicas=None if policy is None else version_replicas(
-            policy["replicas"], policy["stable"], policy["canary"], policy["weight"],
-            policy["traffic"], version),
+            policy, version, lambda v: _ready_pods(state, ns, model, v)),
     )
     now = datetime.now(UTC)
     p = plan(mv, observed, state.settings, now)
@@ -193,6 +192,14 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
     target = kopf.Body(cast(kopf.RawBody, mv))
     for ev in p.events:
         kopf.event(target, type=ev.type, reason=ev.reason, message=ev.message)
+
+
+def _ready_pods(state: State, ns: str, model: str, version: str | None) -> int:
+    """Ready serving pods of a version of the model, as the cache has its Deployment."""
+    if not version:
+        return 0
+    dep = state.cache.child("mo_deployments", "Deployment", ns, child_name(model, version))
+    return int(((dep or {}).get("status") or {}).get("readyReplicas") or 0)
 
 
 def recheck(state: State, key: tuple[str, str], delay: float) -> None:

@@ -1,0 +1,159 @@
+"""Rollouts judged by the requests clients send: a load generator on the real node calls the
+model's stable Service all along, and every answer says which version gave it.
+
+For each rollout: no request fails for any reason but the canary's own errors, the canary's
+share of the answers at each step is the weight the policy reports, and the Service never has
+fewer ready endpoints than the policy's replicas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.test_real_serving import serving
+from tests.support import node
+from tests.support.kube import Kube
+from tests.support.loadgen import Answer, LoadGen, Recorder, now, share
+from tests.support.manifests import model_version
+from tests.support.prometheus import Prometheus
+from tests.support.rollout import Model
+from tests.support.waiting import wait_for
+
+REPLICAS = 3
+STEPS = [{"setWeight": 33}, {"pause": {"duration": "20s"}},
+         {"setWeight": 67}, {"pause": {"duration": "20s"}}]
+
+
+def model(kube: Kube, ns: str, *vs: str, steps: list[Any] | None = None,
+          error_rate: dict[str, float] | None = None, **policy: Any) -> Model:
+    """Versions of `iris` on the real node, light enough that two full sets fit beside each
+    other, and a policy of REPLICAS replicas with version 1 stable."""
+    url, data = node.serve_example_model(kube, ns)
+    artifact = {"uri": url, "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
+    for v in vs:
+        env = [{"name": "MODELOPS_EXAMPLE_ERROR_RATE", "value": str((error_rate or {})[v])}
+               ] if v in (error_rate or {}) else []
+        kube.create(ns, model_version(f"iris-v{v}", "iris", v, artifact=artifact,
+                                      serving=serving(resources={"cpu": "100m",
+                                                                 "memory": "256Mi"}, env=env)))
+    m = Model(kube, ns, "iris")
+    m.policy(targetVersion="1", replicas=REPLICAS, service={"name": "iris", "port": 80},
+             strategy={"canary": {"steps": steps or STEPS}}, **policy)
+    m.wait("v1 stable", timeout=240, stableVersion="1", phase="Promoted")
+    return m
+
+
+def failures(answers: list[Answer]) -> list[Answer]:
+    return [a for a in answers if a.code != 200]
+
+
+def test_steps_a_crash_a_promotion_and_a_rollback_on_real_traffic(
+        kube: Kube, namespace: str, operator: Any) -> None:
+    m = model(kube, namespace, "1", "2")
+    rec = Recorder(kube, namespace, "iris", "iris")
+    wait_for(lambda: rec.samples and rec.samples[-1].endpoints >= REPLICAS, timeout=60,
+             what="v1 whole behind the Service")
+    load = LoadGen(kube, namespace, "iris", 80, "iris", rate=20)
+    try:
+        start = now()
+        m.patch({"targetVersion": "2"})
+        m.wait("in the first pause", timeout=180, currentStepIndex=1)
+        operator.kill()  # mid-step: the pause goes on from status when it is back
+        time.sleep(3)
+        operator.start()
+        m.wait("v2 promoted", timeout=240, phase="Promoted", stableVersion="2")
+        promoted = now()
+        time.sleep(6)
+        m.patch({"targetVersion": "1"})  # back while v1 is still warm: instant
+        m.wait("back on v1", timeout=60, phase="RolledBack", stableVersion="1")
+        back = now()
+        time.sleep(6)
+        end = now()
+        samples = rec.stop()
+        answers = load.answers(since=start, until=end)
+    finally:
+        rec.stop()
+        load.stop()
+
+    assert len(answers) > 20 * (end - start) * 0.8, "the load generator fell behind"
+    assert not failures(answers), failures(answers)[:10]
+    during = [s for s in samples if start <= s.t <= end]
+    assert min(s.endpoints for s in during) >= REPLICAS, [
+        (round(s.t - start, 1), s.phase, s.weight, s.endpoints) for s in during
+        if s.endpoints < REPLICAS]
+    # Each timed pause: the canary's share of the answers is the weight the policy reports.
+    checked = []
+    for (step, actual), t0, t1 in rec.windows(lambda s: (s.step, s.actual)
+                                              if s.canary == "2" else (None, None)):
+        if step in (1, 3) and t1 - t0 >= 8:
+            window = [a for a in answers if t0 + 1 <= a.t < t1]
+            assert len(window) >= 100, (step, len(window))
+            checked.append((step, actual, round(share(window, "2"), 1), len(window)))
+            assert abs(share(window, "2") - actual) <= 15, checked
+    assert {c[0] for c in checked} == {1, 3}, checked
+    # Promoted: only v2 answers; rolled back: only v1 (the Service selects one version).
+    assert share([a for a in answers if promoted + 2 <= a.t < promoted + 6], "2") == 100
+    assert share([a for a in answers if back + 2 <= a.t < end], "1") == 100
+    print(f"real traffic: {len(answers)} answers, 0 failed; per-step shares {checked}; "
+          f"min ready endpoints {min(s.endpoints for s in during)}")
+
+
+@pytest.fixture
+def pods_prometheus(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Prometheus]:
+    """A real Prometheus scraping the namespace's serving pods on the real node (labelled
+    namespace, model, version, as the chart's PodMonitor labels them)."""
+    cluster = json.loads((node.STATE / "cluster.json").read_text())
+    prom = Prometheus(tmp_path / "prometheus",
+                      node_proxy=f"http://127.0.0.1:{cluster['ports']['node_proxy']}")
+    prom.start()
+    prom.follow_pods(kube, namespace)
+    yield prom
+    prom.stop()
+
+
+def test_a_canary_failing_40_percent_is_rolled_back_and_only_its_own_requests_fail(
+        kube: Kube, namespace: str, operator: Any, pods_prometheus: Prometheus) -> None:
+    m = model(kube, namespace, "1", "2", error_rate={"2": 0.4},
+              steps=[{"setWeight": 33}, {"pause": {}}],
+              analysis={"interval": "5s", "failureLimit": 0, "inconclusiveLimit": 20,
+                        "prometheus": {"address": pods_prometheus.address},
+                        "metrics": [{"name": "errors", "template": "error-rate",
+                                     "window": "20s", "max": 0.05}]})
+    rec = Recorder(kube, namespace, "iris", "iris")
+    wait_for(lambda: rec.samples and rec.samples[-1].endpoints >= REPLICAS, timeout=60,
+             what="v1 whole behind the Service")
+    load = LoadGen(kube, namespace, "iris", 80, "iris", rate=20)
+    try:
+        start = now()
+        m.patch({"targetVersion": "2"})
+        st = m.wait("rolled back by analysis", timeout=240, phase="RolledBack")
+        rolled_back = now()
+        wait_for(lambda: "outgoing" not in m.status(), timeout=120,
+                 what="the canary drained once v1 was whole")
+        time.sleep(8)
+        end = now()
+        samples = rec.stop()
+        answers = load.answers(since=start, until=end)
+    finally:
+        rec.stop()
+        load.stop()
+
+    assert st["history"][0]["reason"] == "AnalysisFailed", st["history"][0]
+    assert "errors=" in st["history"][0]["message"]
+    own = [a for a in answers if a.code == 500]
+    other = [a for a in answers if a.code not in (200, 500)]
+    assert own and not other, other[:10]  # only the canary's own errors
+    first, last = own[0].t, own[-1].t
+    assert not [a for a in answers if a.t > end - 5 and (a.code != 200 or a.version != "1")]
+    during = [s for s in samples if start <= s.t <= end]
+    assert min(s.endpoints for s in during) >= REPLICAS
+    print(f"automatic rollback: {len(own)} canary errors of {len(answers)} answers, 0 others; "
+          f"errors for {last - first:.1f}s from the first, gone {last - rolled_back:.1f}s "
+          "after the rollback was written")

@@ -1,0 +1,169 @@
+"""A load generator on the real node: steady requests to a model's stable Service, as its
+clients send them, recording for each answer the time, the code and which version answered.
+
+It is a pod (the example model-server image, for its Python) running the script below; the
+records are its log lines, read through the API server. Inside the cluster it goes through
+kube-proxy, the Service and DNS like any client, not through the test's own proxy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+
+from .kube import Kube
+from .node import EXAMPLE_IMAGE, IRIS_SETOSA, on_real_node
+from .waiting import wait_for
+
+SCRIPT = r"""
+import json, sys, time, urllib.error, urllib.request
+url, rate, body = sys.argv[1], float(sys.argv[2]), sys.argv[3].encode()
+gap, start = 1.0 / rate, time.time()
+print(json.dumps({"start": start}), flush=True)
+n = 0
+while True:
+    due = start + n * gap
+    time.sleep(max(0.0, due - time.time()))
+    n += 1
+    t = time.time()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=3) as r:
+            code, out = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        code, out = e.code, e.read()
+    except Exception as e:
+        code, out = 0, type(e).__name__.encode()
+    try:
+        version = json.loads(out).get("model_version") if code == 200 else None
+    except Exception:
+        version = None
+    print(json.dumps({"t": t, "ms": round(1000 * (time.time() - t), 1), "code": code,
+                      "v": version, "err": None if code else out.decode()}), flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class Answer:
+    t: float  # when the request was sent (the node's clock, which is the host's)
+    ms: float
+    code: int  # 0: no HTTP answer (refused, reset, timed out)
+    version: str | None
+    error: str | None
+
+
+class LoadGen:
+    def __init__(self, kube: Kube, namespace: str, service: str, port: int, model: str,
+                 rate: float = 20.0, name: str = "loadgen") -> None:
+        self.kube, self.ns, self.name = kube, namespace, name
+        url = f"http://{service}.{namespace}.svc.cluster.local:{port}/v2/models/{model}/infer"
+        kube.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {**on_real_node(), "restartPolicy": "Never",
+                     "terminationGracePeriodSeconds": 1, "containers": [{
+                         "name": "load", "image": EXAMPLE_IMAGE,
+                         "imagePullPolicy": "IfNotPresent",
+                         "command": ["python3", "-u", "-c", SCRIPT, url, str(rate),
+                                     json.dumps(IRIS_SETOSA)]}]}}))
+        wait_for(self._started, timeout=90, what=f"load generator {name} sending")
+
+    def _started(self) -> bool:
+        return any("start" in line for line in self._lines())
+
+    def _lines(self) -> list[str]:
+        try:
+            text = self.kube.core.read_namespaced_pod_log(self.name, self.ns, container="load")
+        except Exception:  # not started yet
+            return []
+        return [line for line in str(text).splitlines() if line.startswith("{")]
+
+    def answers(self, since: float = 0.0, until: float | None = None) -> list[Answer]:
+        out = []
+        for line in self._lines():
+            r: dict[str, Any] = json.loads(line)
+            if "t" not in r or r["t"] < since or (until is not None and r["t"] >= until):
+                continue
+            out.append(Answer(r["t"], r["ms"], r["code"], r["v"], r["err"]))
+        return out
+
+    def wait_answers(self, n: int, since: float, timeout: float = 120) -> list[Answer]:
+        return wait_for(lambda: (a := self.answers(since)) and len(a) >= n and a,
+                        timeout=timeout, what=f"{n} answers since {since:.0f}")
+
+    def stop(self) -> None:
+        self.kube.kubectl("delete", "pod", self.name, "-n", self.ns, "--wait=false",
+                          check=False)
+
+
+def share(answers: list[Answer], version: str) -> float:
+    """The share of successful answers that came from `version`, in percent."""
+    ok = [a for a in answers if a.code == 200]
+    return 100.0 * sum(a.version == version for a in ok) / len(ok) if ok else 0.0
+
+
+def now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True)
+class Sample:
+    t: float
+    phase: str | None
+    step: int | None
+    weight: int
+    actual: int
+    stable: str | None
+    canary: str | None
+    endpoints: int  # ready endpoints of the model's Service: the pods that take requests
+
+
+class Recorder:
+    """Samples a policy's status and its Service's ready endpoints a few times a second, in a
+    thread, so that a test can say what held at every moment of a rollout."""
+
+    def __init__(self, kube: Kube, namespace: str, policy: str, service: str) -> None:
+        self.kube, self.ns, self.policy, self.service = kube, namespace, policy, service
+        self.discovery = client.DiscoveryV1Api(kube.api)
+        self.samples: list[Sample] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            # An API hiccup is simply a sample less.
+            with contextlib.suppress(Exception):
+                self.samples.append(self._sample())
+            self._stop.wait(0.25)
+
+    def _sample(self) -> Sample:
+        st = ((self.kube.get_up(self.ns, self.policy) or {}).get("status") or {})
+        slices = self.discovery.list_namespaced_endpoint_slice(
+            self.ns, label_selector=f"kubernetes.io/service-name={self.service}")
+        ready = sum(1 for s in slices.items for e in s.endpoints or []
+                    if e.conditions is None or e.conditions.ready is not False)
+        return Sample(time.time(), st.get("phase"), st.get("currentStepIndex"),
+                      int(st.get("canaryWeight") or 0), int(st.get("actualCanaryWeight") or 0),
+                      st.get("stableVersion"), st.get("canaryVersion"), ready)
+
+    def stop(self) -> list[Sample]:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return self.samples
+
+    def windows(self, key: Any) -> list[tuple[Any, float, float]]:
+        """(value, start, end) for each run of samples with the same `key(sample)`."""
+        out: list[tuple[Any, float, float]] = []
+        for s in self.samples:
+            k = key(s)
+            if out and out[-1][0] == k:
+                out[-1] = (k, out[-1][1], s.t)
+            else:
+                out.append((k, s.t, s.t))
+        return out

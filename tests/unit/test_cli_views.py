@@ -251,3 +251,18 @@ def test_watch_times_out_and_tolerates_a_few_dropped_polls() -> None:
     with pytest.raises(CliError) as e:
         watch(fake.fetch, views.list_view, console, 1.0, 60.0, lambda: fake.t, fake.sleep)
     assert e.value.code == UNREACHABLE and fake.calls == 4
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    pytest.param({"outgoing": {"version": "1", "replicas": 4, "serving": False,
+                               "until": "2026-01-01T12:00:30Z"}},
+                 "1 stays warm (4 pod(s), no traffic) until 2026-01-01T12:00:30Z", id="warm"),
+    pytest.param({"outgoing": {"version": "2", "replicas": 1, "serving": True}},
+                 "2 drains: it keeps its 1 pod(s)", id="draining"),
+    pytest.param({"incoming": {"version": "0", "reason": "TargetRollback", "since": "t"}},
+                 "rolling back to 0 once its pods are ready", id="incoming"),
+])
+def test_status_view_says_what_is_handed_over(status: dict[str, Any], expected: str) -> None:
+    st = {"phase": "Promoted", "stableVersion": "2", "observedGeneration": 2, **status}
+    s = summary.model_summary("ns", "m", [mv("1"), mv("2")], up(st, targetVersion="2"), NOW)
+    assert expected in text(views.status_view(s))

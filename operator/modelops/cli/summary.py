@@ -168,6 +168,7 @@ def policy_summary(up: dict[str, Any], now: datetime) -> dict[str, Any]:
         "steps": [describe_step(s) for s in plan],
         "rolloutStartTime": st.get("rolloutStartTime") if canary else None,
         "message": st.get("message"), "pauseReason": st.get("pauseReason"),
+        "outgoing": st.get("outgoing"), "incoming": st.get("incoming"),
         "pendingAction": ((up["metadata"].get("annotations") or {}).get(ACTION_ANNOTATION)
                           or st.get("pendingAction")),
         "analysis": analysis,

@@ -120,6 +120,15 @@ def _policy_nodes(root: Tree, p: dict[str, Any]) -> None:
         node.add(Text(p["message"], style="italic"))
     if p["pauseReason"]:
         node.add(Text(f"paused by the operator: {p['pauseReason']}", style="yellow"))
+    out, inc = p.get("outgoing"), p.get("incoming")
+    if out:
+        node.add(Text(f"{out['version']} drains: it keeps its {out['replicas']} pod(s) and "
+                      "their share until the stable is whole" if out.get("serving") else
+                      f"{out['version']} stays warm ({out['replicas']} pod(s), no traffic) "
+                      f"until {out.get('until') or 'its pods are gone'}", style="dim"))
+    if inc:
+        node.add(Text(f"rolling back to {inc['version']} once its pods are ready "
+                      f"({inc['reason']}, since {inc['since']})", style="yellow"))
     if p["pendingAction"]:
         node.add(Text(f"action {p['pendingAction']!r} waits for the operator", style="yellow"))
     if p["steps"]:

@@ -90,6 +90,7 @@ bench: $(STAMP) cluster-up  ## the benchmarks; results in bench/results/ (BENCH_
 	bash hack/install-debs.sh
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/realnode.py
+	$(BIN)/python bench/traffic.py
 	if [ -n "$(AGAINST)" ]; then $(BIN)/python bench/compare.py $(AGAINST); fi
 
 bench-compare: $(STAMP) cluster-up  ## this tree against another commit, side by side (AGAINST=REF)

@@ -8,7 +8,6 @@ fewer ready endpoints than the policy's replicas.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -17,37 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_real_serving import serving
 from tests.support import node
 from tests.support.kube import Kube
-from tests.support.loadgen import Answer, LoadGen, Recorder, now, share
-from tests.support.manifests import model_version
+from tests.support.loadgen import Answer, LoadGen, Recorder, iris_model, now, share
 from tests.support.prometheus import Prometheus
-from tests.support.rollout import Model
 from tests.support.waiting import wait_for
 
 REPLICAS = 3
 STEPS = [{"setWeight": 33}, {"pause": {"duration": "20s"}},
          {"setWeight": 67}, {"pause": {"duration": "20s"}}]
-
-
-def model(kube: Kube, ns: str, *vs: str, steps: list[Any] | None = None,
-          error_rate: dict[str, float] | None = None, **policy: Any) -> Model:
-    """Versions of `iris` on the real node, light enough that two full sets fit beside each
-    other, and a policy of REPLICAS replicas with version 1 stable."""
-    url, data = node.serve_example_model(kube, ns)
-    artifact = {"uri": url, "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
-    for v in vs:
-        env = [{"name": "MODELOPS_EXAMPLE_ERROR_RATE", "value": str((error_rate or {})[v])}
-               ] if v in (error_rate or {}) else []
-        kube.create(ns, model_version(f"iris-v{v}", "iris", v, artifact=artifact,
-                                      serving=serving(resources={"cpu": "100m",
-                                                                 "memory": "256Mi"}, env=env)))
-    m = Model(kube, ns, "iris")
-    m.policy(targetVersion="1", replicas=REPLICAS, service={"name": "iris", "port": 80},
-             strategy={"canary": {"steps": steps or STEPS}}, **policy)
-    m.wait("v1 stable", timeout=240, stableVersion="1", phase="Promoted")
-    return m
 
 
 def failures(answers: list[Answer]) -> list[Answer]:
@@ -56,7 +33,7 @@ def failures(answers: list[Answer]) -> list[Answer]:
 
 def test_steps_a_crash_a_promotion_and_a_rollback_on_real_traffic(
         kube: Kube, namespace: str, operator: Any) -> None:
-    m = model(kube, namespace, "1", "2")
+    m = iris_model(kube, namespace, ["1", "2"], REPLICAS, STEPS)
     rec = Recorder(kube, namespace, "iris", "iris")
     wait_for(lambda: rec.samples and rec.samples[-1].endpoints >= REPLICAS, timeout=60,
              what="v1 whole behind the Service")
@@ -120,12 +97,12 @@ def pods_prometheus(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Prom
 
 def test_a_canary_failing_40_percent_is_rolled_back_and_only_its_own_requests_fail(
         kube: Kube, namespace: str, operator: Any, pods_prometheus: Prometheus) -> None:
-    m = model(kube, namespace, "1", "2", error_rate={"2": 0.4},
-              steps=[{"setWeight": 33}, {"pause": {}}],
-              analysis={"interval": "5s", "failureLimit": 0, "inconclusiveLimit": 20,
-                        "prometheus": {"address": pods_prometheus.address},
-                        "metrics": [{"name": "errors", "template": "error-rate",
-                                     "window": "20s", "max": 0.05}]})
+    m = iris_model(kube, namespace, ["1", "2"], REPLICAS, [{"setWeight": 33}, {"pause": {}}],
+                   error_rate={"2": 0.4},
+                   analysis={"interval": "5s", "failureLimit": 0, "inconclusiveLimit": 20,
+                             "prometheus": {"address": pods_prometheus.address},
+                             "metrics": [{"name": "errors", "template": "error-rate",
+                                          "window": "20s", "max": 0.05}]})
     rec = Recorder(kube, namespace, "iris", "iris")
     wait_for(lambda: rec.samples and rec.samples[-1].endpoints >= REPLICAS, timeout=60,
              what="v1 whole behind the Service")

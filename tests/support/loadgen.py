@@ -9,6 +9,7 @@ kube-proxy, the Service and DNS like any client, not through the test's own prox
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -18,7 +19,9 @@ from typing import Any
 from kubernetes import client
 
 from .kube import Kube
-from .node import EXAMPLE_IMAGE, IRIS_SETOSA, on_real_node
+from .manifests import model_version
+from .node import EXAMPLE_IMAGE, IRIS_SETOSA, on_real_node, serve_example_model
+from .rollout import Model
 from .waiting import wait_for
 
 SCRIPT = r"""
@@ -47,6 +50,27 @@ while True:
     print(json.dumps({"t": t, "ms": round(1000 * (time.time() - t), 1), "code": code,
                       "v": version, "err": None if code else out.decode()}), flush=True)
 """
+
+
+def iris_model(kube: Kube, ns: str, versions: list[str], replicas: int,
+               steps: list[Any] | None = None, error_rate: dict[str, float] | None = None,
+               **policy: Any) -> Model:
+    """Versions of the example `iris` model on the real node, light enough that two full sets
+    fit beside each other, and a policy of `replicas` replicas with the first one stable and
+    the Service `iris:80` (`error_rate`: version -> MODELOPS_EXAMPLE_ERROR_RATE)."""
+    url, data = serve_example_model(kube, ns)
+    artifact = {"uri": url, "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
+    for v in versions:
+        env = [{"name": "MODELOPS_EXAMPLE_ERROR_RATE", "value": str(error_rate[v])}
+               ] if v in (error_rate or {}) else []
+        kube.create(ns, model_version(f"iris-v{v}", "iris", v, artifact=artifact, serving={
+            "image": EXAMPLE_IMAGE, "port": 8080, "readinessPath": "/v2/health/ready",
+            "resources": {"cpu": "100m", "memory": "256Mi"}, "env": env, **on_real_node()}))
+    m = Model(kube, ns, "iris")
+    m.policy(targetVersion=versions[0], replicas=replicas, service={"name": "iris", "port": 80},
+             strategy={"canary": {"steps": steps or []}}, **policy)
+    m.wait(f"v{versions[0]} stable", timeout=240, stableVersion=versions[0], phase="Promoted")
+    return m
 
 
 @dataclass(frozen=True)

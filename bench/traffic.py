@@ -27,7 +27,7 @@ from typing import Any
 import harness
 import report
 from tests.support.loadgen import Answer, LoadGen, Recorder, iris_model, share
-from tests.support.prometheus import Prometheus
+from tests.support.prometheus import Prometheus, built_prometheus, serving_pods_job
 from tests.support.waiting import wait_for
 
 RESULTS = harness.ROOT / "bench" / "results"
@@ -88,10 +88,10 @@ def steps_run(kube: Any, ns: str, op: Any, rate: float) -> dict[str, Any]:
 
 def regression_run(kube: Any, ns: str, rate: float, workdir: Path) -> dict[str, Any]:
     cluster = json.loads((harness.CLUSTER / "cluster.json").read_text())
-    prom = Prometheus(workdir / f"prometheus-{ns}",
-                      node_proxy=f"http://127.0.0.1:{cluster['ports']['node_proxy']}")
+    proxy = f"http://127.0.0.1:{cluster['ports']['node_proxy']}"
+    prom = Prometheus(workdir / f"prometheus-{ns}", binary=built_prometheus(),
+                      jobs=[serving_pods_job(kube.kubeconfig, ns, proxy)])
     prom.start()
-    prom.follow_pods(kube, ns)
     try:
         m = iris_model(kube, ns, ["1", "2"], REPLICAS, [{"setWeight": 33}, {"pause": {}}],
                        error_rate={"2": 0.4},

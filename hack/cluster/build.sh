@@ -108,6 +108,19 @@ fetch_gateway_api() {
   cp "$src"/config/crd/standard/*.yaml "$dir/crds/"
 }
 
+# Prometheus with Kubernetes service discovery (Debian's build has none), as
+# kube-prometheus-stack runs it: from its Go module, with only the Kubernetes SD plugin compiled
+# in (Prometheus's own build tags) and no web UI assets (the API needs none).
+build_prometheus() {
+  local dir="$cache/prometheus-$PROMETHEUS_MODULE_VERSION"
+  if all_present "$dir/bin" prometheus; then say "prometheus $PROMETHEUS_MODULE_VERSION: cached"; return; fi
+  say "prometheus $PROMETHEUS_MODULE_VERSION: building (about 2 min)"
+  mkdir -p "$dir/bin"
+  GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" -tags remove_all_sd,enable_kubernetes_sd \
+    "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" || die "prometheus build failed"
+  say "prometheus $PROMETHEUS_MODULE_VERSION: done"
+}
+
 # The SMI TrafficSplit CRD (split.smi-spec.io v1alpha4), for the smi traffic provider's tests:
 # SMI's own module ships it only as apiextensions v1beta1, which Kubernetes no longer serves;
 # Argo Rollouts' module carries the same schema as a v1 CRD for its own SMI tests.
@@ -222,6 +235,7 @@ for part in $want; do
     olah) build_olah ;;
     gateway-api) fetch_gateway_api ;;
     smi) fetch_smi ;;
+    prometheus) build_prometheus ;;
     kubernetes) build_kubernetes ;;
     argocd) build_argocd ;;
     *) die "unknown part $part" ;;

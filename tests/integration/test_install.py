@@ -14,6 +14,7 @@ import yaml
 from tests.support.kube import Kube
 from tests.support.manifests import model_version, served
 from tests.support.operator import OperatorProcess
+from tests.support.prometheus import snake
 from tests.support.rollout import Model
 from tests.support.waiting import wait_for
 
@@ -256,12 +257,6 @@ def test_dashboard_shows_only_metrics_the_operator_exports() -> None:
     assert len(dash["panels"]) >= 6 and used <= names, used - names
     titles = " ".join(p["title"] for p in dash["panels"]).lower()
     assert all(w in titles for w in ("rollouts", "weight", "analysis", "training"))
-
-
-def snake(relabel: dict[str, object]) -> dict[str, object]:
-    """A Prometheus Operator RelabelConfig as Prometheus's own relabel_configs entry."""
-    names = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
-    return {names.get(k, k): v for k, v in relabel.items()}
 
 
 def test_the_pod_monitor_labels_serving_pods_as_analysis_templates_select(

@@ -19,7 +19,7 @@ import pytest
 from tests.support import node
 from tests.support.kube import Kube
 from tests.support.loadgen import Answer, LoadGen, Recorder, iris_model, now, share
-from tests.support.prometheus import Prometheus
+from tests.support.prometheus import Prometheus, built_prometheus, serving_pods_job
 from tests.support.waiting import wait_for
 
 REPLICAS = 3
@@ -84,13 +84,14 @@ def test_steps_a_crash_a_promotion_and_a_rollback_on_real_traffic(
 
 @pytest.fixture
 def pods_prometheus(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Prometheus]:
-    """A real Prometheus scraping the namespace's serving pods on the real node (labelled
-    namespace, model, version, as the chart's PodMonitor labels them)."""
+    """A real Prometheus with Kubernetes service discovery (built from its module) finding
+    the namespace's serving pods through the API server and labelling them by the chart's
+    PodMonitor rules, as kube-prometheus-stack would."""
     cluster = json.loads((node.STATE / "cluster.json").read_text())
-    prom = Prometheus(tmp_path / "prometheus",
-                      node_proxy=f"http://127.0.0.1:{cluster['ports']['node_proxy']}")
+    proxy = f"http://127.0.0.1:{cluster['ports']['node_proxy']}"
+    prom = Prometheus(tmp_path / "prometheus", binary=built_prometheus(),
+                      jobs=[serving_pods_job(kube.kubeconfig, namespace, proxy)])
     prom.start()
-    prom.follow_pods(kube, namespace)
     yield prom
     prom.stop()
 

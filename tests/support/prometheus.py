@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .waiting import wait_for
 
 
@@ -23,9 +25,43 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+ROOT = Path(__file__).resolve().parents[2]
+RELABEL = ROOT / "charts" / "modelops" / "files" / "serving-relabel.yaml"
+
+
+def built_prometheus() -> str:
+    """Prometheus with Kubernetes service discovery, built from its module by
+    hack/cluster/build.sh (Debian's has none)."""
+    env = dict(line.split("=", 1) for line in (ROOT / "hack" / "cluster" / "versions.env")
+               .read_text().splitlines() if "=" in line and not line.startswith("#"))
+    path = (Path.home() / ".cache" / "modelops" / f"prometheus-{env['PROMETHEUS_MODULE_VERSION']}"
+            / "bin" / "prometheus")
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: `make binaries` builds it")
+    return str(path)
+
+
+def snake(relabel: dict[str, Any]) -> dict[str, Any]:
+    """A Prometheus Operator RelabelConfig as Prometheus's own relabel_configs entry."""
+    names = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
+    return {names.get(k, k): v for k, v in relabel.items()}
+
+
+def serving_pods_job(kubeconfig: str, namespace: str, node_proxy: str) -> dict[str, Any]:
+    """What the chart's PodMonitor makes of a namespace's serving pods, as a Prometheus scrape
+    job: discovered through the API server (kubernetes_sd, role pod), relabelled by the
+    chart's own rules, scraped through the real node's proxy."""
+    return {"job_name": "serving-pods", "scrape_interval": "1s", "scrape_timeout": "900ms",
+            "proxy_url": node_proxy,
+            "kubernetes_sd_configs": [{"role": "pod", "kubeconfig_file": kubeconfig,
+                                       "namespaces": {"names": [namespace]}}],
+            "relabel_configs": [snake(r) for r in yaml.safe_load(RELABEL.read_text())]}
+
+
 class Prometheus:
-    def __init__(self, workdir: Path, node_proxy: str | None = None) -> None:
-        binary = shutil.which("prometheus")
+    def __init__(self, workdir: Path, node_proxy: str | None = None,
+                 jobs: list[dict[str, Any]] | None = None, binary: str | None = None) -> None:
+        binary = binary or shutil.which("prometheus")
         if binary is None:
             raise RuntimeError("prometheus is not installed: run hack/install-debs.sh "
                                "(make test does)")
@@ -41,7 +77,8 @@ class Prometheus:
         self._lock = threading.Lock()
         self._write_targets()
         self._write(self.pods_file, {})
-        jobs: list[dict[str, Any]] = [{
+        extra = jobs
+        jobs = [{
             "job_name": "model-servers",
             "scrape_interval": "1s", "scrape_timeout": "900ms",
             "file_sd_configs": [{"files": [str(self.targets_file)], "refresh_interval": "1s"}],
@@ -53,7 +90,7 @@ class Prometheus:
                                               "refresh_interval": "1s"}]})
         (self.dir / "prometheus.yml").write_text(json.dumps({
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": jobs}))
+            "scrape_configs": jobs + list(extra or [])}))
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

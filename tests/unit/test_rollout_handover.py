@@ -114,3 +114,19 @@ def test_a_new_rollout_waits_for_the_warm_version_to_leave_the_service() -> None
     assert "waiting for 1 to leave" in st["message"]
     sim.step(after=1, ready={"2": 4})
     assert sim.status["canaryVersion"] == "3" and "outgoing" not in sim.status
+
+
+def test_a_retry_waits_while_its_version_is_not_ready_instead_of_being_lost() -> None:
+    sim = rolled_out()
+    sim.step()
+    sim.step(action="abort")
+    sim.step(after=1)
+    sim.vs = versions("1", "2")
+    sim.vs["2"] = sim.vs["2"].__class__("2", "m-2", "Pending", sim.vs["2"].created)
+    sim.step(action="retry")  # v2 is Pending for a moment (it was just scaled down)
+    assert sim.status.get("pendingAction") == "retry" and "canaryVersion" not in sim.status
+    assert "ActionIgnored" not in sim.reasons()
+    sim.vs = versions("1", "2")
+    sim.step(after=1)
+    assert sim.status["canaryVersion"] == "2" and "Retry" in sim.reasons()
+    assert "pendingAction" not in sim.status

@@ -63,6 +63,7 @@ class _Machine:
         self.requeue: float | None = None
         self.stamp = now_iso(now)
         self.retrying = False  # a hold just ended by `retry`
+        self.keep_action = False  # a pending action that waits for its moment
 
     # -- helpers ---------------------------------------------------------------------------
     def split(self) -> Split:
@@ -158,7 +159,8 @@ class _Machine:
                 self.progress()
         else:
             self.steady(target)
-        leftover, st.pending_action = st.pending_action, None
+        leftover = None if self.keep_action else st.pending_action
+        st.pending_action = st.pending_action if self.keep_action else None
         if leftover:  # an action that fits nothing now is dropped, not kept for later
             self.event("Normal", "ActionIgnored", f"{leftover}: nothing to {leftover} now")
         st.canary_weight = st.canary_weight or 0
@@ -197,18 +199,19 @@ class _Machine:
             st.message = f"{want} waits: {target.waiting}"
             return
         last = st.history[0] if st.history else None
+        retry = False  # a `retry` is taken when the rollout really starts, not before
         if self.retrying:  # a hold ended by `retry`: roll the target out afresh, steps and all
             pass
         elif last is not None and last.version == want and last.outcome in (
                 ROLLED_BACK, ABORTED) and last.from_version == stable:
-            if self.take_action("retry"):
-                self.event("Normal", "Retry", f"retrying the rollout of {want}")
-            else:
+            if st.pending_action != "retry":
                 st.message = (f"the rollout of {want} ended {last.outcome} ({last.reason}); "
                               "`retry` rolls it out again")
                 return
+            retry = True
         v = self.obs.versions.get(want)
         if self.in_history(want) and not self.retrying:
+            self.take_retry(retry, want)
             self.fast_rollback(want, "TargetRollback", f"targetVersion set back to {want}")
             return
         if v is None or not v.ready:
@@ -217,8 +220,17 @@ class _Machine:
             if v is not None and v.phase == VersionPhase.FAILED:
                 st.message = (f"version {want} failed (its Valid, Trained or Evaluated "
                               "condition says why) and will not be rolled out")
+            self.keep_action = retry  # e.g. Pending for a moment while it scales: keep it
             return
+        if not handover.clear_for_canary(self, want):
+            self.keep_action = retry
+            return
+        self.take_retry(retry, want)
         self.start(want)
+
+    def take_retry(self, retry: bool, version: str) -> None:
+        if retry and self.take_action("retry"):
+            self.event("Normal", "Retry", f"retrying the rollout of {version}")
 
     def in_history(self, version: str) -> bool:
         """A version that served as stable before: going back to it is a rollback."""
@@ -232,8 +244,6 @@ class _Machine:
 
     def start(self, version: str) -> None:
         st = self.st
-        if not handover.clear_for_canary(self, version):
-            return
         revision = self.next_revision()
         st.canary_version, st.current_step_index = version, 0
         st.step_start_time = st.rollout_start_time = self.stamp

@@ -209,7 +209,9 @@ def test_bad_artifacts_and_images_end_in_a_condition_and_an_event(
                  timeout=150, what=f"{name}: Ready reason {reason}")
         _, message = reason_of(kube, namespace, name)
         assert words in message, (name, message)
-        assert reason in warnings(kube, namespace, name), name
+        # Events are posted from a queue, a moment after the status they tell of.
+        wait_for(lambda n=name, r=reason: r in warnings(kube, namespace, n), timeout=15,
+                 what=f"{name}: a {reason} Warning event")
         assert (kube.get_mv(namespace, name) or {})["status"]["phase"] != "Ready"
     wait_for(lambda: reason_of(kube, namespace, "iris-bad")[0] == "FetchFailed", timeout=60,
              what="iris-bad FetchFailed")

@@ -26,8 +26,8 @@ from typing import Any
 
 import harness
 import report
-from tests.support.loadgen import Answer, LoadGen, Recorder, iris_model, share
-from tests.support.prometheus import Prometheus, built_prometheus, serving_pods_job
+from tests.support.loadgen import Answer, iris_model, share, step_windows, traffic
+from tests.support.prometheus import serving_pods_prometheus
 from tests.support.waiting import wait_for
 
 RESULTS = harness.ROOT / "bench" / "results"
@@ -44,11 +44,7 @@ def bad(answers: list[Answer], t0: float, t1: float, own: tuple[int, ...] = ()) 
 
 def steps_run(kube: Any, ns: str, op: Any, rate: float) -> dict[str, Any]:
     m = iris_model(kube, ns, ["1", "2"], REPLICAS, STEPS)
-    rec = Recorder(kube, ns, "iris", "iris")
-    wait_for(lambda: rec.samples and rec.samples[-1].endpoints >= REPLICAS, timeout=60,
-             what="v1 whole")
-    load = LoadGen(kube, ns, "iris", 80, "iris", rate=rate)
-    try:
+    with traffic(kube, ns, REPLICAS, rate) as (rec, load):
         t0 = time.time()
         m.patch({"targetVersion": "2"})
         m.wait("first pause", timeout=180, currentStepIndex=1)
@@ -66,18 +62,10 @@ def steps_run(kube: Any, ns: str, op: Any, rate: float) -> dict[str, Any]:
         m.wait("back on 1", timeout=60, stableVersion="1")
         time.sleep(5)
         end = time.time()
-        rec.stop()
         answers = load.answers(since=t0, until=end)
-    finally:
-        rec.stop()
-        load.stop()
-    steps = []
-    for (step, actual), a, b in rec.windows(lambda s: (s.step, s.actual)
-                                            if s.canary == "2" else (None, None)):
-        if step in (1, 3) and b - a >= 10:
-            window = [x for x in answers if a + 1 <= x.t < b]
-            steps.append({"step": step, "weight": actual, "answers": len(window),
-                          "share": share(window, "2")})
+    steps = [{"step": step, "weight": actual, "answers": len(window),
+              "share": share(window, "2")}
+             for step, actual, window in step_windows(rec, answers, "2", {1, 3}, min_s=10)]
     during = [s.endpoints for s in rec.samples if t0 <= s.t <= end]
     return {"answers": len(answers), "steps": steps,
             "failed_promotion": bad(answers, t0, promoted + 5),
@@ -87,11 +75,7 @@ def steps_run(kube: Any, ns: str, op: Any, rate: float) -> dict[str, Any]:
 
 
 def regression_run(kube: Any, ns: str, rate: float, workdir: Path) -> dict[str, Any]:
-    cluster = json.loads((harness.CLUSTER / "cluster.json").read_text())
-    proxy = f"http://127.0.0.1:{cluster['ports']['node_proxy']}"
-    prom = Prometheus(workdir / f"prometheus-{ns}", binary=built_prometheus(),
-                      jobs=[serving_pods_job(kube.kubeconfig, ns, proxy)])
-    prom.start()
+    prom = serving_pods_prometheus(workdir / f"prometheus-{ns}", kube.kubeconfig, ns)
     try:
         m = iris_model(kube, ns, ["1", "2"], REPLICAS, [{"setWeight": 33}, {"pause": {}}],
                        error_rate={"2": 0.4},
@@ -99,11 +83,7 @@ def regression_run(kube: Any, ns: str, rate: float, workdir: Path) -> dict[str, 
                                  "prometheus": {"address": prom.address},
                                  "metrics": [{"name": "errors", "template": "error-rate",
                                               "window": "20s", "max": 0.05}]})
-        rec = Recorder(kube, ns, "iris", "iris")
-        wait_for(lambda: rec.samples and rec.samples[-1].endpoints >= REPLICAS, timeout=60,
-                 what="v1 whole")
-        load = LoadGen(kube, ns, "iris", 80, "iris", rate=rate)
-        try:
+        with traffic(kube, ns, REPLICAS, rate) as (rec, load):
             t0 = time.time()
             m.patch({"targetVersion": "2"})
             m.wait("rolled back", timeout=240, phase="RolledBack")
@@ -111,11 +91,7 @@ def regression_run(kube: Any, ns: str, rate: float, workdir: Path) -> dict[str, 
             wait_for(lambda: "outgoing" not in m.status(), timeout=120, what="drained")
             time.sleep(8)
             end = time.time()
-            rec.stop()
             answers = load.answers(since=t0, until=end)
-        finally:
-            rec.stop()
-            load.stop()
     finally:
         prom.stop()
     own = [a for a in answers if a.code == 500]

@@ -8,7 +8,6 @@ fewer ready endpoints than the policy's replicas.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.support import node
 from tests.support.kube import Kube
-from tests.support.loadgen import Answer, LoadGen, Recorder, iris_model, now, share
-from tests.support.prometheus import Prometheus, built_prometheus, serving_pods_job
+from tests.support.loadgen import Answer, iris_model, now, share, step_windows, traffic
+from tests.support.prometheus import Prometheus, serving_pods_prometheus
 from tests.support.waiting import wait_for
 
 REPLICAS = 3
@@ -34,11 +32,7 @@ def failures(answers: list[Answer]) -> list[Answer]:
 def test_steps_a_crash_a_promotion_and_a_rollback_on_real_traffic(
         kube: Kube, namespace: str, operator: Any) -> None:
     m = iris_model(kube, namespace, ["1", "2"], REPLICAS, STEPS)
-    rec = Recorder(kube, namespace, "iris", "iris")
-    wait_for(lambda: rec.samples and rec.samples[-1].endpoints >= REPLICAS, timeout=60,
-             what="v1 whole behind the Service")
-    load = LoadGen(kube, namespace, "iris", 80, "iris", rate=20)
-    try:
+    with traffic(kube, namespace, REPLICAS) as (rec, load):
         start = now()
         m.patch({"targetVersion": "2"})
         m.wait("in the first pause", timeout=180, currentStepIndex=1)
@@ -53,27 +47,20 @@ def test_steps_a_crash_a_promotion_and_a_rollback_on_real_traffic(
         back = now()
         time.sleep(6)
         end = now()
-        samples = rec.stop()
         answers = load.answers(since=start, until=end)
-    finally:
-        rec.stop()
-        load.stop()
 
     assert len(answers) > 20 * (end - start) * 0.8, "the load generator fell behind"
     assert not failures(answers), failures(answers)[:10]
-    during = [s for s in samples if start <= s.t <= end]
+    during = [s for s in rec.samples if start <= s.t <= end]
     assert min(s.endpoints for s in during) >= REPLICAS, [
         (round(s.t - start, 1), s.phase, s.weight, s.endpoints) for s in during
         if s.endpoints < REPLICAS]
     # Each timed pause: the canary's share of the answers is the weight the policy reports.
     checked = []
-    for (step, actual), t0, t1 in rec.windows(lambda s: (s.step, s.actual)
-                                              if s.canary == "2" else (None, None)):
-        if step in (1, 3) and t1 - t0 >= 8:
-            window = [a for a in answers if t0 + 1 <= a.t < t1]
-            assert len(window) >= 100, (step, len(window))
-            checked.append((step, actual, round(share(window, "2"), 1), len(window)))
-            assert abs(share(window, "2") - actual) <= 15, checked
+    for step, actual, window in step_windows(rec, answers, "2", {1, 3}, min_s=8):
+        assert len(window) >= 100, (step, len(window))
+        checked.append((step, actual, round(share(window, "2"), 1), len(window)))
+        assert abs(share(window, "2") - actual) <= 15, checked
     assert {c[0] for c in checked} == {1, 3}, checked
     # Promoted: only v2 answers; rolled back: only v1 (the Service selects one version).
     assert share([a for a in answers if promoted + 2 <= a.t < promoted + 6], "2") == 100
@@ -87,11 +74,7 @@ def pods_prometheus(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Prom
     """A real Prometheus with Kubernetes service discovery (built from its module) finding
     the namespace's serving pods through the API server and labelling them by the chart's
     PodMonitor rules, as kube-prometheus-stack would."""
-    cluster = json.loads((node.STATE / "cluster.json").read_text())
-    proxy = f"http://127.0.0.1:{cluster['ports']['node_proxy']}"
-    prom = Prometheus(tmp_path / "prometheus", binary=built_prometheus(),
-                      jobs=[serving_pods_job(kube.kubeconfig, namespace, proxy)])
-    prom.start()
+    prom = serving_pods_prometheus(tmp_path / "prometheus", kube.kubeconfig, namespace)
     yield prom
     prom.stop()
 
@@ -104,11 +87,7 @@ def test_a_canary_failing_40_percent_is_rolled_back_and_only_its_own_requests_fa
                              "prometheus": {"address": pods_prometheus.address},
                              "metrics": [{"name": "errors", "template": "error-rate",
                                           "window": "20s", "max": 0.05}]})
-    rec = Recorder(kube, namespace, "iris", "iris")
-    wait_for(lambda: rec.samples and rec.samples[-1].endpoints >= REPLICAS, timeout=60,
-             what="v1 whole behind the Service")
-    load = LoadGen(kube, namespace, "iris", 80, "iris", rate=20)
-    try:
+    with traffic(kube, namespace, REPLICAS) as (rec, load):
         start = now()
         m.patch({"targetVersion": "2"})
         st = m.wait("rolled back by analysis", timeout=240, phase="RolledBack")
@@ -117,11 +96,7 @@ def test_a_canary_failing_40_percent_is_rolled_back_and_only_its_own_requests_fa
                  what="the canary drained once v1 was whole")
         time.sleep(8)
         end = now()
-        samples = rec.stop()
         answers = load.answers(since=start, until=end)
-    finally:
-        rec.stop()
-        load.stop()
 
     assert st["history"][0]["reason"] == "AnalysisFailed", st["history"][0]
     assert "errors=" in st["history"][0]["message"]
@@ -130,7 +105,7 @@ def test_a_canary_failing_40_percent_is_rolled_back_and_only_its_own_requests_fa
     assert own and not other, other[:10]  # only the canary's own errors
     first, last = own[0].t, own[-1].t
     assert not [a for a in answers if a.t > end - 5 and (a.code != 200 or a.version != "1")]
-    during = [s for s in samples if start <= s.t <= end]
+    during = [s for s in rec.samples if start <= s.t <= end]
     assert min(s.endpoints for s in during) >= REPLICAS
     print(f"automatic rollback: {len(own)} canary errors of {len(answers)} answers, 0 others; "
           f"errors for {last - first:.1f}s from the first, gone {last - rolled_back:.1f}s "

@@ -13,6 +13,7 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,3 +192,34 @@ class Recorder:
             else:
                 out.append((k, s.t, s.t))
         return out
+
+
+@contextlib.contextmanager
+def traffic(kube: Kube, ns: str, replicas: int, rate: float = 20.0
+            ) -> Iterator[tuple[Recorder, LoadGen]]:
+    """Once the model's Service `iris` has all its replicas behind it: a recorder and a load
+    generator on it, both stopped at the end (the samples stay in the recorder)."""
+    rec = Recorder(kube, ns, "iris", "iris")
+    try:
+        wait_for(lambda: rec.samples and rec.samples[-1].endpoints >= replicas, timeout=60,
+                 what="the stable version whole behind the Service")
+        load = LoadGen(kube, ns, "iris", 80, "iris", rate=rate)
+        try:
+            yield rec, load
+        finally:
+            load.stop()
+    finally:
+        rec.stop()
+
+
+def step_windows(rec: Recorder, answers: list[Answer], canary: str, steps: set[int],
+                 min_s: float) -> list[tuple[int, int, list[Answer]]]:
+    """(step, reported weight, the answers meanwhile) for each stretch of at least `min_s`
+    seconds that the canary spent at one of `steps` with one reported weight (its first
+    second left out: kube-proxy catches up)."""
+    out = []
+    for (step, actual), t0, t1 in rec.windows(lambda s: (s.step, s.actual)
+                                              if s.canary == canary else (None, None)):
+        if step in steps and t1 - t0 >= min_s:
+            out.append((step, actual, [a for a in answers if t0 + 1 <= a.t < t1]))
+    return out

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from .node import STATE
 from .waiting import wait_for
 
 
@@ -56,6 +57,17 @@ def serving_pods_job(kubeconfig: str, namespace: str, node_proxy: str) -> dict[s
             "kubernetes_sd_configs": [{"role": "pod", "kubeconfig_file": kubeconfig,
                                        "namespaces": {"names": [namespace]}}],
             "relabel_configs": [snake(r) for r in yaml.safe_load(RELABEL.read_text())]}
+
+
+def serving_pods_prometheus(workdir: Path, kubeconfig: str, namespace: str) -> Prometheus:
+    """A started Prometheus (built with Kubernetes SD) scraping `namespace`'s serving pods on
+    the real node, as the chart's PodMonitor would (serving_pods_job)."""
+    cluster = json.loads((STATE / "cluster.json").read_text())
+    proxy = f"http://127.0.0.1:{cluster['ports']['node_proxy']}"
+    prom = Prometheus(workdir, binary=built_prometheus(),
+                      jobs=[serving_pods_job(kubeconfig, namespace, proxy)])
+    prom.start()
+    return prom
 
 
 class Prometheus:

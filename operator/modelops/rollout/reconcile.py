@@ -65,14 +65,12 @@ def missing_templates(spec: UpdatePolicySpec, versions: dict[str, VersionInfo]) 
         return []
     out = []
     for i, check in enumerate(spec.analysis.metrics):
-        if not check.template:
-            continue
-        for v in [target]:
-            if template_query(v.runtime, check.template, check.window) is None:
-                has = ", ".join(sorted(TEMPLATES.get(v.runtime, {}))) or "none"
-                out.append(f"analysis.metrics[{i}].template {check.template}: version "
-                           f"{v.version} runs {v.runtime}, which has no such metric (it has "
-                           f"{has})")
+        if check.template and template_query(target.runtime, check.template,
+                                             check.window) is None:
+            has = ", ".join(sorted(TEMPLATES.get(target.runtime, {}))) or "none"
+            out.append(f"analysis.metrics[{i}].template {check.template}: version "
+                       f"{target.version} runs {target.runtime}, which has no such metric (it "
+                       f"has {has})")
     return out
 
 

@@ -3,12 +3,13 @@ reached, when the canary may take over, its route, and the registry that picks i
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from modelops.api.updatepolicy import TrafficRouting, UpdatePolicySpec
-from modelops.traffic.base import Backend, Split
+from modelops.traffic.base import Backend, Split, carried_weight
 from modelops.traffic.gateway import GatewayProvider, backend_refs, route_patch
 from modelops.traffic.registry import PROVIDERS, ROUTE_RESOURCES, by_name, provider_for
 from modelops.traffic.replicas import ReplicasProvider
@@ -74,7 +75,9 @@ def test_replicas_provider(ready: tuple[int, int], weight: int, achieved: int,
     pytest.param(httproute(("m-1", 80), ("m-2", 20)), 0, 20, 0, False,
                  id="weight-without-a-ready-pod-is-not-traffic"),
     pytest.param(httproute(("m-1", 100)), 1, 20, 0, False, id="route-not-written-yet"),
-    pytest.param(httproute(("m-1", 1), ("m-2", 3)), 1, 75, 75, True, id="weights-not-100"),
+    pytest.param(httproute(("m-1", 1), ("m-2", 3)), 3, 75, 75, True, id="weights-not-100"),
+    pytest.param(httproute(("m-1", 1), ("m-2", 3)), 1, 75, 75, False,
+                 id="weight-without-the-pods-it-needs-is-not-reached"),
     pytest.param(None, 1, 20, 0, False, id="no-route"),
 ])
 def test_gateway_provider(route: dict[str, Any] | None, ready_canary: int, weight: int,
@@ -99,6 +102,37 @@ def test_gateway_route_patch(route: dict[str, Any] | None, weight: int,
     assert got == patched
 
 
+@pytest.mark.parametrize(("ready_canary", "weight", "carried"), [
+    pytest.param(0, 25, 0, id="no-ready-pod-no-share"),
+    pytest.param(1, 25, 25, id="one-pod-carries-a-quarter-of-four"),
+    pytest.param(1, 100, 25, id="full-size-step-rises-with-the-pods"),
+    pytest.param(3, 100, 75, id="three-of-four"),
+    pytest.param(4, 100, 100, id="all-ready"),
+    pytest.param(1, 30, 25, id="thirty-needs-two-pods"),
+    pytest.param(2, 30, 30, id="two-pods-carry-thirty"),
+    pytest.param(4, 0, 0, id="zero-is-zero"),
+])
+def test_a_route_carries_only_what_the_ready_canary_pods_can_take(
+        ready_canary: int, weight: int, carried: int) -> None:
+    assert carried_weight(Split(V1, V2, 4, ready_canary), weight, 4) == carried
+
+
+def test_gateway_writes_the_carried_weight_not_the_steps() -> None:
+    class Recording:
+        patches: list[Any] = []
+
+        async def patch(self, *args: Any) -> dict[str, Any]:
+            self.patches.append(args[-1])
+            return {}
+
+    kube = Recording()
+    s = Split(V1, V2, 4, 1, httproute(("m-1", 100)))
+    asyncio.run(GatewayProvider().set_weight(kube, UP, spec(replicas=4), s,  # type: ignore[arg-type]
+                                             100))
+    assert [(r["name"], r["weight"]) for r in kube.patches[0]["spec"]["rules"][0][
+        "backendRefs"]] == [("m-1", 75), ("m-2", 25)]
+
+
 def test_gateway_backend_refs_without_a_canary_are_all_stable() -> None:
     assert [(r["name"], r["weight"]) for r in backend_refs(V1, None, 30)] == [("m-1", 100)]
 
@@ -109,7 +143,7 @@ def test_gateway_backend_refs_without_a_canary_are_all_stable() -> None:
     pytest.param(trafficsplit(("m-1", 75), ("m-2", 25)), 1, 25, 25, True, False, id="quarter"),
     pytest.param(trafficsplit(("m-1", 75), ("m-2", 25)), 0, 25, 0, False, False,
                  id="no-ready-canary-pod"),
-    pytest.param(trafficsplit(("m-1", 0.5), ("m-2", 0.5)), 1, 50, 50, True, False,
+    pytest.param(trafficsplit(("m-1", 0.5), ("m-2", 0.5)), 2, 50, 50, True, False,
                  id="fractional-weights"),
     pytest.param(None, 1, 25, 0, False, False, id="not-created-yet"),
     pytest.param(trafficsplit(("x", 100), owner="someone"), 1, 25, 0, False, True,

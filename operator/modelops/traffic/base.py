@@ -117,5 +117,18 @@ def routed_achieved(split: Split, route_weight: int) -> int:
     return route_weight if split.ready_canary > 0 or route_weight == 0 else 0
 
 
-def routed_reached(split: Split, route_weight: int | None, weight: int) -> bool:
-    return route_weight == weight and (weight == 0 or split.ready_canary > 0)
+def carried_weight(split: Split, weight: int, total: int) -> int:
+    """The weight a route may give the canary now: all of `weight` once the canary has the
+    ready pods it needs for it, else only what its ready pods carry at the stable's load per
+    pod. A route never sends a share to pods that are not there (a 100% step with one ready
+    pod of three would put all traffic on that pod); it rises as they become ready."""
+    if weight <= 0 or total <= 0:
+        return 0
+    if split.ready_canary >= routed_replicas(total, weight)[1]:
+        return weight
+    return min(weight, 100 * split.ready_canary // total)
+
+
+def routed_reached(split: Split, route_weight: int | None, weight: int, total: int) -> bool:
+    return route_weight == weight and (
+        weight == 0 or split.ready_canary >= routed_replicas(total, weight)[1])

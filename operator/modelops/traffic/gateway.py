@@ -6,7 +6,15 @@ from typing import Any
 
 from ..api.updatepolicy import UpdatePolicySpec
 from ..kube import Kube, Resource
-from .base import Backend, Split, routed_achieved, routed_reached, routed_replicas, stable_only
+from .base import (
+    Backend,
+    Split,
+    carried_weight,
+    routed_achieved,
+    routed_reached,
+    routed_replicas,
+    stable_only,
+)
 
 HTTPROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
 
@@ -75,7 +83,7 @@ class GatewayProvider:
         return routed_achieved(s, route_weight(s.route, s.canary) or 0)
 
     def reached(self, s: Split, weight: int, total: int) -> bool:
-        return routed_reached(s, route_weight(s.route, s.canary), weight)
+        return routed_reached(s, route_weight(s.route, s.canary), weight, total)
 
     def promotable(self, s: Split) -> bool:
         return s.route is not None
@@ -85,7 +93,8 @@ class GatewayProvider:
 
     async def set_weight(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
                          s: Split, weight: int) -> dict[str, Any] | None:
-        patch = route_patch(s.route, s.stable, s.canary, weight)
+        patch = route_patch(s.route, s.stable, s.canary,
+                            carried_weight(s, weight, spec.replicas))
         if patch is None or s.route is None:
             return None
         meta = s.route["metadata"]

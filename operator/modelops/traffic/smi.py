@@ -12,6 +12,7 @@ from ..kube import Kube, Resource
 from ..serving import names
 from .base import (
     Split,
+    carried_weight,
     routed_achieved,
     routed_reached,
     routed_replicas,
@@ -78,7 +79,7 @@ class SMIProvider:
         return routed_achieved(s, self._weight(s) or 0)
 
     def reached(self, s: Split, weight: int, total: int) -> bool:
-        return routed_reached(s, self._weight(s), weight)
+        return routed_reached(s, self._weight(s), weight, total)
 
     def promotable(self, s: Split) -> bool:
         return s.route is not None
@@ -104,7 +105,7 @@ class SMIProvider:
                          s: Split, weight: int) -> dict[str, Any] | None:
         if s.stable is None or self.problem(up, spec, s):
             return None
-        want = self.desired(up, spec, s, weight)
+        want = self.desired(up, spec, s, carried_weight(s, weight, spec.replicas))
         have = (s.route or {}).get("spec") or {}
         if s.route is not None and have.get("service") == want["spec"]["service"] and [
                 (b.get("service"), float(b.get("weight") or 0)) for b in have.get(

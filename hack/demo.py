@@ -26,11 +26,10 @@ sys.path.insert(0, str(ROOT))
 from tests.support import node  # noqa: E402
 from tests.support.kube import Kube  # noqa: E402
 from tests.support.operator import OperatorProcess  # noqa: E402
-from tests.support.prometheus import Prometheus  # noqa: E402
+from tests.support.prometheus import serving_pods_prometheus  # noqa: E402
 from tests.support.rollout import Model  # noqa: E402
 
 KUBECONFIG = ROOT / ".localcluster" / "kubeconfig"
-CLUSTER = ROOT / ".localcluster" / "cluster.json"
 EXAMPLES = ROOT / "examples"
 NS = "demo"
 
@@ -135,11 +134,11 @@ def main() -> int:
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     kubectl("wait", "--for=condition=Established", "crd/modelversions.modelops.io",
             "crd/updatepolicies.modelops.io")
-    proxy = json.loads(CLUSTER.read_text())["ports"]["node_proxy"]
-    prom = Prometheus(Path(tempfile.mkdtemp(prefix="modelops-demo-prometheus-")),
-                      node_proxy=f"http://127.0.0.1:{proxy}")
-    prom.start()
-    note(f"Prometheus (Debian's package) at {prom.address}, scraping the real pods every second")
+    prom = serving_pods_prometheus(Path(tempfile.mkdtemp(prefix="modelops-demo-prometheus-")),
+                                   str(KUBECONFIG), NS)
+    note(f"Prometheus at {prom.address}: finds the serving pods of namespace {NS} through the "
+         "API server (Kubernetes service discovery), labels them as the chart's PodMonitor "
+         "does, scrapes them every second")
     op = OperatorProcess(str(KUBECONFIG), ROOT / ".localcluster" / "logs")
     op.start()
     note(f"operator: kopf run -m modelops.handlers (log: {op.log_path})")
@@ -188,7 +187,6 @@ def main() -> int:
                 "{.status.artifactURI}{'\\n'}")
 
         say("4. A canary that is healthy: walked through every step, then promoted")
-        prom.follow_pods(kube, NS)
         m = Model(kube, NS, "iris")
         policy = (EXAMPLES / "iris" / "iris-policy.yaml").read_text().replace(
             "PROMETHEUS_ADDRESS", prom.address)

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local cluster and the tests use, when missing: the real
 # node's containerd, runc, CNI plugins, iptables and conntrack; buildah and debootstrap (the
-# images); prometheus (the real Prometheus the analysis tests query), lua5.4 (runs the Argo CD
-# health scripts outside Argo CD) and redis-server (Argo CD's cache). The cluster starts its
-# own instances with its own paths and sockets, so the packages' services are never started: a policy-rc.d answering 101 ("action forbidden") for
-# the length of the install is Debian's own way to say so. Nothing already running is touched.
+# images); lua5.4 (runs the Argo CD health scripts outside Argo CD) and redis-server (Argo CD's
+# cache). Prometheus is built from its module (hack/cluster/build.sh). The cluster starts its
+# own instances with its own paths and sockets, so the packages' services are never started:
+# a policy-rc.d answering 101 ("action forbidden") for the length of the install is Debian's
+# own way to say so. Nothing already running is touched.
 set -euo pipefail
 need=()
-command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v lua5.4 >/dev/null 2>&1 || need+=(lua5.4)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v containerd >/dev/null 2>&1 || need+=(containerd)
@@ -36,6 +36,6 @@ cleanup() { [ -z "$ours" ] || $SUDO rm -f "$policy"; }
 trap cleanup EXIT
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-for cmd in prometheus lua5.4 redis-server containerd runc iptables conntrack buildah debootstrap; do
+for cmd in lua5.4 redis-server containerd runc iptables conntrack buildah debootstrap; do
   command -v "$cmd" >/dev/null || { echo "$cmd did not install" >&2; exit 1; }
 done

@@ -108,16 +108,17 @@ fetch_gateway_api() {
   cp "$src"/config/crd/standard/*.yaml "$dir/crds/"
 }
 
-# Prometheus with Kubernetes service discovery (Debian's build has none), as
+# Prometheus with Kubernetes service discovery (Debian's build has none) and its promtool, as
 # kube-prometheus-stack runs it: from its Go module, with only the Kubernetes SD plugin compiled
 # in (Prometheus's own build tags) and no web UI assets (the API needs none).
 build_prometheus() {
   local dir="$cache/prometheus-$PROMETHEUS_MODULE_VERSION"
-  if all_present "$dir/bin" prometheus; then say "prometheus $PROMETHEUS_MODULE_VERSION: cached"; return; fi
-  say "prometheus $PROMETHEUS_MODULE_VERSION: building (about 2 min)"
+  if all_present "$dir/bin" prometheus promtool; then say "prometheus $PROMETHEUS_MODULE_VERSION: cached"; return; fi
+  say "prometheus $PROMETHEUS_MODULE_VERSION: building prometheus and promtool (about 3 min)"
   mkdir -p "$dir/bin"
   GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" -tags remove_all_sd,enable_kubernetes_sd \
-    "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" || die "prometheus build failed"
+    "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION" || die "prometheus build failed"
   say "prometheus $PROMETHEUS_MODULE_VERSION: done"
 }
 

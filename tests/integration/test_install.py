@@ -14,7 +14,7 @@ import yaml
 from tests.support.kube import Kube
 from tests.support.manifests import model_version, served
 from tests.support.operator import OperatorProcess
-from tests.support.prometheus import snake
+from tests.support.prometheus import built, snake
 from tests.support.rollout import Model
 from tests.support.waiting import wait_for
 
@@ -232,12 +232,10 @@ def exported_metric_names() -> set[str]:
 
 def test_alerts_are_valid_promql_on_metrics_the_operator_exports(tmp_path: Path) -> None:
     import re
-    import shutil
     rule = next(d for d in rendered_with_monitoring() if d["kind"] == "PrometheusRule")
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))  # type: ignore[index]
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool comes with Debian's prometheus: run hack/install-debs.sh"
+    promtool = built("promtool")
     r = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     names = exported_metric_names()
@@ -261,7 +259,6 @@ def test_dashboard_shows_only_metrics_the_operator_exports() -> None:
 
 def test_the_pod_monitor_labels_serving_pods_as_analysis_templates_select(
         tmp_path: Path) -> None:
-    import shutil
     pm = next(d for d in rendered_with_monitoring() if d["kind"] == "PodMonitor")
     spec: Any = pm["spec"]
     assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/managed-by": "modelops",
@@ -275,7 +272,6 @@ def test_the_pod_monitor_labels_serving_pods_as_analysis_templates_select(
         {"targets": ["127.0.0.1:9"]}], "relabel_configs": [snake(r) for r in relabel]}]}
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool comes with Debian's prometheus: run hack/install-debs.sh"
+    promtool = built("promtool")
     r = subprocess.run([promtool, "check", "config", str(path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -16,7 +16,7 @@ import pytest
 from tests.support import node
 from tests.support.kube import Kube
 from tests.support.manifests import model_version
-from tests.support.prometheus import Prometheus
+from tests.support.prometheus import serving_pods_prometheus
 from tests.support.waiting import wait_for
 
 SERVER = "localhost/modelops/model-server:dev"
@@ -121,19 +121,17 @@ def test_an_hf_artifact_comes_through_the_hub_client(
 def test_prometheus_scrapes_the_real_pods_request_metrics(
         kube: Kube, namespace: str, operator: Any, artifacts: tuple[str, bytes],
         tmp_path: Path) -> None:
-    """What canary analysis reads: the model server's own http_requests_total{code}, scraped
-    from the pods' addresses inside the node through nodelink's proxy."""
+    """What canary analysis reads: the model server's own http_requests_total{code}, from
+    pods that Prometheus's Kubernetes service discovery found through the API server and
+    labelled by the chart's PodMonitor rules, scraped inside the node through nodelink's
+    proxy."""
     url, model_file = artifacts
     kube.create(namespace, model_version(
         "iris-v1", "iris", "1", artifact={"uri": url, "digest": digest(model_file)},
         serving=serving(env=[{"name": "MODELOPS_EXAMPLE_ERROR_RATE", "value": "0.5"}])))
     phases_until_ready(kube, namespace, ["iris-v1"])
-    cluster = json.loads((node.STATE / "cluster.json").read_text())
-    prom = Prometheus(tmp_path / "prom", node_proxy=f"http://127.0.0.1:"
-                                                    f"{cluster['ports']['node_proxy']}")
-    prom.start()
+    prom = serving_pods_prometheus(tmp_path / "prom", kube.kubeconfig, namespace)
     try:
-        prom.follow_pods(kube, namespace)
         codes = [predict_status(kube, namespace, "iris-1") for _ in range(40)]
         assert 5 <= codes.count(500) <= 35 and codes.count(200) + codes.count(500) == 40
         sel = f'namespace="{namespace}",model="iris",version="1",handler="infer"'

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.kube import Kube
-from tests.support.loadgen import Answer, iris_model, now, share, step_windows, traffic
+from tests.support.loadgen import Answer, explain, iris_model, now, share, step_windows, traffic
 from tests.support.prometheus import Prometheus, serving_pods_prometheus
 from tests.support.waiting import wait_for
 
@@ -50,7 +50,7 @@ def test_steps_a_crash_a_promotion_and_a_rollback_on_real_traffic(
         answers = load.answers(since=start, until=end)
 
     assert len(answers) > 20 * (end - start) * 0.8, "the load generator fell behind"
-    assert not failures(answers), failures(answers)[:10]
+    assert not failures(answers), explain(failures(answers), rec, start)
     during = [s for s in rec.samples if start <= s.t <= end]
     assert min(s.endpoints for s in during) >= REPLICAS, [
         (round(s.t - start, 1), s.phase, s.weight, s.endpoints) for s in during
@@ -102,7 +102,7 @@ def test_a_canary_failing_40_percent_is_rolled_back_and_only_its_own_requests_fa
     assert "errors=" in st["history"][0]["message"]
     own = [a for a in answers if a.code == 500]
     other = [a for a in answers if a.code not in (200, 500)]
-    assert own and not other, other[:10]  # only the canary's own errors
+    assert own and not other, explain(other, rec, start)  # only the canary's own errors
     first, last = own[0].t, own[-1].t
     assert not [a for a in answers if a.t > end - 5 and (a.code != 200 or a.version != "1")]
     during = [s for s in rec.samples if start <= s.t <= end]
@@ -110,3 +110,61 @@ def test_a_canary_failing_40_percent_is_rolled_back_and_only_its_own_requests_fa
     print(f"automatic rollback: {len(own)} canary errors of {len(answers)} answers, 0 others; "
           f"errors for {last - first:.1f}s from the first, gone {last - rolled_back:.1f}s "
           "after the rollback was written")
+
+
+def test_an_abort_drains_the_canary_without_a_failed_request(
+        kube: Kube, namespace: str, operator: Any) -> None:
+    m = iris_model(kube, namespace, ["1", "2"], REPLICAS, [{"setWeight": 33}, {"pause": {}}])
+    with traffic(kube, namespace, REPLICAS) as (rec, load):
+        start = now()
+        m.patch({"targetVersion": "2"})
+        st = m.wait("paused at 33%", timeout=180, phase="Paused", currentStepIndex=1)
+        time.sleep(12)
+        m.act("abort")
+        aborted = now()
+        m.wait("aborted", timeout=60, phase="Degraded")
+        wait_for(lambda: "outgoing" not in m.status(), timeout=120,
+                 what="the canary drained once 1 was whole")
+        time.sleep(6)
+        end = now()
+        answers = load.answers(since=start, until=end)
+
+    assert not failures(answers), explain(failures(answers), rec, start)
+    during = [s for s in rec.samples if start <= s.t <= end]
+    assert min(s.endpoints for s in during) >= REPLICAS
+    [(_, actual, window)] = step_windows(rec, [a for a in answers if a.t < aborted], "2", {1},
+                                         min_s=8)
+    assert actual == st["actualCanaryWeight"] == 33
+    assert len(window) >= 150 and abs(share(window, "2") - actual) <= 15, (
+        share(window, "2"), actual, len(window))
+    assert share([a for a in answers if a.t >= end - 5], "1") == 100  # all back on 1
+    assert m.status()["history"][0]["outcome"] == "Aborted"
+    print(f"abort: {len(answers)} answers, 0 failed; canary share before the abort "
+          f"{share(window, '2'):.1f}% (weight {actual}%)")
+
+
+def test_a_rollback_to_a_version_scaled_to_zero_brings_it_up_before_it_takes_traffic(
+        kube: Kube, namespace: str, operator: Any) -> None:
+    m = iris_model(kube, namespace, ["1", "2"], REPLICAS, [], scaleDownDelaySeconds=5)
+    m.patch({"targetVersion": "2"})
+    m.wait("2 promoted", timeout=240, phase="Promoted", stableVersion="2")
+    wait_for(lambda: "outgoing" not in m.status() and m.replicas("1") == 0, timeout=120,
+             what="1 scaled to 0 once its warm time was over")
+    with traffic(kube, namespace, REPLICAS) as (rec, load):
+        start = now()
+        m.act("rollback:1")
+        m.wait("back on 1", timeout=240, stableVersion="1")
+        back = now()
+        time.sleep(6)
+        end = now()
+        answers = load.answers(since=start, until=end)
+
+    assert not failures(answers), explain(failures(answers), rec, start)
+    during = [s for s in rec.samples if start <= s.t <= end]
+    assert min(s.endpoints for s in during) >= REPLICAS
+    # 1 started from nothing: it took a while, and 2 answered everything meanwhile.
+    assert back - start > 5
+    assert share([a for a in answers if a.t < back - 1], "2") == 100
+    assert share([a for a in answers if back + 2 <= a.t < end], "1") == 100
+    print(f"cold rollback: {len(answers)} answers, 0 failed; 1 came up and took over in "
+          f"{back - start:.1f}s")

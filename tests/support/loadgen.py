@@ -38,18 +38,19 @@ while True:
     t = time.time()
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=3) as r:
+        with urllib.request.urlopen(req, timeout=10) as r:
             code, out = r.status, r.read()
     except urllib.error.HTTPError as e:
         code, out = e.code, e.read()
     except Exception as e:
-        code, out = 0, type(e).__name__.encode()
+        code, out = 0, f"{type(e).__name__}: {e}"[:160].encode()
     try:
         version = json.loads(out).get("model_version") if code == 200 else None
     except Exception:
         version = None
     print(json.dumps({"t": t, "ms": round(1000 * (time.time() - t), 1), "code": code,
-                      "v": version, "err": None if code else out.decode()}), flush=True)
+                      "v": version, "err": None if code == 200 else out[:160].decode(
+                          errors="replace")}), flush=True)
 """
 
 
@@ -124,6 +125,17 @@ class LoadGen:
     def stop(self) -> None:
         self.kube.kubectl("delete", "pod", self.name, "-n", self.ns, "--wait=false",
                           check=False)
+
+
+def explain(bad: list[Answer], rec: Recorder, start: float) -> list[str]:
+    """The first failed answers, each with what the rollout was doing then (for a message)."""
+    out = []
+    for a in bad[:10]:
+        s = min(rec.samples, key=lambda s: abs(s.t - a.t), default=None)
+        when = (f"{s.phase} step {s.step} weight {s.actual} stable {s.stable} canary "
+                f"{s.canary} endpoints {s.endpoints}") if s else "?"
+        out.append(f"+{a.t - start:.1f}s code {a.code} after {a.ms:.0f} ms ({a.error}); {when}")
+    return out
 
 
 def share(answers: list[Answer], version: str) -> float:

@@ -1,11 +1,12 @@
-"""A real Prometheus (Debian's package) on loopback, scraping every 1s: the tests' emitters
-on the host, and (follow_pods) real pods on the local cluster's real node, through nodelink's
-HTTP proxy: the node's addresses exist only inside its network namespace."""
+"""A real Prometheus on loopback, built from its module with Kubernetes service discovery
+(hack/cluster/build.sh), scraping every 1s: the tests' emitters on the host, and
+(serving_pods_prometheus) the real node's serving pods, discovered through the API server and
+scraped through nodelink's HTTP proxy: the node's addresses exist only inside its network
+namespace."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import threading
@@ -30,13 +31,13 @@ ROOT = Path(__file__).resolve().parents[2]
 RELABEL = ROOT / "charts" / "modelops" / "files" / "serving-relabel.yaml"
 
 
-def built_prometheus() -> str:
-    """Prometheus with Kubernetes service discovery, built from its module by
-    hack/cluster/build.sh (Debian's has none)."""
+def built(tool: str = "prometheus") -> str:
+    """`prometheus` or `promtool`, built from Prometheus's module by hack/cluster/build.sh
+    (Debian's has no Kubernetes service discovery)."""
     env = dict(line.split("=", 1) for line in (ROOT / "hack" / "cluster" / "versions.env")
                .read_text().splitlines() if "=" in line and not line.startswith("#"))
     path = (Path.home() / ".cache" / "modelops" / f"prometheus-{env['PROMETHEUS_MODULE_VERSION']}"
-            / "bin" / "prometheus")
+            / "bin" / tool)
     if not path.exists():
         raise RuntimeError(f"{path} is missing: `make binaries` builds it")
     return str(path)
@@ -64,45 +65,29 @@ def serving_pods_prometheus(workdir: Path, kubeconfig: str, namespace: str) -> P
     the real node, as the chart's PodMonitor would (serving_pods_job)."""
     cluster = json.loads((STATE / "cluster.json").read_text())
     proxy = f"http://127.0.0.1:{cluster['ports']['node_proxy']}"
-    prom = Prometheus(workdir, binary=built_prometheus(),
-                      jobs=[serving_pods_job(kubeconfig, namespace, proxy)])
+    prom = Prometheus(workdir, jobs=[serving_pods_job(kubeconfig, namespace, proxy)])
     prom.start()
     return prom
 
 
 class Prometheus:
-    def __init__(self, workdir: Path, node_proxy: str | None = None,
-                 jobs: list[dict[str, Any]] | None = None, binary: str | None = None) -> None:
-        binary = binary or shutil.which("prometheus")
-        if binary is None:
-            raise RuntimeError("prometheus is not installed: run hack/install-debs.sh "
-                               "(make test does)")
-        self.binary = binary
+    def __init__(self, workdir: Path, jobs: list[dict[str, Any]] | None = None) -> None:
+        self.binary = built()
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = _free_port()
         self.targets_file = self.dir / "targets.json"
-        self.pods_file = self.dir / "pods.json"
         self._targets: dict[str, dict[str, Any]] = {}
-        self._pods: dict[str, dict[str, Any]] = {}
-        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._write_targets()
-        self._write(self.pods_file, {})
-        extra = jobs
-        jobs = [{
+        emitters = {  # the tests' emitters on the host (add_target)
             "job_name": "model-servers",
             "scrape_interval": "1s", "scrape_timeout": "900ms",
             "file_sd_configs": [{"files": [str(self.targets_file)], "refresh_interval": "1s"}],
-        }]
-        if node_proxy:
-            jobs.append({"job_name": "real-node-pods", "scrape_interval": "1s",
-                         "scrape_timeout": "900ms", "proxy_url": node_proxy,
-                         "file_sd_configs": [{"files": [str(self.pods_file)],
-                                              "refresh_interval": "1s"}]})
+        }
         (self.dir / "prometheus.yml").write_text(json.dumps({
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": jobs + list(extra or [])}))
+            "scrape_configs": [emitters, *(jobs or [])]}))
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -120,7 +105,6 @@ class Prometheus:
         wait_for(self.ready, timeout=30, what="Prometheus ready")
 
     def stop(self) -> None:
-        self._stop.set()
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(20)
@@ -151,27 +135,6 @@ class Prometheus:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(groups))
         tmp.replace(path)  # atomic: Prometheus never reads half a file
-
-    def follow_pods(self, kube: Any, namespace: str, port: int = 8080) -> None:
-        """Scrape the serving pods of `namespace` as they come and go (what Kubernetes
-        service discovery does; Debian's Prometheus is built without it), labelled with their
-        namespace, model and version."""
-        def sync() -> None:
-            while not self._stop.wait(1.0):
-                try:
-                    pods = kube.core.list_namespaced_pod(
-                        namespace, label_selector="modelops.io/serving=true").items
-                except Exception:  # the API hiccups; next second
-                    continue
-                found = {f"{p.status.pod_ip}:{port}": {
-                    "namespace": namespace, "pod": p.metadata.name,
-                    "model": p.metadata.labels.get("modelops.io/model", ""),
-                    "version": p.metadata.labels.get("modelops.io/version", "")}
-                    for p in pods if p.status.pod_ip and not p.metadata.deletion_timestamp}
-                if found != self._pods:
-                    self._pods = found
-                    self._write(self.pods_file, found)
-        threading.Thread(target=sync, daemon=True, name="prometheus-pods").start()
 
     def query(self, promql: str) -> list[Any]:
         url = f"{self.address}/api/v1/query?" + urllib.parse.urlencode({"query": promql})

@@ -73,3 +73,16 @@ def test_version_replicas_other_versions_get_none() -> None:
 def test_every_change_is_a_surge(rec: dict[str, object], version: str, canary_ready: int,
                                  replicas: int) -> None:
     assert version_replicas(rec, version, lambda v: canary_ready) == replicas
+
+
+@pytest.mark.parametrize(("ready", "stable", "canary"), [
+    pytest.param({"1": 1, "2": 3}, 2, 3, id="canary-keeps-its-pods-until-the-stable-has-more"),
+    pytest.param({"1": 2, "2": 3}, 2, 2, id="then-gives-back-one-per-ready-stable-pod"),
+    pytest.param({"1": 2, "2": 2}, 2, 2, id="both-at-the-step"),
+    pytest.param({"1": 0, "2": 2}, 2, 2, id="a-missing-stable-never-grows-the-canary"),
+])
+def test_a_step_down_is_a_surge_too(ready: dict[str, int], stable: int, canary: int) -> None:
+    # From 75% (1 stable, 3 canary of 4) down to 50%.
+    rec = record(weight=50)
+    assert version_replicas(rec, "1", ready.__getitem__) == stable
+    assert version_replicas(rec, "2", ready.__getitem__) == canary

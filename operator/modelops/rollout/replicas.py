@@ -28,7 +28,9 @@ def version_replicas(policy: dict[str, Any], version: str, ready: Callable[[str]
         return int(outgoing.get("replicas") or 0)
     s, c = by_name(policy.get("traffic")).replicas(total, policy["weight"] if canary else 0)
     if version == canary:
-        return c
+        # A step down gives pods back to the stable: the canary keeps the ready pods it has
+        # until the stable's are ready to take their share (never grows for a missing stable).
+        return max(c, min(ready(canary), total - ready(stable))) if stable else c
     if version == stable:
         # The stable gives up pods only for canary pods that are ready to take them.
         return max(s, total - min(ready(canary), c)) if canary else s

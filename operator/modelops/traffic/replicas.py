@@ -54,10 +54,11 @@ class ReplicasProvider:
         return actual_weight(s.ready_stable, s.ready_canary)
 
     def reached(self, s: Split, weight: int, total: int) -> bool:
-        # More canary pods than its share (a warm version rolled out again) is more traffic
-        # than asked: not there yet. More stable pods is the surge before they go: fine.
+        # The weight is in effect when the ready pods are exactly the split: more canary pods
+        # (a warm version rolled out again, a step down) or stable pods not yet gone (the
+        # surge before they go) are another weight, and a pause timed from then would be.
         stable, canary = split(total, weight)
-        return s.ready_canary == canary and s.ready_stable >= stable
+        return s.ready_canary == canary and s.ready_stable == stable
 
     def promotable(self, s: Split) -> bool:
         return True

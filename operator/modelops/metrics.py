@@ -34,6 +34,9 @@ ROLLOUTS = Counter(
 MEASUREMENTS = Counter(
     "modelops_analysis_measurements_total", "Analysis measurements by result.", ["result"],
     registry=REGISTRY)
+MONITORING = Counter(
+    "modelops_monitoring_measurements_total", "Measurements of serving versions "
+    "(spec.monitoring) by result.", ["result"], registry=REGISTRY)
 QUEUE_DEPTH = Gauge(
     "modelops_workqueue_depth", "ModelVersions waiting to be reconciled.", registry=REGISTRY)
 TRAINING_ATTEMPTS = Counter(
@@ -45,7 +48,8 @@ TRAINING_SECONDS = Histogram(
 
 # Rollout events worth counting, by the reason the state machine gives them.
 ROLLOUT_EVENTS = {"RolloutStarted": "started", "Promoted": "promoted",
-                  "RolledBack": "rolled_back", "Aborted": "aborted"}
+                  "RolledBack": "rolled_back", "Aborted": "aborted",
+                  "Regression": "regression"}  # the serving version failed monitoring
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import pytest
 
 from modelops.analysis.judge import Sample, judge, overall, render
 from modelops.analysis.prometheus import address_allowed, parse
-from modelops.api.updatepolicy import MetricCheck
+from modelops.api.analysis import MetricCheck
 
 
 def vector(*values: str) -> bytes:

@@ -9,8 +9,8 @@ import pytest
 from modelops.analysis.judge import render
 from modelops.analysis.measure import promql
 from modelops.analysis.templates import NAMES, TEMPLATES, template_query
+from modelops.api.analysis import MetricCheck, Template
 from modelops.api.modelversion import Runtime
-from modelops.api.updatepolicy import MetricCheck, Template
 
 
 def test_every_runtime_preset_has_an_error_rate_and_a_latency() -> None:

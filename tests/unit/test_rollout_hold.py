@@ -67,7 +67,8 @@ def test_rollback_during_a_canary_aborts_it_and_holds_the_stable() -> None:
     sim.step(action="rollback:1")
     st = sim.status
     assert "canaryVersion" not in st and st["stableVersion"] == "1"
-    assert st["hold"] == {"version": "1", "target": "2", "since": st["hold"]["since"]}
+    assert st["hold"] == {"version": "1", "target": "2", "since": st["hold"]["since"],
+                          "reason": "ManualRollback"}
     assert st["history"][0]["outcome"] == "Aborted"
     assert st["history"][0]["reason"] == "ManualRollback"
 

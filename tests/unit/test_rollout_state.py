@@ -59,7 +59,9 @@ class Sim:
         if action:
             self.status["pendingAction"] = action
         d = decide(self.spec, self.status, Observed(self.vs, obs.get("ready", self.ready()),
-                                                     measurement=measurement), self.now)
+                                                     measurement=measurement,
+                                                     monitoring=obs.get("monitoring")),
+                   self.now)
         self.status = d.status
         self.events += d.events
         # The final full-size step and the hand-overs move replicas; they are ready at once

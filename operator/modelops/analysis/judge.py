@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..api.updatepolicy import MetricCheck
+from ..api.analysis import MetricCheck
 
 
 @dataclass(frozen=True)

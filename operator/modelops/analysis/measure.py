@@ -8,8 +8,8 @@ from typing import Any
 
 import aiohttp
 
+from ..api.analysis import MetricCheck
 from ..api.conditions import now_iso
-from ..api.updatepolicy import Analysis, MetricCheck
 from .judge import Sample, judge, render
 from .prometheus import query
 from .templates import template_query
@@ -23,17 +23,18 @@ def promql(check: MetricCheck, runtime: str) -> str | None:
     return check.query
 
 
-async def measure(session: aiohttp.ClientSession, analysis: Analysis, *, model: str,
-                  namespace: str, canary: str, stable: str, now: datetime,
+async def measure(session: aiohttp.ClientSession, checks: list[MetricCheck], address: str, *,
+                  model: str, namespace: str, canary: str, stable: str, now: datetime,
                   timeout: float, runtime: str = "custom") -> list[dict[str, Any]]:
-    checks = analysis.metrics
+    """Each check's query at `address`, judged; `canary` is the version measured (the
+    serving one, when monitoring)."""
 
     async def one(check: MetricCheck) -> Sample:
         q = promql(check, runtime)
         if q is None:  # policy validation says so too; never a pass
             return Sample(None, f"runtime {runtime} has no template {check.template}")
         q = render(q, model=model, namespace=namespace, canary=canary, stable=stable)
-        return await query(session, analysis.prometheus.address, q, timeout)
+        return await query(session, address, q, timeout)
     samples = await asyncio.gather(*(one(c) for c in checks))
     out = []
     for check, sample in zip(checks, samples, strict=True):

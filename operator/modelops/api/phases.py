@@ -36,9 +36,22 @@ class PolicyPhase(StrEnum):
     DEGRADED = "Degraded"
 
 
+class MonitoringPhase(StrEnum):
+    """UpdatePolicy .status.monitoring.phase: how the serving version measures up."""
+
+    WAITING = "Waiting"  # no measurement of this version yet
+    HEALTHY = "Healthy"
+    FAILING = "Failing"  # failed measurements, fewer in a row than failureThreshold
+    REGRESSED = "Regressed"  # failureThreshold reached; the action was taken
+    NO_DATA = "NoData"  # the last measurement had no data: neither a pass nor a failure
+
+
 TONES: dict[str, Tone] = {
     VersionPhase.PENDING: "waiting", VersionPhase.TRAINING: "busy",
     VersionPhase.EVALUATING: "busy", VersionPhase.READY: "ok", VersionPhase.FAILED: "bad",
     PolicyPhase.IDLE: "idle", PolicyPhase.PROGRESSING: "busy", PolicyPhase.PAUSED: "waiting",
     PolicyPhase.PROMOTED: "ok", PolicyPhase.ROLLED_BACK: "bad", PolicyPhase.DEGRADED: "bad",
+    MonitoringPhase.WAITING: "idle", MonitoringPhase.HEALTHY: "ok",
+    MonitoringPhase.FAILING: "waiting", MonitoringPhase.REGRESSED: "bad",
+    MonitoringPhase.NO_DATA: "waiting",
 }

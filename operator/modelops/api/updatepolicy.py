@@ -7,12 +7,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from .analysis import Analysis, AnalysisStatus
 from .common import DNS1035, ApiModel, Conditions, Duration, cel, validations
 from .modelversion import VERSION_PATTERN
+from .monitoring import Monitoring, MonitoringStatus
 from .phases import PolicyPhase
 
 Outcome = Literal["Promoted", "RolledBack", "Aborted"]
-Template = Literal["error-rate", "latency-p99", "latency-mean"]  # analysis.templates
 ACTIONS = ("promote", "promote-full", "abort", "retry", "resume")
 # `rollback:VERSION` holds all traffic on a version that served before without touching spec,
 # which GitOps owns; the hold lasts until the target changes or `retry`.
@@ -108,50 +109,17 @@ class Strategy(ApiModel):
     canary: Canary | None = Field(None, description="Canary rollout in steps.")
 
 
-class PrometheusRef(ApiModel):
-    address: str = Field(description="Base URL of Prometheus; must be in the operator's "
-                         "allow-list.", pattern=r"^https?://.+", max_length=512)
-
-
-class MetricCheck(ApiModel):
-    model_config = {"json_schema_extra": validations(
-        cel("has(self.query) != has(self.template)",
-            "a metric needs exactly one of query or template"),
-        cel("has(self.min) || has(self.max)", "a metric needs min, max or both"),
-        cel("!has(self.min) || !has(self.max) || self.min <= self.max",
-            "metric min must be <= max"),
-    )}
-
-    name: str = Field(description="Metric name shown in status.", pattern=DNS1035, max_length=63)
-    query: str | None = Field(None, description="PromQL returning one number. Variables: "
-                              "{{model}}, {{namespace}}, {{canaryVersion}}, {{stableVersion}}.",
-                              min_length=1, max_length=8192)
-    template: Template | None = Field(
-        None, description="A ready-made query for the canary's runtime preset instead of "
-        "`query`: error-rate (0-1), latency-p99 or latency-mean (seconds); see docs/metrics.md "
-        "for which runtime has which.")
-    window: Duration = Field("1m", description="The rate window of a template's query.")
-    min: float | None = Field(None, description="Lowest passing value.")
-    max: float | None = Field(None, description="Highest passing value.")
-
-
-class Analysis(ApiModel):
-    interval: Duration = Field("30s", description="Time between measurements.")
-    failure_limit: int = Field(2, ge=0, le=100, description="Failed measurements tolerated; one "
-                               "more rolls back.")
-    inconclusive_limit: int = Field(3, ge=0, le=100, description="Inconclusive measurements (no "
-                                    "data, Prometheus unreachable) tolerated; one more pauses.")
-    prometheus: PrometheusRef = Field(description="Where to query.")
-    metrics: list[MetricCheck] = Field(description="Checks run at every interval.", min_length=1,
-                                       max_length=16)
-
-
 class Rollback(ApiModel):
     automatic: bool = Field(True, description="Roll back by itself when analysis fails.")
 
 
 class UpdatePolicySpec(ApiModel):
     """Which version should serve the model, and how traffic moves to it."""
+
+    model_config = {"json_schema_extra": validations(
+        cel("!has(self.monitoring) || has(self.monitoring.prometheus) || has(self.analysis)",
+            "monitoring needs a Prometheus: set monitoring.prometheus or analysis.prometheus"),
+    )}
 
     model: str = Field(description="The model this policy routes; one policy per (namespace, "
                        "model). Immutable.", pattern=DNS1035, max_length=50,
@@ -164,6 +132,8 @@ class UpdatePolicySpec(ApiModel):
     service: ServiceRef | None = Field(None, description="The stable Service clients call.")
     strategy: Strategy | None = Field(None, description="How a new version takes traffic.")
     analysis: Analysis | None = Field(None, description="Metric analysis during every step.")
+    monitoring: Monitoring | None = Field(None, description="Measure the serving version after "
+                                          "its rollout, and act when it regresses.")
     rollback: Rollback | None = Field(None, description="Rollback behaviour.")
     progress_deadline_seconds: int = Field(600, ge=1, description="A step that cannot progress "
                                            "this long fails the rollout.")
@@ -173,25 +143,6 @@ class UpdatePolicySpec(ApiModel):
         "a promotion (running at full size, out of traffic), so that a rollback to it is "
         "instant; 0 scales it down at once.")
     paused: bool = Field(False, description="Hold the rollout where it is.")
-
-
-class MetricResult(ApiModel):
-    name: str = Field(description="Metric name.")
-    value: float | None = Field(None, description="Measured value (absent: no data).")
-    phase: Literal["Successful", "Failed", "Inconclusive", "Error"] = Field(
-        description="Result of this measurement.")
-    time: str | None = Field(None, description="When measured.")
-    message: str | None = Field(None, description="Why inconclusive or failed.", max_length=1024)
-
-
-class AnalysisStatus(ApiModel):
-    phase: Literal["Running", "Successful", "Failed", "Inconclusive"] | None = Field(
-        None, description="Overall result so far.")
-    last_measurement_time: str | None = Field(None, description="When last measured.")
-    failures: int | None = Field(None, description="Failed measurements in this rollout.")
-    inconclusive: int | None = Field(None, description="Inconclusive measurements.")
-    metrics: list[MetricResult] | None = Field(None, description="Latest value per metric.",
-                                               max_length=16)
 
 
 class HistoryEntry(ApiModel):
@@ -212,6 +163,9 @@ class Hold(ApiModel):
                                "autoUpdate's pick) when the hold began; when it changes, the "
                                "hold ends.")
     since: str | None = Field(None, description="When the hold began.")
+    reason: str | None = Field(None, description="ManualRollback (the `rollback:VERSION` "
+                               "action) or MonitoringRegression (spec.monitoring, action "
+                               "Rollback).")
 
 
 class Outgoing(ApiModel):
@@ -263,6 +217,9 @@ class UpdatePolicyStatus(ApiModel):
                                       "previous stable kept warm after a promotion.")
     incoming: Incoming | None = Field(None, description="A version a rollback waits for: "
                                       "traffic moves once its replicas are ready.")
+    monitoring: MonitoringStatus | None = Field(None, description="How the serving version "
+                                                "measures up since its rollout "
+                                                "(spec.monitoring).")
 
 
 def printer_columns() -> list[dict[str, Any]]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..api.analysis import Analysis
 from ..api.phases import PolicyPhase, VersionPhase
-from ..api.updatepolicy import Analysis, UpdatePolicySpec
+from ..api.updatepolicy import UpdatePolicySpec
 from ..rollout.outcomes import ABORTED, ROLLED_BACK
 
 FAILED_OUTCOMES = (ROLLED_BACK, ABORTED)

@@ -29,8 +29,10 @@ def take_rollback(st: UpdatePolicyStatus) -> str | None:
 
 
 def message(h: Hold) -> str:
-    return (f"held on {h.version} by a manual rollback against the target "
-            f"{h.target or '(none)'}; the hold ends when the target changes or on `retry`")
+    by = "a regression in monitoring" if h.reason == "MonitoringRegression" else \
+        "a manual rollback"
+    return (f"held on {h.version} by {by} against the target {h.target or '(none)'}; the "
+            "hold ends when the target changes or on `retry`")
 
 
 def manual_rollback(m: _Machine, version: str, target: Target) -> None:
@@ -56,7 +58,8 @@ def manual_rollback(m: _Machine, version: str, target: Target) -> None:
     if target.version == version:  # the target already agrees: nothing to hold against
         st.hold = None
         return
-    st.hold = Hold(version=version, target=target.version, since=m.stamp)
+    st.hold = Hold(version=version, target=target.version, since=m.stamp,
+                   reason="ManualRollback")
     m.say(PolicyPhase.ROLLED_BACK, message(st.hold))
     m.event("Warning", "Held", message(st.hold))
 

@@ -10,11 +10,13 @@ import kopf
 from pydantic import ValidationError
 
 from .. import metrics
+from ..analysis.judge import overall
 from ..analysis.measure import measure
 from ..analysis.prometheus import address_allowed
 from ..analysis.templates import TEMPLATES, template_query
+from ..api.analysis import MetricCheck
 from ..api.conditions import set_condition
-from ..api.phases import PolicyPhase
+from ..api.phases import MonitoringPhase, PolicyPhase
 from ..api.updatepolicy import (
     ACTIONS,
     ROLLBACK_ACTION,
@@ -28,10 +30,11 @@ from ..kube import UPDATEPOLICIES, ApiError, patch_for
 from ..state import State
 from ..traffic.base import Backend, Provider, Split, stable_service
 from ..traffic.registry import provider_for
+from . import monitor
 from .policy import governing
 from .state import Observed, decide
 from .target import VersionInfo, latest_claims
-from .verdict import measurement_due
+from .verdict import measurement_due, values
 from .window import parse_cron
 
 logger = logging.getLogger(__name__)
@@ -50,27 +53,29 @@ def problems(spec: UpdatePolicySpec, name: str, records: Any, state: State) -> l
             parse_cron(window.schedule)
         except ValueError as e:
             out.append(f"autoUpdate.window.schedule: {e}")
-    if spec.analysis and not address_allowed(spec.analysis.prometheus.address,
-                                             state.settings.prometheus_allow):
-        out.append(f"analysis.prometheus.address {spec.analysis.prometheus.address!r} is not "
-                   "allowed by the operator's settings (MODELOPS_PROMETHEUS_ALLOW)")
+    for field, ref in (("analysis", spec.analysis and spec.analysis.prometheus),
+                       ("monitoring", spec.monitoring and spec.monitoring.prometheus)):
+        if ref and not address_allowed(ref.address, state.settings.prometheus_allow):
+            out.append(f"{field}.prometheus.address {ref.address!r} is not allowed by the "
+                       "operator's settings (MODELOPS_PROMETHEUS_ALLOW)")
     return out
 
 
 def missing_templates(spec: UpdatePolicySpec, versions: dict[str, VersionInfo]) -> list[str]:
-    """Analysis templates that the version this policy rolls out (its target) has no metric
-    for; under autoUpdate the measurement itself says so (never a pass)."""
+    """Analysis and monitoring templates that the version this policy rolls out (its target)
+    has no metric for; under autoUpdate the measurement itself says so (never a pass)."""
     target = versions.get(spec.target_version or "")
-    if spec.analysis is None or target is None:
+    if target is None:
         return []
     out = []
-    for i, check in enumerate(spec.analysis.metrics):
-        if check.template and template_query(target.runtime, check.template,
-                                             check.window) is None:
-            has = ", ".join(sorted(TEMPLATES.get(target.runtime, {}))) or "none"
-            out.append(f"analysis.metrics[{i}].template {check.template}: version "
-                       f"{target.version} runs {target.runtime}, which has no such metric (it "
-                       f"has {has})")
+    for field, block in (("analysis", spec.analysis), ("monitoring", spec.monitoring)):
+        for i, check in enumerate(block.metrics if block else []):
+            if check.template and template_query(target.runtime, check.template,
+                                                 check.window) is None:
+                has = ", ".join(sorted(TEMPLATES.get(target.runtime, {}))) or "none"
+                out.append(f"{field}.metrics[{i}].template {check.template}: version "
+                           f"{target.version} runs {target.runtime}, which has no such metric "
+                           f"(it has {has})")
     return out
 
 
@@ -145,14 +150,17 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     status = UpdatePolicyStatus.model_validate(up.get("status") or {})
     obs = Observed(versions, ready, route)
     if measurement_due(spec, status, now) and spec.analysis and status.canary_version:
-        obs.measurement = await measure(
-            await state.http(), spec.analysis, model=spec.model, namespace=ns,
-            canary=status.canary_version, stable=status.stable_version or "", now=now,
-            timeout=state.settings.prometheus_timeout,
-            runtime=versions[status.canary_version].runtime
-            if status.canary_version in versions else "custom")
+        obs.measurement = await _measure(state, spec.analysis.metrics,
+                                         spec.analysis.prometheus.address, spec, ns,
+                                         status.canary_version, status, versions, now)
         for r in obs.measurement:
             metrics.MEASUREMENTS.labels(r["phase"]).inc()
+    mon = spec.monitoring
+    if mon is not None and monitor.due(spec, status, now) and status.stable_version:
+        address = (mon.prometheus or spec.analysis.prometheus).address  # type: ignore[union-attr]
+        obs.monitoring = await _measure(state, mon.metrics, address, spec, ns,
+                                        status.stable_version, status, versions, now)
+        metrics.MONITORING.labels(overall([r["phase"] for r in obs.monitoring])).inc()
     d = decide(spec, status, obs, now)
     st = d.typed
     shared = bool(st.canary_version or (st.outgoing and st.outgoing.serving))
@@ -167,6 +175,7 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
                           message, gen, now)
     conds = set_condition(conds, "Healthy", healthy, "StableServing" if healthy else phase,
                           message, gen, now)
+    conds = monitoring_condition(conds, spec, st, gen, now)
     await _write(state, up, {**d.status, "conditions": conds, "observedGeneration": gen})
     body = kopf.Body(cast(kopf.RawBody, up))
     for type_, reason, message in d.events:
@@ -174,6 +183,37 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
         if reason in metrics.ROLLOUT_EVENTS:
             metrics.ROLLOUTS.labels(metrics.ROLLOUT_EVENTS[reason]).inc()
     return d.requeue_after
+
+
+async def _measure(state: State, checks: list[MetricCheck], address: str,
+                   spec: UpdatePolicySpec, ns: str, version: str, status: UpdatePolicyStatus,
+                   versions: dict[str, VersionInfo], now: datetime) -> list[dict[str, Any]]:
+    return await measure(
+        await state.http(), checks, address, model=spec.model, namespace=ns, canary=version,
+        stable=status.stable_version or "", now=now, timeout=state.settings.prometheus_timeout,
+        runtime=versions[version].runtime if version in versions else "custom")
+
+
+def monitoring_condition(conds: list[dict[str, Any]], spec: UpdatePolicySpec,
+                         st: UpdatePolicyStatus, gen: int | None,
+                         now: datetime) -> list[dict[str, Any]]:
+    """`Monitoring`: whether the serving version meets its bounds (absent without
+    spec.monitoring)."""
+    if spec.monitoring is None or st.monitoring is None:
+        return [c for c in conds if c.get("type") != "Monitoring"]
+    ms = st.monitoring
+    phase = ms.phase or MonitoringPhase.WAITING
+    ok = phase not in (MonitoringPhase.FAILING, MonitoringPhase.REGRESSED)
+    last = ms.measurements[0] if ms.measurements else None
+    if phase == MonitoringPhase.REGRESSED and ms.last_regression:
+        r = ms.last_regression
+        message = f"{r.version} regressed: {r.message}" + (f"; rolled back to {r.to}"
+                                                            if r.to else "")
+    elif last is not None:
+        message = f"{last.version}: {values(last.metrics)}"
+    else:
+        message = f"watching {ms.version}; first measurement after {spec.monitoring.interval}"
+    return set_condition(conds, "Monitoring", ok, phase, message, gen, now)
 
 
 async def _refuse(state: State, up: dict[str, Any], old: dict[str, Any],

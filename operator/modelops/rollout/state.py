@@ -21,7 +21,7 @@ from ..api.updatepolicy import (
 )
 from ..traffic.base import Backend, Split
 from ..traffic.registry import provider_for
-from . import handover, hold, verdict
+from . import handover, hold, monitor, verdict
 from .outcomes import ABORTED, PROMOTED, ROLLED_BACK
 from .target import Target, VersionInfo, pick_target
 from .verdict import typed
@@ -34,6 +34,7 @@ class Observed:
     ready: dict[str, int] = field(default_factory=dict)  # ready serving replicas per version
     route: dict[str, Any] | None = None  # the traffic provider's route, as last seen
     measurement: list[dict[str, Any]] | None = None  # one analysis round taken just now
+    monitoring: list[dict[str, Any]] | None = None  # one monitoring round taken just now
 
 
 @dataclass
@@ -159,6 +160,7 @@ class _Machine:
                 self.progress()
         else:
             self.steady(target)
+        monitor.watch(self, target)
         leftover = None if self.keep_action else st.pending_action
         st.pending_action = st.pending_action if self.keep_action else None
         if leftover:  # an action that fits nothing now is dropped, not kept for later

@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..analysis.judge import overall
+from ..api.analysis import AnalysisStatus, MetricResult
 from ..api.phases import PolicyPhase
-from ..api.updatepolicy import AnalysisStatus, MetricResult, UpdatePolicySpec, UpdatePolicyStatus
+from ..api.updatepolicy import UpdatePolicySpec, UpdatePolicyStatus
 from .outcomes import ROLLED_BACK
 from .window import parse_duration, parse_time
 
@@ -64,11 +65,11 @@ def analyse(m: _Machine) -> bool:
                 m.event("Normal", "Resumed", "analysis has data again; resuming")
         an.phase = "Running" if verdict == "Successful" else verdict  # type: ignore[assignment]
         if verdict == "Failed":
-            m.event("Warning", "AnalysisFailed", _values(an.metrics) + f" (failure "
+            m.event("Warning", "AnalysisFailed", values(an.metrics) + f" (failure "
                        f"{an.failures} of {a.failure_limit} tolerated)")
     if (an.failures or 0) > a.failure_limit:
         msg = f"analysis failed {an.failures} time(s) (> failureLimit " \
-              f"{a.failure_limit}): {_values(an.metrics or [])}"
+              f"{a.failure_limit}): {values(an.metrics or [])}"
         an.phase = "Failed"
         if m.spec.rollback is None or m.spec.rollback.automatic:
             m.end_rollout(ROLLED_BACK, "AnalysisFailed", msg, PolicyPhase.ROLLED_BACK)
@@ -80,13 +81,13 @@ def analyse(m: _Machine) -> bool:
     if (an.inconclusive or 0) > a.inconclusive_limit and not st.pause_reason:
         st.pause_reason = (f"analysis inconclusive {an.inconclusive} time(s) in a row "
                            f"(> inconclusiveLimit {a.inconclusive_limit}): "
-                           f"{_values(an.metrics or [])}; resumes when data returns")
+                           f"{values(an.metrics or [])}; resumes when data returns")
         m.event("Warning", "Paused", st.pause_reason)
     m.wake_in(parse_duration(a.interval).total_seconds())
     return False
 
 
-def _values(metrics: list[MetricResult]) -> str:
+def values(metrics: list[MetricResult]) -> str:
     parts = []
     for r in metrics:
         shown = "no data" if r.value is None else f"{r.value:g}"

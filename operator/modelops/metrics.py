@@ -88,6 +88,10 @@ class StateCollector(Collector):
         actual = GaugeMetricFamily("modelops_canary_weight_actual",
                                    "Canary weight actually achieved (percent).",
                                    labels=["namespace", "model"])
+        watched = GaugeMetricFamily("modelops_monitoring_phase",
+                                    "1 for the monitoring phase of each policy's serving "
+                                    "version (spec.monitoring).",
+                                    labels=["namespace", "model", "version", "phase"])
         for up in ups:
             st = up.get("status") or {}
             key = [up["metadata"].get("namespace") or "", (up.get("spec") or {}).get("model")
@@ -95,9 +99,13 @@ class StateCollector(Collector):
             phase.add_metric([*key, st.get("phase") or "Unknown"], 1)
             weight.add_metric(key, float(st.get("canaryWeight") or 0))
             actual.add_metric(key, float(st.get("actualCanaryWeight") or 0))
+            ms = st.get("monitoring") or {}
+            if ms.get("version"):
+                watched.add_metric([*key, ms["version"], ms.get("phase") or "Waiting"], 1)
         yield phase
         yield weight
         yield actual
+        yield watched
 
 
 def serve(port: int, source: Callable[[], tuple[list[dict[str, Any]], list[dict[str, Any]]]]

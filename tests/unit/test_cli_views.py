@@ -266,3 +266,26 @@ def test_status_view_says_what_is_handed_over(status: dict[str, Any], expected: 
     st = {"phase": "Promoted", "stableVersion": "2", "observedGeneration": 2, **status}
     s = summary.model_summary("ns", "m", [mv("1"), mv("2")], up(st, targetVersion="2"), NOW)
     assert expected in text(views.status_view(s))
+
+
+def test_status_view_shows_monitoring_its_trend_and_the_last_regression() -> None:
+    metric = {"name": "error-rate", "value": 0.2, "phase": "Failed", "time": "t"}
+    st = {"phase": "RolledBack", "stableVersion": "1", "observedGeneration": 2, "monitoring": {
+        "version": "1", "phase": "Failing", "since": "2026-01-01T11:00:00Z",
+        "lastMeasurementTime": "2026-01-01T11:59:30Z", "consecutiveFailures": 1,
+        "measurements": [{"time": "t3", "version": "1", "phase": "Failed", "metrics": [metric]},
+                         {"time": "t2", "version": "1", "phase": "Successful", "metrics": []},
+                         {"time": "t1", "version": "2", "phase": "Inconclusive", "metrics": []}],
+        "lastRegression": {"time": "2026-01-01T10:59:00Z", "version": "2", "action": "Rollback",
+                           "to": "1", "message": "error-rate=0.5 (Failed)"}}}
+    spec = {"targetVersion": "2", "monitoring": {
+        "interval": "30s", "failureThreshold": 3, "action": "Rollback",
+        "prometheus": {"address": "http://p:9090"},
+        "metrics": [{"name": "error-rate", "template": "error-rate", "max": 0.05}]}}
+    s = summary.model_summary("ns", "m", [mv("1"), mv("2")], up(st, **spec), NOW)
+    out = text(views.status_view(s))
+    for expected in ("monitoring Failing 1", "failures in a row 1/3", "every 30s",
+                     "on regression Rollback", "last measured 30s ago", "trend ?✓✗",
+                     "<= 0.05", "last regression: 2 at 2026-01-01T10:59:00Z, rolled back to 1",
+                     "error-rate=0.5 (Failed)"):
+        assert expected in out, (expected, out)

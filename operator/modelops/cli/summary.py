@@ -105,12 +105,41 @@ def served_before(history: list[dict[str, Any]], version: str) -> bool:
                for h in history)
 
 
-def _analysis_spec(spec: dict[str, Any]) -> Analysis | None:
-    """The analysis settings with the CRD's defaults filled in (limits the user left out)."""
+def _typed_spec(spec: dict[str, Any]) -> UpdatePolicySpec | None:
+    """The spec with the CRD's defaults filled in (limits the user left out)."""
     try:
-        return UpdatePolicySpec.model_validate(spec).analysis
+        return UpdatePolicySpec.model_validate(spec)
     except ValueError:
         return None
+
+
+def _analysis_spec(spec: dict[str, Any]) -> Analysis | None:
+    typed = _typed_spec(spec)
+    return typed.analysis if typed else None
+
+
+def monitoring_summary(spec: dict[str, Any], st: dict[str, Any],
+                       now: datetime) -> dict[str, Any] | None:
+    typed = _typed_spec(spec)
+    mon = typed.monitoring if typed else None
+    ms = st.get("monitoring") or {}
+    if mon is None and not ms:
+        return None
+    thresholds = {m.name: {k: v for k, v in (("min", m.min), ("max", m.max)) if v is not None}
+                  for m in (mon.metrics if mon else [])}
+    last = (ms.get("measurements") or [None])[0] or {}
+    return {
+        "version": ms.get("version"), "phase": ms.get("phase"),
+        "action": mon.action if mon else None, "interval": mon.interval if mon else None,
+        "consecutiveFailures": ms.get("consecutiveFailures") or 0,
+        "failureThreshold": mon.failure_threshold if mon else None,
+        "lastMeasurementAge": age(ms.get("lastMeasurementTime"), now)
+        if ms.get("lastMeasurementTime") else None,
+        "metrics": [{**m, **thresholds.get(m.get("name", ""), {})}
+                    for m in last.get("metrics") or []],
+        "trend": [x.get("phase") for x in ms.get("measurements") or []],
+        "lastRegression": ms.get("lastRegression"),
+    }
 
 
 def version_summary(mv: dict[str, Any], roles: dict[str, str], now: datetime) -> dict[str, Any]:
@@ -173,6 +202,7 @@ def policy_summary(up: dict[str, Any], now: datetime) -> dict[str, Any]:
         "pendingAction": ((up["metadata"].get("annotations") or {}).get(ACTION_ANNOTATION)
                           or st.get("pendingAction")),
         "analysis": analysis,
+        "monitoring": monitoring_summary(spec, st, now),
         "conditions": [{k: c.get(k) for k in ("type", "status", "reason", "message")}
                        | {"age": age(c.get("lastTransitionTime"), now)}
                        for c in st.get("conditions") or []],

@@ -146,6 +146,8 @@ def _policy_nodes(root: Tree, p: dict[str, Any]) -> None:
             steps.add(Text(f"{mark} {i + 1}. {desc}", style=style))
     if p["analysis"]:
         node.add(_analysis(p["analysis"]))
+    if p.get("monitoring"):
+        node.add(_monitoring(p["monitoring"]))
 
 
 def _steps_header(p: dict[str, Any]) -> RenderableType:
@@ -167,13 +169,44 @@ def _analysis(a: dict[str, Any]) -> RenderableType:
     head = Text.assemble(("analysis ", "bold"), styled(a["phase"] or "not started"), counts)
     if not a["metrics"]:
         return head
+    return Group(head, _metrics_table(a["metrics"]))
+
+
+def _metrics_table(metrics: list[dict[str, Any]]) -> Table:
     t = _table("METRIC", "VALUE", "THRESHOLD", "RESULT", "NOTE")
-    for m in a["metrics"]:
+    for m in metrics:
         bounds = " and ".join(x for x in (f">= {m['min']:g}" if "min" in m else "",
                                           f"<= {m['max']:g}" if "max" in m else "") if x)
         t.add_row(m.get("name", "?"), show(m.get("value")), bounds or "-",
                   styled(m.get("phase")), m.get("message") or "")
-    return Group(head, t)
+    return t
+
+
+def _monitoring(mo: dict[str, Any]) -> RenderableType:
+    counts = (f"  failures in a row {mo['consecutiveFailures']}/{show(mo['failureThreshold'])}"
+              f"  every {show(mo['interval'])}  on regression {show(mo['action'])}")
+    if mo["lastMeasurementAge"]:
+        counts += f"  last measured {mo['lastMeasurementAge']} ago"
+    head = Text.assemble(("monitoring ", "bold"), styled(mo["phase"] or "not started"),
+                         f" {show(mo['version'])}" if mo["version"] else "", counts)
+    # Newest last, as a trend reads: one mark per measurement.
+    marks = {"Successful": ("✓", "green"), "Failed": ("✗", "red"),
+             "Inconclusive": ("?", "yellow")}
+    trend = Text("trend ")
+    for phase in reversed(mo["trend"]):
+        mark, style = marks.get(phase, ("·", "dim"))
+        trend.append(mark, style=style)
+    parts: list[RenderableType] = [head]
+    if mo["trend"]:
+        parts.append(trend)
+    if mo["metrics"]:
+        parts.append(_metrics_table(mo["metrics"]))
+    r = mo["lastRegression"]
+    if r:
+        done = f"rolled back to {r['to']}" if r.get("to") else "notified"
+        parts.append(Text(f"last regression: {r['version']} at {r['time']}, {done}: "
+                          f"{r['message']}", style="red"))
+    return Group(*parts)
 
 
 def _versions_table(versions: list[dict[str, Any]]) -> RenderableType:

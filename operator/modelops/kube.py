@@ -24,8 +24,14 @@ USER_AGENT = "modelops-operator"
 
 
 def patch_for(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """A merge patch from old to new; keys that went away become null."""
-    out: dict[str, Any] = {k: v for k, v in new.items() if old.get(k) != v}
+    """A merge patch (RFC 7386) from old to new; keys that went away become null, at any
+    depth (a merge patch merges objects, so a nested key left out would stay)."""
+    out: dict[str, Any] = {}
+    for k, v in new.items():
+        was = old.get(k)
+        if was == v:
+            continue
+        out[k] = patch_for(was, v) if isinstance(was, dict) and isinstance(v, dict) else v
     out.update({k: None for k in old if k not in new})
     return out
 

@@ -37,6 +37,9 @@ MEASUREMENTS = Counter(
 MONITORING = Counter(
     "modelops_monitoring_measurements_total", "Measurements of serving versions "
     "(spec.monitoring) by result.", ["result"], registry=REGISTRY)
+NOTIFICATIONS = Counter(
+    "modelops_notifications_total", "Webhook deliveries by result (sent, failed: retried "
+    "with back-off, dropped: given up).", ["result"], registry=REGISTRY)
 QUEUE_DEPTH = Gauge(
     "modelops_workqueue_depth", "ModelVersions waiting to be reconciled.", registry=REGISTRY)
 TRAINING_ATTEMPTS = Counter(

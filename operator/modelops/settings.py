@@ -27,6 +27,13 @@ class Settings(BaseModel):
     fetch_schemes: list[str] = Field(
         default_factory=lambda: ["s3", "gs", "hf", "http", "https", "oci"],
         description="Artifact URI schemes the fetcher image can download.")
+    webhook_allow: list[str] = Field(
+        default_factory=list,
+        description="Notification webhook URLs (prefixes) receivers may name; empty allows any "
+        "http(s) URL but link-local addresses.")
+    receivers_namespace: str = Field(
+        "", description="Where notification receivers' Secrets live; empty: each policy's own "
+        "namespace (the chart sets its release namespace).")
     prometheus_timeout: float = Field(5.0, description="Seconds one analysis query may take.")
     gpu_resource: str = Field("nvidia.com/gpu", description="Extended resource name for GPUs.")
     peering_lifetime: int = Field(

@@ -12,6 +12,7 @@ import aiohttp
 
 from .cache import Cache
 from .kube import Kube
+from .notify.sender import Sender
 from .settings import Settings
 from .workqueue import WorkQueue
 
@@ -26,6 +27,7 @@ class State:
     # versions whose pods are looked at again later (one timer each), by (namespace, name)
     rechecks: dict[tuple[str, str], asyncio.TimerHandle] = field(default_factory=dict)
     queue: WorkQueue | None = None  # of ModelVersions, (namespace, name); made at startup
+    sender: Sender | None = None  # delivers policies' notifications; made at startup
     # Set once the indexes hold everything that existed at start-up (handlers.sync): until
     # then a reconcile could take a child not yet seen for a missing one.
     synced: asyncio.Event = field(default_factory=asyncio.Event)
@@ -47,6 +49,8 @@ class State:
             task.cancel()
         if self.queue is not None:
             await self.queue.close()
+        if self.sender is not None:
+            await self.sender.close()
         await self.kube.close()
         if self._http is not None:
             await self._http.close()

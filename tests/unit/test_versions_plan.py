@@ -122,6 +122,11 @@ def test_is_subset(want: Any, have: Any, same: bool) -> None:
 
 def test_patch_for_nulls_removed_keys() -> None:
     assert patch_for({"a": 1, "b": 2}, {"a": 1, "c": 3}) == {"c": 3, "b": None}
+    # Nested objects merge, so a key gone inside one is nulled there (else it would stay).
+    old = {"n": {"pending": [1], "sent": 5, "keep": 1}, "l": [1, 2]}
+    new = {"n": {"sent": 6, "keep": 1}, "l": [2]}
+    assert patch_for(old, new) == {"n": {"sent": 6, "pending": None}, "l": [2]}
+    assert patch_for({"n": 1}, {"n": {"a": 1}}) == {"n": {"a": 1}}
 
 
 def test_holder_is_oldest_then_name() -> None:

@@ -10,6 +10,11 @@ def now_iso(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_time(ts: str) -> datetime:
+    """An RFC 3339 time as status keeps it (`...Z`): the inverse of now_iso."""
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
 def set_condition(conditions: list[dict[str, Any]] | None, type_: str, status: bool | str,
                   reason: str, message: str, generation: int | None,
                   now: datetime) -> list[dict[str, Any]]:

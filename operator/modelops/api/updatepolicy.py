@@ -11,6 +11,7 @@ from .analysis import Analysis, AnalysisStatus
 from .common import DNS1035, ApiModel, Conditions, Duration, cel, validations
 from .modelversion import VERSION_PATTERN
 from .monitoring import Monitoring, MonitoringStatus
+from .notifications import NotificationsStatus, Subscription
 from .phases import PolicyPhase
 
 Outcome = Literal["Promoted", "RolledBack", "Aborted"]
@@ -134,6 +135,9 @@ class UpdatePolicySpec(ApiModel):
     analysis: Analysis | None = Field(None, description="Metric analysis during every step.")
     monitoring: Monitoring | None = Field(None, description="Measure the serving version after "
                                           "its rollout, and act when it regresses.")
+    notifications: list[Subscription] | None = Field(
+        None, description="Webhook receivers told about rollouts, rollbacks and regressions.",
+        max_length=16)
     rollback: Rollback | None = Field(None, description="Rollback behaviour.")
     progress_deadline_seconds: int = Field(600, ge=1, description="A step that cannot progress "
                                            "this long fails the rollout.")
@@ -220,6 +224,8 @@ class UpdatePolicyStatus(ApiModel):
     monitoring: MonitoringStatus | None = Field(None, description="How the serving version "
                                                 "measures up since its rollout "
                                                 "(spec.monitoring).")
+    notifications: NotificationsStatus | None = Field(None, description="Notifications not "
+                                                      "yet delivered, and delivery counts.")
 
 
 def printer_columns() -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import kopf
 from .. import metrics
 from ..cache import Cache
 from ..kube import Kube
+from ..notify.sender import Sender
 from ..settings import Settings
 from ..state import State
 from ..versions.reconcile import reconcile_key
@@ -56,6 +57,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.networking.request_timeout = 60
     ours = Settings.from_env()
     memo.state = state = State(settings=ours, kube=Kube(), cache=Cache(rules(ours.gpu_resource)))
+    state.sender = Sender(state.kube, ours, lambda ns, name: state.wake(ns, name).set())
     state.queue = queue = WorkQueue(functools.partial(reconcile_key, state),
                                     state.settings.reconcile_workers, gate=state.synced)
     state.tasks.append(asyncio.create_task(open_gate_when_listed(state)))

@@ -18,11 +18,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from ..api.conditions import now_iso
+from ..api.conditions import now_iso, parse_time
 from ..api.phases import PolicyPhase
 from ..api.updatepolicy import HistoryEntry, Incoming, Outgoing
 from .outcomes import ABORTED, ROLLED_BACK
-from .window import parse_time
 
 if TYPE_CHECKING:
     from .state import _Machine

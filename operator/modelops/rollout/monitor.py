@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..analysis.judge import overall
 from ..api.analysis import MetricResult
+from ..api.conditions import parse_time
 from ..api.monitoring import Measurement, MonitoringStatus, Regression
 from ..api.phases import MonitoringPhase
 from ..api.updatepolicy import Hold, UpdatePolicySpec, UpdatePolicyStatus
+from .hold import message as hold_message
 from .outcomes import PROMOTED
 from .target import Target
 from .verdict import typed, values
-from .window import parse_duration, parse_time
+from .window import parse_duration
 
 if TYPE_CHECKING:
     from .state import _Machine
@@ -127,3 +129,4 @@ def regress(m: _Machine, ms: MonitoringStatus, why: str, target: Target) -> None
     m.fast_rollback(to, REASON, f"monitoring: {ms.version} regressed")
     if target.version != to:
         st.hold = Hold(version=to, target=target.version, since=m.stamp, reason=REASON)
+        m.event("Warning", "Held", hold_message(st.hold))

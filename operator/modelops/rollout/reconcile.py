@@ -27,6 +27,7 @@ from ..api.updatepolicy import (
 from ..desired import needs_apply, stamp
 from ..indexes import Indexes
 from ..kube import UPDATEPOLICIES, ApiError, patch_for
+from ..notify import outbox
 from ..state import State
 from ..traffic.base import Backend, Provider, Split, stable_service
 from ..traffic.registry import provider_for
@@ -161,8 +162,13 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
         obs.monitoring = await _measure(state, mon.metrics, address, spec, ns,
                                         status.stable_version, status, versions, now)
         metrics.MONITORING.labels(overall([r["phase"] for r in obs.monitoring])).inc()
+    subs = spec.notifications or []
+    box, told = outbox.fold(status.notifications,
+                            state.sender.take(ns, name) if state.sender else [], subs, now)
     d = decide(spec, status, obs, now)
     st = d.typed
+    box, dropped = outbox.enqueue(box, subs, d.events, now, details(st))
+    st.notifications = box if box.pending or box.next_id else None
     shared = bool(st.canary_version or (st.outgoing and st.outgoing.serving))
     await _apply_traffic(state, up, spec, provider, _split(versions, ready, route, st),
                          st.canary_weight or 0, shared)
@@ -176,13 +182,21 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     conds = set_condition(conds, "Healthy", healthy, "StableServing" if healthy else phase,
                           message, gen, now)
     conds = monitoring_condition(conds, spec, st, gen, now)
-    await _write(state, up, {**d.status, "conditions": conds, "observedGeneration": gen})
+    written = {**d.status, "conditions": conds, "observedGeneration": gen}
+    await _write(state, up, written)
     body = kopf.Body(cast(kopf.RawBody, up))
-    for type_, reason, message in d.events:
+    for type_, reason, message in d.events + told + dropped:
         kopf.event(body, type=type_, reason=reason, message=message)
         if reason in metrics.ROLLOUT_EVENTS:
             metrics.ROLLOUTS.labels(metrics.ROLLOUT_EVENTS[reason]).inc()
-    return d.requeue_after
+    gone = (box.dropped or 0) - ((status.notifications.dropped if status.notifications
+                                  else None) or 0)
+    if gone:
+        metrics.NOTIFICATIONS.labels("dropped").inc(gone)
+    if state.sender and box.pending:
+        state.sender.send({**up, "status": written}, outbox.heads(box, now))
+    waits = [t for t in (d.requeue_after, outbox.next_due(box, now)) if t is not None]
+    return min(waits) if waits else None
 
 
 async def _measure(state: State, checks: list[MetricCheck], address: str,
@@ -192,6 +206,19 @@ async def _measure(state: State, checks: list[MetricCheck], address: str,
         await state.http(), checks, address, model=spec.model, namespace=ns, canary=version,
         stable=status.stable_version or "", now=now, timeout=state.settings.prometheus_timeout,
         runtime=versions[version].runtime if version in versions else "custom")
+
+
+def details(st: UpdatePolicyStatus) -> dict[str, dict[str, float]]:
+    """The metric values a notification carries, by event reason."""
+    out = {}
+    last = st.history[0] if st.history else None
+    if last and last.reason == "AnalysisFailed" and st.analysis and st.analysis.metrics:
+        out["RolledBack"] = {m.name: m.value for m in st.analysis.metrics if m.value is not None}
+    ms = st.monitoring
+    if ms and ms.measurements:
+        out["Regression"] = {m.name: m.value for m in ms.measurements[0].metrics
+                             if m.value is not None}
+    return out
 
 
 def monitoring_condition(conds: list[dict[str, Any]], spec: UpdatePolicySpec,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..api.conditions import now_iso
+from ..api.conditions import now_iso, parse_time
 from ..api.phases import PolicyPhase, VersionPhase
 from ..api.updatepolicy import (
     AnalysisStatus,
@@ -25,7 +25,7 @@ from . import handover, hold, monitor, verdict
 from .outcomes import ABORTED, PROMOTED, ROLLED_BACK
 from .target import Target, VersionInfo, pick_target
 from .verdict import typed
-from .window import parse_duration, parse_time
+from .window import parse_duration
 
 
 @dataclass
@@ -65,6 +65,7 @@ class _Machine:
         self.stamp = now_iso(now)
         self.retrying = False  # a hold just ended by `retry`
         self.keep_action = False  # a pending action that waits for its moment
+        self.phase_before = status.phase
 
     # -- helpers ---------------------------------------------------------------------------
     def split(self) -> Split:
@@ -268,7 +269,7 @@ class _Machine:
             self.event("Normal", "Resumed", "resumed by the user")
         if spec.paused:
             st.paused_time = st.paused_time or self.stamp
-            self.say(PolicyPhase.PAUSED, "paused: spec.paused is true")
+            self.pause("paused: spec.paused is true")
             return
         if st.paused_time:  # time spent under spec.paused does not count
             held = self.now - parse_time(st.paused_time)
@@ -278,6 +279,11 @@ class _Machine:
             self.say(PolicyPhase.PAUSED, st.pause_reason)
             return
         self.walk_steps()
+
+    def pause(self, why: str) -> None:
+        if self.phase_before != PolicyPhase.PAUSED:  # told once, when the pause begins
+            self.event("Normal", "Paused", why)
+        self.say(PolicyPhase.PAUSED, why)
 
     def observe_weight(self) -> None:
         self.st.actual_canary_weight = self.provider.achieved(self.split())
@@ -303,7 +309,11 @@ class _Machine:
                                f"step {i + 1}/{len(plan)}: canary {self.canary} at "
                                f"{step.set_weight}%")
                     self.observe_weight()
-                done = self.weight_reached(step.set_weight) or self.take_action("promote")
+                reached = self.weight_reached(step.set_weight)
+                done = reached or self.take_action("promote")
+                if reached:
+                    self.event("Normal", "StepReached", f"step {i + 1}/{len(plan)}: canary "
+                               f"{self.canary} at {st.actual_canary_weight}% of traffic")
                 if not done:
                     waited = (self.now - started).total_seconds()
                     if waited > spec.progress_deadline_seconds:
@@ -324,8 +334,7 @@ class _Machine:
                     self.event("Normal", "StepPromoted", f"step {i + 1}/{len(plan)}: pause ended "
                                                      "by promote")
                 elif duration is None:
-                    self.say(PolicyPhase.PAUSED, f"step {i + 1}/{len(plan)}: paused until "
-                             "promoted")
+                    self.pause(f"step {i + 1}/{len(plan)}: paused until promoted")
                     return
                 else:
                     left = (started + parse_duration(duration) - self.now).total_seconds()

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..analysis.judge import overall
 from ..api.analysis import AnalysisStatus, MetricResult
+from ..api.conditions import parse_time
 from ..api.phases import PolicyPhase
 from ..api.updatepolicy import UpdatePolicySpec, UpdatePolicyStatus
 from .outcomes import ROLLED_BACK
-from .window import parse_duration, parse_time
+from .window import parse_duration
 
 if TYPE_CHECKING:
     from .state import _Machine

@@ -10,11 +10,6 @@ from datetime import datetime, timedelta
 _RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]  # minute hour dom month dow (7 = 0)
 
 
-def parse_time(ts: str) -> datetime:
-    """An RFC 3339 time as status keeps it (`...Z`)."""
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
-
-
 def parse_duration(text: str) -> timedelta:
     """`30s`, `5m`, `1h30m`, `250ms` -> timedelta (the CRD's pattern already checked it)."""
     total, num = 0.0, ""

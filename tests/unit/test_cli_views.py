@@ -289,3 +289,16 @@ def test_status_view_shows_monitoring_its_trend_and_the_last_regression() -> Non
                      "<= 0.05", "last regression: 2 at 2026-01-01T10:59:00Z, rolled back to 1",
                      "error-rate=0.5 (Failed)"):
         assert expected in out, (expected, out)
+
+
+def test_status_view_shows_pending_notifications() -> None:
+    st = {"phase": "Promoted", "stableVersion": "2", "observedGeneration": 2, "notifications": {
+        "sent": 14, "nextId": 17, "pending": [
+            {"id": 15, "receiver": "team", "reason": "Regression", "type": "Warning",
+             "message": "m", "time": "t", "attempts": 3, "lastError": "connection refused"},
+            {"id": 16, "receiver": "team", "reason": "RolledBack", "type": "Normal",
+             "message": "m", "time": "t"}]}}
+    s = summary.model_summary("ns", "m", [mv("1"), mv("2")], up(st, targetVersion="2"), NOW)
+    out = text(views.status_view(s))
+    assert ("notifications 14 sent, 2 pending (oldest: Regression to team, 3 failed "
+            "attempt(s): connection refused)") in out, out

@@ -118,6 +118,16 @@ def _analysis_spec(spec: dict[str, Any]) -> Analysis | None:
     return typed.analysis if typed else None
 
 
+def notifications_summary(st: dict[str, Any]) -> dict[str, Any] | None:
+    box = st.get("notifications") or {}
+    if not box:
+        return None
+    pending = box.get("pending") or []
+    return {"pending": len(pending), "sent": box.get("sent") or 0,
+            "dropped": box.get("dropped") or 0, "oldest": pending[0] if pending else None,
+            "lastSentTime": box.get("lastSentTime")}
+
+
 def monitoring_summary(spec: dict[str, Any], st: dict[str, Any],
                        now: datetime) -> dict[str, Any] | None:
     typed = _typed_spec(spec)
@@ -203,6 +213,7 @@ def policy_summary(up: dict[str, Any], now: datetime) -> dict[str, Any]:
                           or st.get("pendingAction")),
         "analysis": analysis,
         "monitoring": monitoring_summary(spec, st, now),
+        "notifications": notifications_summary(st),
         "conditions": [{k: c.get(k) for k in ("type", "status", "reason", "message")}
                        | {"age": age(c.get("lastTransitionTime"), now)}
                        for c in st.get("conditions") or []],

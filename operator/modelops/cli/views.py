@@ -148,6 +148,8 @@ def _policy_nodes(root: Tree, p: dict[str, Any]) -> None:
         node.add(_analysis(p["analysis"]))
     if p.get("monitoring"):
         node.add(_monitoring(p["monitoring"]))
+    if p.get("notifications"):
+        node.add(_notifications(p["notifications"]))
 
 
 def _steps_header(p: dict[str, Any]) -> RenderableType:
@@ -207,6 +209,19 @@ def _monitoring(mo: dict[str, Any]) -> RenderableType:
         parts.append(Text(f"last regression: {r['version']} at {r['time']}, {done}: "
                           f"{r['message']}", style="red"))
     return Group(*parts)
+
+
+def _notifications(n: dict[str, Any]) -> Text:
+    text = Text.assemble(("notifications ", "bold"), f"{n['sent']} sent")
+    if n["dropped"]:
+        text.append(f", {n['dropped']} dropped", style="red")
+    oldest = n["oldest"]
+    if oldest:
+        why = f": {oldest['lastError']}" if oldest.get("lastError") else ""
+        text.append(f", {n['pending']} pending (oldest: {oldest['reason']} to "
+                    f"{oldest['receiver']}, {oldest.get('attempts', 0)} failed "
+                    f"attempt(s){why})", style="yellow" if oldest.get("attempts") else "")
+    return text
 
 
 def _versions_table(versions: list[dict[str, Any]]) -> RenderableType:

@@ -21,8 +21,9 @@ from tests.support.emitter import Emitter
 from tests.support.gitops import Argo
 from tests.support.kube import Kube
 from tests.support.operator import OperatorProcess
-from tests.support.prometheus import Prometheus
+from tests.support.prometheus import Prometheus, serving_pods_prometheus
 from tests.support.waiting import wait_for
+from tests.support.webhook import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,6 +134,27 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
     prom.start()
     yield prom
     prom.stop()
+
+
+@pytest.fixture
+def pods_prometheus(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Prometheus]:
+    """A real Prometheus with Kubernetes service discovery (built from its module) finding
+    the namespace's serving pods through the API server and labelling them by the chart's
+    PodMonitor rules, as kube-prometheus-stack would."""
+    prom = serving_pods_prometheus(tmp_path / "prometheus", kube.kubeconfig, namespace)
+    yield prom
+    prom.stop()
+
+
+@pytest.fixture
+def receiver(kube: Kube, namespace: str) -> Iterator[Receiver]:
+    """A webhook receiver (not started: a test starts it, or leaves it down) and the receiver
+    Secret `team` that names it, in the test's namespace."""
+    r = Receiver()
+    kube.kubectl("create", "secret", "generic", "team", "-n", namespace,
+                 f"--from-literal=url={r.url}")
+    yield r
+    r.stop()
 
 
 @pytest.fixture

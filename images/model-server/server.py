@@ -4,7 +4,9 @@ Open Inference Protocol v2 on $PORT (8080): /v2/health/ready, /v2/models/{model}
 4 numbers in and the iris class out. The model is named $MODELOPS_MODEL and answers with
 model_version $MODELOPS_VERSION (the operator sets both). /metrics has KServe's own metrics
 and http_requests_total{code,handler}; MODELOPS_EXAMPLE_ERROR_RATE (0 to 1) makes that share
-of infer requests fail with a 500, so canary analysis has something real to catch.
+of infer requests fail with a 500, so canary analysis has something real to catch;
+MODELOPS_EXAMPLE_ERROR_AFTER (seconds) holds the failures back that long after the model
+loaded: a version that serves well, then degrades (what monitoring catches).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +49,14 @@ async def count(request: Request, call_next: Any) -> Response:
 
 
 class Iris(Model):
-    def __init__(self, name: str, version: str, model_dir: Path, error_rate: float) -> None:
+    def __init__(self, name: str, version: str, model_dir: Path, error_rate: float,
+                 error_after: float = 0.0) -> None:
         super().__init__(name)
         self.version = version
         self.model_dir = model_dir
-        self.error_rate = error_rate
+        self.error_rate, self.error_after = error_rate, error_after
         self.model: Any = None
+        self.loaded = 0.0
 
     def load(self) -> bool:
         files = sorted(p for p in self.model_dir.rglob("*") if p.is_file()
@@ -66,11 +71,13 @@ class Iris(Model):
             raise SystemExit(f"cannot load {files[0]} as a scikit-learn model: {e}") from e
         log.info("loaded %s (version %s) from %s", self.name, self.version, files[0])
         self.ready = True
+        self.loaded = time.monotonic()
         return True
 
     def predict(self, payload: InferRequest, headers: dict[str, str] | None = None,
                 response_headers: dict[str, str] | None = None) -> InferResponse:
-        if random.random() < self.error_rate:
+        failing = time.monotonic() - self.loaded >= self.error_after
+        if failing and random.random() < self.error_rate:
             raise InferenceError("injected failure (MODELOPS_EXAMPLE_ERROR_RATE)")
         x = np.asarray(payload.inputs[0].as_numpy(), dtype=np.float32).reshape(-1, 4)
         classes = self.model.predict(x).astype(np.int64)
@@ -88,7 +95,8 @@ async def healthz() -> Response:
 model = Iris(os.environ.get("MODELOPS_MODEL") or os.environ.get("MODEL_NAME") or "iris",
              os.environ.get("MODELOPS_VERSION") or os.environ.get("MODEL_VERSION") or "",
              Path(os.environ.get("MODEL_DIR", "/mnt/models")),
-             float(os.environ.get("MODELOPS_EXAMPLE_ERROR_RATE") or 0))
+             float(os.environ.get("MODELOPS_EXAMPLE_ERROR_RATE") or 0),
+             float(os.environ.get("MODELOPS_EXAMPLE_ERROR_AFTER") or 0))
 
 if __name__ == "__main__":
     if not 0 <= model.error_rate <= 1:

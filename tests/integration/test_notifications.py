@@ -4,7 +4,7 @@ is down for a while and an operator killed between a delivery and its record."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,15 +20,6 @@ from tests.support.webhook import Receiver
 pytestmark = pytest.mark.integration
 Emit = Callable[..., Emitter]
 STEPS = {"canary": {"steps": [{"setWeight": 50}, {"pause": {"duration": "2s"}}]}}
-
-
-@pytest.fixture
-def receiver(kube: Kube, namespace: str) -> Iterator[Receiver]:
-    r = Receiver()
-    kube.kubectl("create", "secret", "generic", "team", "-n", namespace,
-                 f"--from-literal=url={r.url}")
-    yield r
-    r.stop()
 
 
 def in_order(got: list[str], want: list[str]) -> bool:

@@ -9,15 +9,11 @@ fewer ready endpoints than the policy's replicas.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.support.kube import Kube
 from tests.support.loadgen import Answer, explain, iris_model, now, share, step_windows, traffic
-from tests.support.prometheus import Prometheus, serving_pods_prometheus
+from tests.support.prometheus import Prometheus
 from tests.support.waiting import wait_for
 
 REPLICAS = 3
@@ -67,16 +63,6 @@ def test_steps_a_crash_a_promotion_and_a_rollback_on_real_traffic(
     assert share([a for a in answers if back + 2 <= a.t < end], "1") == 100
     print(f"real traffic: {len(answers)} answers, 0 failed; per-step shares {checked}; "
           f"min ready endpoints {min(s.endpoints for s in during)}")
-
-
-@pytest.fixture
-def pods_prometheus(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Prometheus]:
-    """A real Prometheus with Kubernetes service discovery (built from its module) finding
-    the namespace's serving pods through the API server and labelling them by the chart's
-    PodMonitor rules, as kube-prometheus-stack would."""
-    prom = serving_pods_prometheus(tmp_path / "prometheus", kube.kubeconfig, namespace)
-    yield prom
-    prom.stop()
 
 
 def test_a_canary_failing_40_percent_is_rolled_back_and_only_its_own_requests_fail(

@@ -56,15 +56,17 @@ while True:
 
 def iris_model(kube: Kube, ns: str, versions: list[str], replicas: int,
                steps: list[Any] | None = None, error_rate: dict[str, float] | None = None,
-               **policy: Any) -> Model:
+               error_after: dict[str, float] | None = None, **policy: Any) -> Model:
     """Versions of the example `iris` model on the real node, light enough that two full sets
     fit beside each other, and a policy of `replicas` replicas with the first one stable and
-    the Service `iris:80` (`error_rate`: version -> MODELOPS_EXAMPLE_ERROR_RATE)."""
+    the Service `iris:80` (`error_rate`: version -> MODELOPS_EXAMPLE_ERROR_RATE; `error_after`:
+    version -> MODELOPS_EXAMPLE_ERROR_AFTER, seconds it serves well first)."""
     url, data = serve_example_model(kube, ns)
     artifact = {"uri": url, "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
     for v in versions:
-        env = [{"name": "MODELOPS_EXAMPLE_ERROR_RATE", "value": str(error_rate[v])}
-               ] if v in (error_rate or {}) else []
+        env = [{"name": f"MODELOPS_EXAMPLE_ERROR_{key}", "value": str(values[v])}
+               for key, values in (("RATE", error_rate or {}), ("AFTER", error_after or {}))
+               if v in values]
         kube.create(ns, model_version(f"iris-v{v}", "iris", v, artifact=artifact, serving={
             "image": EXAMPLE_IMAGE, "port": 8080, "readinessPath": "/v2/health/ready",
             "resources": {"cpu": "100m", "memory": "256Mi"}, "env": env, **on_real_node()}))

@@ -25,6 +25,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [modelops.io]
   resources: [modelversions, updatepolicies]
   verbs: [get, list, watch, patch, update]
+- apiGroups: [modelops.io]  # retraining makes a model's next version
+  resources: [modelversions]
+  verbs: [create]
 - apiGroups: [modelops.io]
   resources: [modelversions/status, updatepolicies/status]
   verbs: [get, patch, update]

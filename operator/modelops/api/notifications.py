@@ -14,6 +14,7 @@ from .common import ApiModel
 NotifyEvent = Literal[
     "RolloutStarted", "StepReached", "Paused", "Promoted", "RolledBack", "Aborted",
     "ProgressDeadlineExceeded", "RollbackFailed", "Held", "Regression", "MonitoringRecovered",
+    "RetrainingStarted", "RetrainingSucceeded", "RetrainingFailed",
 ]
 NOTIFY_EVENTS: tuple[str, ...] = NotifyEvent.__args__  # type: ignore[attr-defined]
 DNS1123 = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"

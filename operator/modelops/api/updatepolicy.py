@@ -13,6 +13,7 @@ from .modelversion import VERSION_PATTERN
 from .monitoring import Monitoring, MonitoringStatus
 from .notifications import NotificationsStatus, Subscription
 from .phases import PolicyPhase
+from .retraining import Retraining, RetrainingStatus
 
 Outcome = Literal["Promoted", "RolledBack", "Aborted"]
 ACTIONS = ("promote", "promote-full", "abort", "retry", "resume")
@@ -138,6 +139,8 @@ class UpdatePolicySpec(ApiModel):
     notifications: list[Subscription] | None = Field(
         None, description="Webhook receivers told about rollouts, rollbacks and regressions.",
         max_length=16)
+    retraining: Retraining | None = Field(None, description="Produce the next version from a "
+                                          "template on a regression or a schedule.")
     rollback: Rollback | None = Field(None, description="Rollback behaviour.")
     progress_deadline_seconds: int = Field(600, ge=1, description="A step that cannot progress "
                                            "this long fails the rollout.")
@@ -226,6 +229,8 @@ class UpdatePolicyStatus(ApiModel):
                                                 "(spec.monitoring).")
     notifications: NotificationsStatus | None = Field(None, description="Notifications not "
                                                       "yet delivered, and delivery counts.")
+    retraining: RetrainingStatus | None = Field(None, description="Retrainings this policy "
+                                                "started, and why.")
 
 
 def printer_columns() -> list[dict[str, Any]]:

@@ -124,6 +124,7 @@ def regress(m: _Machine, ms: MonitoringStatus, why: str, target: Target) -> None
     ms.last_regression = Regression(time=m.stamp, version=ms.version, action=action, to=to,
                                     message=(why + note)[:4096])
     m.event("Warning", "Regression", f"monitoring: {ms.version} regressed: {why}{note}")
+    m.regression = f"{ms.version} regressed: {why}"  # retraining may take it up
     if to is None:
         return
     m.fast_rollback(to, REASON, f"monitoring: {ms.version} regressed")

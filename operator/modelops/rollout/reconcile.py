@@ -26,12 +26,12 @@ from ..api.updatepolicy import (
 )
 from ..desired import needs_apply, stamp
 from ..indexes import Indexes
-from ..kube import UPDATEPOLICIES, ApiError, patch_for
+from ..kube import MODELVERSIONS, UPDATEPOLICIES, ApiError, patch_for
 from ..notify import outbox
 from ..state import State
 from ..traffic.base import Backend, Provider, Split, stable_service
 from ..traffic.registry import provider_for
-from . import monitor
+from . import monitor, retrain
 from .policy import governing
 from .state import Observed, decide
 from .target import VersionInfo, latest_claims
@@ -49,11 +49,13 @@ def problems(spec: UpdatePolicySpec, name: str, records: Any, state: State) -> l
         out.append(f"UpdatePolicy {owner['name']!r} already manages model {spec.model!r}; "
                    "one policy per model")
     window = spec.auto_update.window if spec.auto_update else None
-    if window is not None:
+    for field, cron in (("autoUpdate.window.schedule", window and window.schedule),
+                        ("retraining.schedule", spec.retraining and spec.retraining.schedule)):
         try:
-            parse_cron(window.schedule)
+            if cron:
+                parse_cron(cron)
         except ValueError as e:
-            out.append(f"autoUpdate.window.schedule: {e}")
+            out.append(f"{field}: {e}")
     for field, ref in (("analysis", spec.analysis and spec.analysis.prometheus),
                        ("monitoring", spec.monitoring and spec.monitoring.prometheus)):
         if ref and not address_allowed(ref.address, state.settings.prometheus_allow):
@@ -184,6 +186,7 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     conds = monitoring_condition(conds, spec, st, gen, now)
     written = {**d.status, "conditions": conds, "observedGeneration": gen}
     await _write(state, up, written)
+    await _make_retrained(state, up, spec, st, versions)
     body = kopf.Body(cast(kopf.RawBody, up))
     for type_, reason, message in d.events + told + dropped:
         kopf.event(body, type=type_, reason=reason, message=message)
@@ -206,6 +209,18 @@ async def _measure(state: State, checks: list[MetricCheck], address: str,
         await state.http(), checks, address, model=spec.model, namespace=ns, canary=version,
         stable=status.stable_version or "", now=now, timeout=state.settings.prometheus_timeout,
         runtime=versions[version].runtime if version in versions else "custom")
+
+
+async def _make_retrained(state: State, up: dict[str, Any], spec: UpdatePolicySpec,
+                          st: UpdatePolicyStatus, versions: dict[str, VersionInfo]) -> None:
+    """Create the version a running retraining names, after its run is in status."""
+    run = retrain.running(st.retraining)
+    if run is None or run.version in versions or spec.retraining is None:
+        return
+    ns = up["metadata"]["namespace"]
+    template = await state.kube.get(MODELVERSIONS, ns, spec.retraining.template)
+    if template is not None:  # else the next round ends the run: the template is gone
+        await state.kube.create(retrain.manifest(template, run, up))
 
 
 def details(st: UpdatePolicyStatus) -> dict[str, dict[str, float]]:

@@ -21,7 +21,7 @@ from ..api.updatepolicy import (
 )
 from ..traffic.base import Backend, Split
 from ..traffic.registry import provider_for
-from . import handover, hold, monitor, verdict
+from . import handover, hold, monitor, retrain, verdict
 from .outcomes import ABORTED, PROMOTED, ROLLED_BACK
 from .target import Target, VersionInfo, pick_target
 from .verdict import typed
@@ -66,6 +66,7 @@ class _Machine:
         self.retrying = False  # a hold just ended by `retry`
         self.keep_action = False  # a pending action that waits for its moment
         self.phase_before = status.phase
+        self.regression: str | None = None  # set by monitoring this round
 
     # -- helpers ---------------------------------------------------------------------------
     def split(self) -> Split:
@@ -162,6 +163,7 @@ class _Machine:
         else:
             self.steady(target)
         monitor.watch(self, target)
+        retrain.step(self, self.regression)
         leftover = None if self.keep_action else st.pending_action
         st.pending_action = st.pending_action if self.keep_action else None
         if leftover:  # an action that fits nothing now is dropped, not kept for later

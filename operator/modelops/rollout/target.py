@@ -27,6 +27,7 @@ class VersionInfo:
     port: int = 8080
     service: str = ""
     runtime: str = "custom"  # its serving preset: which analysis templates apply
+    trains: bool = False  # it has spec.training (a retraining template must)
 
     @property
     def ready(self) -> bool:
@@ -76,7 +77,8 @@ def version_info(mv: dict[str, Any]) -> VersionInfo | None:
     except ValidationError:
         return None
     port = resolve(spec.serving).port if spec.serving else 8080
-    info = VersionInfo.from_mv(mv, port, child_name(spec.model, spec.version))
+    info = replace(VersionInfo.from_mv(mv, port, child_name(spec.model, spec.version)),
+                   trains=spec.training is not None)
     return replace(info, runtime=spec.serving.runtime) if spec.serving else info
 
 

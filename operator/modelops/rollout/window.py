@@ -88,3 +88,23 @@ def in_window(schedule: str, duration: str, now: datetime) -> bool:
             return True
         t -= timedelta(minutes=1)
     return False
+
+
+def next_firing(schedule: str, after: datetime, limit_days: int = 400) -> datetime | None:
+    """The first minute strictly after `after` that `schedule` names (None: none within
+    `limit_days`); whole months, days and hours that cannot match are skipped at once."""
+    cron = parse_cron(schedule)
+    t = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    end = after + timedelta(days=limit_days)
+    while t <= end:
+        if t.month not in cron[3]:
+            t = (t.replace(day=1, hour=0, minute=0) + timedelta(days=32)).replace(day=1)
+        elif t.day not in cron[2] or (t.weekday() + 1) % 7 not in cron[4]:
+            t = t.replace(hour=0, minute=0) + timedelta(days=1)
+        elif t.hour not in cron[1]:
+            t = t.replace(minute=0) + timedelta(hours=1)
+        elif t.minute not in cron[0]:
+            t += timedelta(minutes=1)
+        else:
+            return t
+    return None

@@ -1,0 +1,49 @@
+"""Retraining: the policy produces the model's next version from a template ModelVersion when
+the serving version regresses, or on a schedule; the new version's training, evaluation gates
+and the rollout rules decide whether it ever serves."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .common import ApiModel, Duration
+
+DNS1123 = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+
+
+class Retraining(ApiModel):
+    template: str = Field(description="Name of a ModelVersion of this model, in the policy's "
+                          "namespace, whose spec the next version copies (training, "
+                          "evaluation, serving). Its version, and training.outputURI's last "
+                          "segment when it is that version, become the new version string.",
+                          pattern=DNS1123, max_length=253)
+    on_regression: bool = Field(True, description="Retrain when monitoring finds a regression "
+                                "(spec.monitoring).")
+    schedule: str | None = Field(None, description="Also retrain at these times: cron, 5 "
+                                 "fields, UTC, as crontab(5).", max_length=256)
+    min_interval: Duration = Field("1h", description="Least time between the starts of two "
+                                   "retrainings; a trigger sooner is skipped (and said).")
+    history_limit: int = Field(10, ge=1, le=100, description="Retrainings kept in "
+                               "status.retraining.runs.")
+
+
+class RetrainingRun(ApiModel):
+    version: str = Field(description="The version it created.")
+    name: str = Field(description="Its ModelVersion.")
+    reason: str = Field(description="Why: Regression or Schedule.")
+    message: str = Field(description="What triggered it (the metric values, the schedule) and, "
+                         "once ended, how.", max_length=4096)
+    start_time: str = Field(description="When it was triggered.")
+    end_time: str | None = Field(None, description="When its version became Ready or Failed.")
+    outcome: Literal["Running", "Succeeded", "Failed"] = Field(
+        description="Running until its version is Ready (trained, gates passed: Succeeded) or "
+        "Failed (its conditions say why).")
+
+
+class RetrainingStatus(ApiModel):
+    runs: list[RetrainingRun] | None = Field(None, description="Newest first; at most one "
+                                             "Running.", max_length=100)
+    schedule_from: str | None = Field(None, description="Schedule times after this one are "
+                                      "due (the last one acted on).")

@@ -302,3 +302,14 @@ def test_status_view_shows_pending_notifications() -> None:
     out = text(views.status_view(s))
     assert ("notifications 14 sent, 2 pending (oldest: Regression to team, 3 failed "
             "attempt(s): connection refused)") in out, out
+
+
+def test_status_view_shows_the_last_retraining() -> None:
+    st = {"phase": "RolledBack", "stableVersion": "1", "observedGeneration": 2, "retraining": {
+        "runs": [{"version": "r20261201-031500", "name": "m-r20261201-031500",
+                  "reason": "Regression", "message": "2 regressed: error-rate=0.5",
+                  "startTime": "2026-12-01T03:15:00Z", "outcome": "Running"}]}}
+    s = summary.model_summary("ns", "m", [mv("1"), mv("2")], up(st, targetVersion="2"), NOW)
+    out = text(views.status_view(s))
+    assert ("retraining r20261201-031500 Running (Regression, started 2026-12-01T03:15:00Z): "
+            "2 regressed: error-rate=0.5") in out, out

@@ -214,6 +214,7 @@ def policy_summary(up: dict[str, Any], now: datetime) -> dict[str, Any]:
         "analysis": analysis,
         "monitoring": monitoring_summary(spec, st, now),
         "notifications": notifications_summary(st),
+        "retraining": ((st.get("retraining") or {}).get("runs") or [None])[0],
         "conditions": [{k: c.get(k) for k in ("type", "status", "reason", "message")}
                        | {"age": age(c.get("lastTransitionTime"), now)}
                        for c in st.get("conditions") or []],

@@ -22,9 +22,9 @@ TONE_STYLES = {"ok": "green", "busy": "cyan", "waiting": "yellow", "bad": "red",
 # words of analysis, history outcomes and conditions.
 PHASE_STYLES = {
     **{phase: TONE_STYLES[tone] for phase, tone in TONES.items()},
-    "Successful": "green", "True": "green", "Running": "cyan", "InProgress": "cyan",
-    "Inconclusive": "yellow", "Unknown": "yellow", "Aborted": "red", "Error": "red",
-    "False": "red",
+    "Successful": "green", "Succeeded": "green", "True": "green", "Running": "cyan",
+    "InProgress": "cyan", "Inconclusive": "yellow", "Unknown": "yellow", "Aborted": "red",
+    "Error": "red", "False": "red", "Failed": "red",
 }
 
 
@@ -150,6 +150,11 @@ def _policy_nodes(root: Tree, p: dict[str, Any]) -> None:
         node.add(_monitoring(p["monitoring"]))
     if p.get("notifications"):
         node.add(_notifications(p["notifications"]))
+    run = p.get("retraining")
+    if run:
+        node.add(Text.assemble(("retraining ", "bold"), (run["version"], "bold"), " ",
+                               styled(run["outcome"]), f" ({run['reason']}, started "
+                               f"{run['startTime']}): {run['message']}"))
 
 
 def _steps_header(p: dict[str, Any]) -> RenderableType:

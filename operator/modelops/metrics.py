@@ -67,6 +67,36 @@ def reconciling(kind: str) -> Iterator[None]:
         RECONCILE_SECONDS.labels(kind).observe(time.perf_counter() - start)
 
 
+def evaluation_gauges(mvs: list[dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
+    """Each version's latest evaluation: its newest finished scheduled run, else the one
+    before serving; plotted over time, the trend of a model in production."""
+    value = GaugeMetricFamily("modelops_evaluation_metric", "A version's latest evaluation "
+                              "metrics (scheduled runs while it serves).",
+                              labels=["namespace", "model", "version", "metric"])
+    passed = GaugeMetricFamily("modelops_evaluation_passed", "1 when a version's latest "
+                               "evaluation met every gate, else 0.",
+                               labels=["namespace", "model", "version"])
+    runs = GaugeMetricFamily("modelops_evaluation_run", "The number of a version's latest "
+                             "finished scheduled evaluation (0: the one before serving).",
+                             labels=["namespace", "model", "version"])
+    for mv in mvs:
+        ev = (mv.get("status") or {}).get("evaluation") or {}
+        last = next((r for r in ev.get("runs") or [] if r.get("endTime")), ev)
+        if not last.get("metrics") and last.get("passed") is None:
+            continue
+        spec = mv.get("spec") or {}
+        key = [mv["metadata"].get("namespace") or "", str(spec.get("model") or ""),
+               str(spec.get("version") or "")]
+        for name, v in sorted((last.get("metrics") or {}).items()):
+            value.add_metric([*key, name], float(v))
+        if last.get("passed") is not None:
+            passed.add_metric(key, 1.0 if last["passed"] else 0.0)
+        runs.add_metric(key, float(last.get("run") or 0))
+    yield value
+    yield passed
+    yield runs
+
+
 class StateCollector(Collector):
     """Gauges from the current objects; `source` returns (modelversions, updatepolicies)."""
 
@@ -82,6 +112,7 @@ class StateCollector(Collector):
         for name in (*VersionPhase, "Unknown"):
             versions.add_metric([name], by_phase.get(name, 0))
         yield versions
+        yield from evaluation_gauges(mvs)
         phase = GaugeMetricFamily("modelops_updatepolicy_phase",
                                   "1 for the current phase of each UpdatePolicy.",
                                   labels=["namespace", "model", "phase"])

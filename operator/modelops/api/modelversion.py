@@ -182,6 +182,13 @@ class Evaluation(ApiModel):
     node_selector: dict[str, str] | None = Field(None, description="Node labels the pod requires.")
     tolerations: list[Toleration] | None = Field(None, description="Extra tolerations.",
                                                  max_length=32)
+    schedule: str | None = Field(None, description="Run the evaluation again at these times "
+                                 "while the version serves (fresh data, same gates): cron, 5 "
+                                 "fields, UTC; or `@every DURATION`. Each run lands in "
+                                 "status.evaluation.runs; one that fails its gates is a "
+                                 "regression for the policy's monitoring.", max_length=256)
+    history_limit: int = Field(10, ge=1, le=100, description="Scheduled runs kept in "
+                               "status.evaluation.runs.")
 
 
 class ModelVersionSpec(ApiModel):
@@ -236,6 +243,17 @@ class TrainingStatus(ApiModel):
         None, description="Ended attempts, oldest first (the last 50).", max_length=50)
 
 
+class EvaluationRun(ApiModel):
+    run: int = Field(description="Counter of scheduled runs, from 1.")
+    job_name: str = Field(description="Its Job.")
+    start_time: str = Field(description="When it started.")
+    end_time: str | None = Field(None, description="When it ended (absent: running).")
+    metrics: dict[str, float] | None = Field(None, description="Metric -> value it wrote.")
+    passed: bool | None = Field(None, description="Whether every gate held.")
+    message: str | None = Field(None, description="Which gates failed, or why it failed.",
+                                max_length=2048)
+
+
 class EvaluationStatus(ApiModel):
     job_name: str | None = Field(None, description="The evaluation Job.")
     metrics: dict[str, float] | None = Field(None, description="Metric -> value from the "
@@ -243,6 +261,11 @@ class EvaluationStatus(ApiModel):
     passed: bool | None = Field(None, description="Whether every gate held.")
     message: str | None = Field(None, description="Which gates failed, or why evaluation "
                                 "could not run.", max_length=2048)
+    runs: list[EvaluationRun] | None = Field(None, description="Scheduled runs "
+                                             "(spec.evaluation.schedule), newest first.",
+                                             max_length=100)
+    schedule_from: str | None = Field(None, description="Schedule times after this one are due "
+                                      "(when serving began, or the last run started).")
 
 
 class ServingStatus(ApiModel):

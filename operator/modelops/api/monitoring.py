@@ -23,10 +23,12 @@ class Monitoring(ApiModel):
                                    "neither counts nor breaks the row).")
     prometheus: PrometheusRef | None = Field(None, description="Where to query; default: "
                                              "analysis.prometheus.")
-    metrics: list[MetricCheck] = Field(description="Checks run at every interval. In queries "
-                                       "{{canaryVersion}} and {{stableVersion}} both name the "
-                                       "serving version; templates select it.",
-                                       min_length=1, max_length=16)
+    metrics: list[MetricCheck] = Field(default_factory=list, description="Checks run at "
+                                       "every interval. In queries {{canaryVersion}} and "
+                                       "{{stableVersion}} both name the serving version; "
+                                       "templates select it. Empty: only scheduled "
+                                       "evaluations (spec.evaluation.schedule of the version) "
+                                       "count.", max_length=16)
     action: MonitoringAction = Field("Notify", description="On a regression: Notify (a "
                                      "Warning event, the Monitoring condition, notifications) "
                                      "or Rollback (also move all traffic back to the version "
@@ -34,6 +36,9 @@ class Monitoring(ApiModel):
                                      "until the target changes or `retry`).")
     history_limit: int = Field(10, ge=1, le=100, description="Measurements kept in "
                                "status.monitoring.measurements.")
+    evaluations: bool = Field(True, description="A scheduled evaluation of the serving version "
+                              "that fails its gates is a regression (at once, not counted "
+                              "toward failureThreshold).")
 
 
 class Measurement(ApiModel):
@@ -65,3 +70,6 @@ class MonitoringStatus(ApiModel):
                                                    max_length=100)
     last_regression: Regression | None = Field(None, description="The last regression and "
                                                "what was done about it.")
+    last_evaluation_failure: str | None = Field(None, description="The end time of the last "
+                                                "failed scheduled evaluation taken as a "
+                                                "regression (each is taken once).")

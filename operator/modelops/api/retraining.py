@@ -22,7 +22,8 @@ class Retraining(ApiModel):
     on_regression: bool = Field(True, description="Retrain when monitoring finds a regression "
                                 "(spec.monitoring).")
     schedule: str | None = Field(None, description="Also retrain at these times: cron, 5 "
-                                 "fields, UTC, as crontab(5).", max_length=256)
+                                 "fields, UTC, as crontab(5); or `@every DURATION`.",
+                                 max_length=256)
     min_interval: Duration = Field("1h", description="Least time between the starts of two "
                                    "retrainings; a trigger sooner is skipped (and said).")
     history_limit: int = Field(10, ge=1, le=100, description="Retrainings kept in "

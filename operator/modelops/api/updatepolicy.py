@@ -119,8 +119,11 @@ class UpdatePolicySpec(ApiModel):
     """Which version should serve the model, and how traffic moves to it."""
 
     model_config = {"json_schema_extra": validations(
-        cel("!has(self.monitoring) || has(self.monitoring.prometheus) || has(self.analysis)",
-            "monitoring needs a Prometheus: set monitoring.prometheus or analysis.prometheus"),
+        cel("!has(self.monitoring) || !has(self.monitoring.metrics) || "
+            "size(self.monitoring.metrics) == 0 || has(self.monitoring.prometheus) || "
+            "has(self.analysis)",
+            "monitoring metrics need a Prometheus: set monitoring.prometheus or "
+            "analysis.prometheus"),
     )}
 
     model: str = Field(description="The model this policy routes; one policy per (namespace, "

@@ -40,8 +40,8 @@ def due(spec: UpdatePolicySpec, status: UpdatePolicyStatus | dict[str, Any],
     version measures nothing: its metrics' windows still hold the rollout)."""
     st = typed(status)
     ms = st.monitoring
-    if spec.monitoring is None or not watching(st) or ms is None or \
-            ms.version != st.stable_version or ms.since is None:
+    if spec.monitoring is None or not spec.monitoring.metrics or not watching(st) or \
+            ms is None or ms.version != st.stable_version or ms.since is None:
         return False
     last = parse_time(ms.last_measurement_time or ms.since)
     return now - last >= parse_duration(spec.monitoring.interval)
@@ -76,6 +76,13 @@ def watch(m: _Machine, target: Target) -> None:
         fold(m, ms, m.obs.monitoring, target)
         if not watching(st):  # rolled back just now
             return
+    if mon.evaluations and evaluation_failed(m, ms):
+        regress(m, ms, "its scheduled evaluation failed its gates: "
+                f"{m.obs.versions[ms.version or ''].evaluation_message}", target)
+        if not watching(st):
+            return
+    if not mon.metrics:
+        return
     last = parse_time(ms.last_measurement_time or ms.since or m.stamp)
     m.wake_in((last + interval - m.now).total_seconds())
 
@@ -107,6 +114,18 @@ def fold(m: _Machine, ms: MonitoringStatus, taken: list[dict[str, Any]],
             ms.phase = MonitoringPhase.FAILING
             m.event("Warning", "MonitoringFailed", f"{ms.version}: {values(results)} (failure "
                     f"{n} of {mon.failure_threshold} in a row)")
+
+
+def evaluation_failed(m: _Machine, ms: MonitoringStatus) -> bool:
+    """A scheduled evaluation of the watched version that failed since watching began, not
+    taken yet (each failed run is taken once)."""
+    info = m.obs.versions.get(ms.version or "")
+    when = info.evaluation_failed if info else None
+    if when is None or when == ms.last_evaluation_failure or ms.since is None or \
+            parse_time(when) < parse_time(ms.since):
+        return False
+    ms.last_evaluation_failure = when
+    return ms.phase != MonitoringPhase.REGRESSED
 
 
 def regress(m: _Machine, ms: MonitoringStatus, why: str, target: Target) -> None:

@@ -36,7 +36,7 @@ from .policy import governing
 from .state import Observed, decide
 from .target import VersionInfo, latest_claims
 from .verdict import measurement_due, values
-from .window import parse_cron
+from .window import check_schedule, parse_cron
 
 logger = logging.getLogger(__name__)
 ACTION_ANNOTATION = "modelops.io/action"
@@ -49,11 +49,13 @@ def problems(spec: UpdatePolicySpec, name: str, records: Any, state: State) -> l
         out.append(f"UpdatePolicy {owner['name']!r} already manages model {spec.model!r}; "
                    "one policy per model")
     window = spec.auto_update.window if spec.auto_update else None
-    for field, cron in (("autoUpdate.window.schedule", window and window.schedule),
-                        ("retraining.schedule", spec.retraining and spec.retraining.schedule)):
+    for field, cron, check in (
+            ("autoUpdate.window.schedule", window and window.schedule, parse_cron),
+            ("retraining.schedule", spec.retraining and spec.retraining.schedule,
+             check_schedule)):
         try:
             if cron:
-                parse_cron(cron)
+                check(cron)
         except ValueError as e:
             out.append(f"{field}: {e}")
     for field, ref in (("analysis", spec.analysis and spec.analysis.prometheus),

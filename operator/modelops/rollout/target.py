@@ -28,6 +28,9 @@ class VersionInfo:
     service: str = ""
     runtime: str = "custom"  # its serving preset: which analysis templates apply
     trains: bool = False  # it has spec.training (a retraining template must)
+    # Its latest scheduled evaluation failed its gates: when it ended, and why.
+    evaluation_failed: str | None = None
+    evaluation_message: str = ""
 
     @property
     def ready(self) -> bool:
@@ -77,8 +80,14 @@ def version_info(mv: dict[str, Any]) -> VersionInfo | None:
     except ValidationError:
         return None
     port = resolve(spec.serving).port if spec.serving else 8080
+    runs = ((mv.get("status") or {}).get("evaluation") or {}).get("runs") or []
+    last = next((r for r in runs if r.get("endTime")), None)
+    failed = last if last and last.get("passed") is False else None
     info = replace(VersionInfo.from_mv(mv, port, child_name(spec.model, spec.version)),
-                   trains=spec.training is not None)
+                   trains=spec.training is not None,
+                   evaluation_failed=failed["endTime"] if failed else None,
+                   evaluation_message=f"run {failed['run']}: {failed.get('message', '')}"
+                   if failed else "")
     return replace(info, runtime=spec.serving.runtime) if spec.serving else info
 
 

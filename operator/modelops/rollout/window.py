@@ -90,9 +90,28 @@ def in_window(schedule: str, duration: str, now: datetime) -> bool:
     return False
 
 
+EVERY = "@every "
+
+
+def check_schedule(expr: str) -> None:
+    """A cron expression, or `@every DURATION` (as robfig/cron has it); ValueError if not."""
+    if expr.startswith(EVERY):
+        try:
+            seconds = parse_duration(expr[len(EVERY):].strip()).total_seconds()
+        except (KeyError, ValueError):
+            seconds = 0
+        if seconds < 1:
+            raise ValueError(f"{expr!r}: @every needs a duration of at least 1s, e.g. @every 6h")
+        return
+    parse_cron(expr)
+
+
 def next_firing(schedule: str, after: datetime, limit_days: int = 400) -> datetime | None:
-    """The first minute strictly after `after` that `schedule` names (None: none within
-    `limit_days`); whole months, days and hours that cannot match are skipped at once."""
+    """The first time strictly after `after` that `schedule` names (None: none within
+    `limit_days`): `@every D` is `after + D`; for cron, whole months, days and hours that
+    cannot match are skipped at once."""
+    if schedule.startswith(EVERY):
+        return after + parse_duration(schedule[len(EVERY):].strip())
     cron = parse_cron(schedule)
     t = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
     end = after + timedelta(days=limit_days)

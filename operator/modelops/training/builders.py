@@ -180,8 +180,9 @@ def rendezvous_service(mv: dict[str, Any], spec: ModelVersionSpec, step: str) ->
 
 
 def evaluation_job(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str,
-                   settings: Settings) -> dict[str, Any]:
-    """One pod that writes `{"metric": number, ...}` to its termination message."""
+                   settings: Settings, name: str | None = None) -> dict[str, Any]:
+    """One pod that writes `{"metric": number, ...}` to its termination message; `name`: a
+    scheduled run's (kept a day after it ends, its result being in status by then)."""
     e: Evaluation = spec.evaluation  # type: ignore[assignment]
     src = model_source(artifact_uri, spec.artifact.digest if spec.artifact else None,
                        spec.model, spec.version, settings.model_dir, settings.fetcher_image,
@@ -212,10 +213,14 @@ def evaluation_job(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str
         pod["tolerations"] = tol
     if e.node_selector:
         pod["nodeSelector"] = dict(e.node_selector)
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": eval_job_name(spec), "namespace": mv["metadata"]["namespace"],
-                         "labels": lbl, "ownerReferences": [names.owner_reference(mv)]},
-            "spec": {"completions": 1, "parallelism": 1, "backoffLimit": 0,
-                     "template": {"metadata": {"labels": lbl,
-                                               "annotations": dict(e.pod_annotations or {})},
-                                  "spec": pod}}}
+    job: dict[str, Any] = {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name or eval_job_name(spec), "namespace": mv["metadata"]["namespace"],
+                     "labels": lbl, "ownerReferences": [names.owner_reference(mv)]},
+        "spec": {"completions": 1, "parallelism": 1, "backoffLimit": 0,
+                 "template": {"metadata": {"labels": lbl,
+                                           "annotations": dict(e.pod_annotations or {})},
+                              "spec": pod}}}
+    if name:
+        job["spec"]["ttlSecondsAfterFinished"] = 86400
+    return job

@@ -21,6 +21,7 @@ from ..serving import builders, names
 from ..serving.diagnose import Problem
 from ..settings import Settings
 from ..training.plan import Progress, plan_evaluation, plan_training
+from ..training.scheduled import plan_scheduled
 from .validate import NodeInfo, problems
 
 
@@ -167,9 +168,29 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
                               problem.reason if problem else "Progressing", msg, gen, now)
         status.update(phase=VersionPhase.READY if ready else VersionPhase.PENDING,
                       conditions=conds)
+        if ready and replicas > 0:
+            _scheduled_evaluation(mv, spec, artifact_uri or "", observed, settings, now,
+                                  status, out)
     _transitions(old, status, out)
     out.status = status
     return out
+
+
+def _scheduled_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str,
+                          observed: Observed, settings: Settings, now: datetime,
+                          status: dict[str, Any], out: Plan) -> None:
+    """While the version serves, its evaluation runs again on schedule (training.scheduled)."""
+    ev = dict(status.get("evaluation") or (mv.get("status") or {}).get("evaluation") or {})
+    runs = Progress()
+    wait = plan_scheduled(mv, spec, artifact_uri, observed.jobs, observed.eval_output,
+                          settings, now, ev, runs)
+    if wait is None:
+        return
+    status["evaluation"] = ev
+    out.create += runs.create
+    out.events += [Event(*e) for e in runs.events]
+    out.needs_output_of = out.needs_output_of or runs.needs_output_of
+    out.recheck_after = min(out.recheck_after or wait, wait)
 
 
 def _pending_for(conds: list[dict[str, Any]], now: datetime) -> float:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..api.modelversion import ModelVersionSpec, Toleration
 from ..api.quantity import parse_quantity
+from ..rollout.window import check_schedule
 from ..serving.artifact import split_pvc
 from ..settings import Settings
 
@@ -99,6 +100,11 @@ def problems(spec: ModelVersionSpec, settings: Settings,
             out.append("training.steps names must be unique")
     if spec.evaluation:
         images.append(("evaluation.image", spec.evaluation.image))
+        try:
+            if spec.evaluation.schedule:
+                check_schedule(spec.evaluation.schedule)
+        except ValueError as e:
+            out.append(f"evaluation.schedule: {e}")
     for where, image in images:
         out += _image(where, image, settings)
     return out

@@ -168,3 +168,16 @@ def test_compare_rows_mark_differences_and_metric_deltas() -> None:
     assert rows[("artifact", "uri")]["differs"] is True
     sections = [r["section"] for r in compare_rows(a, b)]
     assert sections.index("evaluation results") < sections.index("serving")
+
+
+def test_compare_shows_the_scheduled_evaluation_trend() -> None:
+    def version(*accuracies: float) -> dict[str, Any]:
+        runs = [{"run": i + 1, "endTime": "t", "passed": a >= 0.9, "metrics": {"accuracy": a}}
+                for i, a in enumerate(accuracies)]
+        return {"spec": {}, "status": {"evaluation": {"runs": list(reversed(runs))}}}
+    rows = {(r["section"], r["field"]): r for r in compare_rows(version(0.95, 0.93),
+                                                              version(0.94, 0.9, 0.85))}
+    trend = rows[("scheduled evaluation", "trend.accuracy")]
+    assert (trend["a"], trend["b"]) == ("0.95 > 0.93", "0.94 > 0.9 > 0.85")
+    latest = rows[("scheduled evaluation", "latest.accuracy")]
+    assert latest["delta"] == "-0.08" and rows[("scheduled evaluation", "failed")]["b"] == 1

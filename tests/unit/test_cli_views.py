@@ -313,3 +313,15 @@ def test_status_view_shows_the_last_retraining() -> None:
     out = text(views.status_view(s))
     assert ("retraining r20261201-031500 Running (Regression, started 2026-12-01T03:15:00Z): "
             "2 regressed: error-rate=0.5") in out, out
+
+
+def test_versions_show_their_latest_scheduled_evaluation_and_its_runs() -> None:
+    runs = [{"run": 3, "jobName": "j", "startTime": "t"},
+            {"run": 2, "jobName": "j", "startTime": "t", "endTime": "t", "passed": False,
+             "metrics": {"accuracy": 0.8}},
+            {"run": 1, "jobName": "j", "startTime": "t", "endTime": "t", "passed": True,
+             "metrics": {"accuracy": 0.93}}]
+    s = summary.model_summary("ns", "m", [mv("2", evaluation={
+        "metrics": {"accuracy": 0.95}, "passed": True, "runs": runs})], None, NOW)
+    out = text(views.status_view(s))
+    assert "accuracy=0.8 runs ✓✗" in out, out

@@ -6,7 +6,23 @@ import json
 from typing import Any
 
 # Sections in the order a reader wants them: results first, then how each version is built.
-SECTIONS = ("evaluation results", "status", "artifact", "serving", "training", "evaluation")
+SECTIONS = ("evaluation results", "scheduled evaluation", "status", "artifact", "serving",
+            "training", "evaluation")
+
+
+def latest_runs(status: dict[str, Any]) -> dict[str, Any]:
+    """A version's scheduled evaluation (status.evaluation.runs): the latest finished run's
+    metrics, how many ran and failed, and each metric's trend, oldest first."""
+    runs = [r for r in (status.get("evaluation") or {}).get("runs") or [] if r.get("endTime")]
+    if not runs:
+        return {}
+    out: dict[str, Any] = {"runs": len(runs), "failed": sum(r.get("passed") is False
+                                                              for r in runs)}
+    out.update({f"latest.{k}": v for k, v in (runs[0].get("metrics") or {}).items()})
+    for name in sorted({k for r in runs for k in r.get("metrics") or {}}):
+        out[f"trend.{name}"] = " > ".join(show((r.get("metrics") or {}).get(name))
+                                           for r in reversed(runs))
+    return out
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -50,6 +66,7 @@ def compare_rows(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     sources: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         "evaluation results": ((sa.get("evaluation") or {}).get("metrics") or {},
                                (sb.get("evaluation") or {}).get("metrics") or {}),
+        "scheduled evaluation": (latest_runs(sa), latest_runs(sb)),
         "status": ({"phase": sa.get("phase"),
                     "evaluationPassed": (sa.get("evaluation") or {}).get("passed"),
                     "artifactURI": sa.get("artifactURI")},
@@ -71,5 +88,7 @@ def compare_rows(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
                 continue
             rows.append({"section": section, "field": key, "a": va, "b": vb,
                          "differs": va != vb,
-                         "delta": _delta(va, vb) if section == "evaluation results" else None})
+                         "delta": _delta(va, vb) if section in ("evaluation results",
+                                                                "scheduled evaluation")
+                         else None})
     return rows

@@ -162,6 +162,11 @@ def version_summary(mv: dict[str, Any], roles: dict[str, str], now: datetime) ->
         "phase": st.get("phase"), "role": roles.get(spec.get("version") or "", ""),
         "replicas": serving.get("replicas"), "readyReplicas": serving.get("readyReplicas"),
         "metrics": evaluation.get("metrics") or {}, "evaluationPassed": evaluation.get("passed"),
+        # Scheduled runs while serving, oldest first: True passed, False failed its gates.
+        "evaluationRuns": [r.get("passed") for r in reversed(evaluation.get("runs") or [])
+                           if r.get("endTime")],
+        "latestMetrics": next((r.get("metrics") or {} for r in evaluation.get("runs") or []
+                               if r.get("endTime")), None),
         "description": spec.get("description"),
         "created": mv["metadata"].get("creationTimestamp"),
         "age": age(mv["metadata"].get("creationTimestamp"), now),

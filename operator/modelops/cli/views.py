@@ -236,9 +236,12 @@ def _versions_table(versions: list[dict[str, Any]]) -> RenderableType:
     for v in versions:
         ready = (f"{show(v['readyReplicas'] or 0)}/{show(v['replicas'])}"
                  if v["replicas"] is not None else "-")
-        metrics = ", ".join(f"{k}={show(x)}" for k, x in sorted(v["metrics"].items()))
+        latest = v.get("latestMetrics")
+        metrics = ", ".join(f"{k}={show(x)}" for k, x in sorted((latest or v["metrics"]).items()))
         if v["evaluationPassed"] is False:
             metrics += " (gates failed)"
+        if v.get("evaluationRuns"):  # scheduled runs while serving, newest last
+            metrics += " runs " + "".join("✓" if ok else "✗" for ok in v["evaluationRuns"])
         t.add_row(show(v["version"]), v["name"], styled(v["phase"]), v["role"], ready,
                   metrics or "-", v["age"], v["problem"] or "")
     return t

@@ -242,7 +242,8 @@ def test_alerts_are_valid_promql_on_metrics_the_operator_exports(tmp_path: Path)
     used = set(re.findall(r"modelops_[a-z_]+", path.read_text()))
     alerts = {x["alert"] for g in rule["spec"]["groups"] for x in g["rules"]}  # type: ignore[index]
     assert {"ModelopsRollbackHappened", "ModelopsRolloutStuck", "ModelopsTrainingFailed",
-            "ModelopsServingRegression"} <= alerts
+            "ModelopsServingRegression", "ModelopsEvaluationFailing",
+            "ModelopsNotificationsFailing"} <= alerts
     assert used and used <= names, used - names
 
 

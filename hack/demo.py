@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from tests.support.kube import Kube  # noqa: E402
 from tests.support.operator import OperatorProcess  # noqa: E402
 from tests.support.prometheus import serving_pods_prometheus  # noqa: E402
 from tests.support.rollout import Model  # noqa: E402
+from tests.support.webhook import Receiver  # noqa: E402
 
 KUBECONFIG = ROOT / ".localcluster" / "kubeconfig"
 EXAMPLES = ROOT / "examples"
@@ -115,7 +117,7 @@ class Load:
         return out
 
 
-def iris(version: str, digest: str, error_rate: float = 0) -> str:
+def iris(version: str, digest: str, error_rate: float = 0, error_after: float = 0) -> str:
     text = (EXAMPLES / "iris" / "iris-v1.yaml").read_text()
     text = text.replace("name: iris-v1", f"name: iris-v{version}").replace(
         'version: "1"', f'version: "{version}"').replace("models/iris/1/",
@@ -123,8 +125,10 @@ def iris(version: str, digest: str, error_rate: float = 0) -> str:
     text = text.replace("    credentialsSecret: s3-creds",
                         f"    credentialsSecret: s3-creds\n    digest: {digest}")
     if error_rate:
-        text = text.replace("    port: 8080", "    port: 8080\n    env: [{name: "
-                            f"MODELOPS_EXAMPLE_ERROR_RATE, value: \"{error_rate}\"}}]")
+        env = f"{{name: MODELOPS_EXAMPLE_ERROR_RATE, value: \"{error_rate}\"}}"
+        if error_after:
+            env += f", {{name: MODELOPS_EXAMPLE_ERROR_AFTER, value: \"{error_after}\"}}"
+        text = text.replace("    port: 8080", f"    port: 8080\n    env: [{env}]")
     return text
 
 
@@ -151,10 +155,10 @@ def main() -> int:
         kubectl("get", "nodes", "-L", "modelops.io/node-kind,nvidia.com/gpu.present")
         _, model = node.serve_example_model(kube, NS)
         digest = "sha256:" + hashlib.sha256(model).hexdigest()
-        for v in ("1", "2", "3"):
+        for v in ("1", "2", "3", "4"):
             node.s3_put("models", f"iris/{v}/model.joblib", model)
         note(f"the example iris model ({len(model)} bytes, {digest[:19]}...) uploaded to the "
-             "local S3 server as models/iris/{1,2,3}/")
+             "local S3 server as models/iris/{1,2,3,4}/")
         kubectl("create", "secret", "generic", "s3-creds", "-n", NS,
                 *[f"--from-literal={k}={v}" for k, v in node.s3_env().items()])
         kubectl("apply", "-n", NS, "-f", "-", stdin=iris("1", digest))
@@ -216,6 +220,40 @@ def main() -> int:
         note(load.summary())
         kubectl("get", "up,deploy", "-n", NS, "-l", "modelops.io/model=iris")
         kubectl("describe", "up", "iris", "-n", NS)
+
+        say("6. A regression in production: caught by monitoring, rolled back, and told")
+        receiver = Receiver().start()
+        kubectl("create", "secret", "generic", "team", "-n", NS,
+                f"--from-literal=url={receiver.url}")
+        note(f"a webhook receiver listens on {receiver.url}; Secret `team` names it")
+        m.patch({"scaleDownDelaySeconds": 300, "notifications": [{"receiver": "team"}],
+                 "monitoring": {"interval": "5s", "failureThreshold": 2, "action": "Rollback",
+                                "metrics": [{"name": "error-rate", "template": "error-rate",
+                                             "window": "20s", "max": 0.05}]}})
+        note("the policy now watches the serving version (error-rate every 5s, 2 failures "
+             "in a row roll back) and notifies `team`")
+        kubectl("apply", "-n", NS, "-f", "-", stdin=iris("4", digest, error_rate=0.3,
+                                                         error_after=75))
+        note("version 4 answers well for 75s, then fails 30% of predictions: it passes its "
+             "canary, and degrades in production")
+        watch_mv(kube, "iris-v4", "Ready", timeout=180)
+        m.patch({"targetVersion": "4"})
+        watch_rollout(m, lambda st: st.get("phase") == "Promoted"
+                      and st.get("stableVersion") == "4", timeout=240)
+        note(load.summary())
+        st = watch_monitoring(m, timeout=240)
+        reg = st["monitoring"]["lastRegression"]
+        note(f"regression: {reg['version']} {reg['message']}; traffic back on {reg['to']}")
+        note(load.summary())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "RolledBack" not in receiver.reasons():
+            time.sleep(0.5)
+        for msg in receiver.messages:
+            note(f"webhook got #{msg['id']} {msg['reason']}: {msg['message']}")
+        receiver.stop()
+        subprocess.run([sys.executable, "-m", "modelops.cli.main", "status", "iris", "-n", NS],
+                       env={**os.environ, "PYTHONPATH": str(ROOT / "operator"),
+                            "KUBECONFIG": str(KUBECONFIG)}, check=False)
         say("Done. The cluster keeps running (`make cluster-down` stops it); "
             f"the demo's objects are in namespace {NS}.")
     finally:
@@ -224,6 +262,28 @@ def main() -> int:
         op.stop()
         prom.stop()
     return 0
+
+
+def watch_monitoring(m: Model, timeout: float) -> dict[str, Any]:
+    """Print each monitoring measurement of the serving version until it is rolled back."""
+    seen = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = m.status()
+        ms = st.get("monitoring") or {}
+        last = (ms.get("measurements") or [{}])[0]
+        row = (ms.get("version"), ms.get("phase"), last.get("time"))
+        if row != seen and last:
+            values = ", ".join(f"{x['name']}={x['value']:.3f}" for x in last.get("metrics") or []
+                               if x.get("value") is not None) or "no data"
+            note(f"monitoring {ms.get('version')}: {ms.get('phase')} ({values}; failures in a "
+                 f"row {ms.get('consecutiveFailures')})")
+            seen = row
+        reg = ms.get("lastRegression")
+        if reg and reg.get("to") and st.get("stableVersion") == reg["to"]:
+            return st
+        time.sleep(0.5)
+    raise SystemExit("monitoring did not roll the regression back in time")
 
 
 def watch_reason(kube: Kube, name: str, reason: str, timeout: float = 120) -> None:

@@ -147,6 +147,7 @@ def monitoring_summary(spec: dict[str, Any], st: dict[str, Any],
         if ms.get("lastMeasurementTime") else None,
         "metrics": [{**m, **thresholds.get(m.get("name", ""), {})}
                     for m in last.get("metrics") or []],
+        "measuredVersion": last.get("version"),
         "trend": [x.get("phase") for x in ms.get("measurements") or []],
         "lastRegression": ms.get("lastRegression"),
     }

@@ -207,6 +207,9 @@ def _monitoring(mo: dict[str, Any]) -> RenderableType:
     if mo["trend"]:
         parts.append(trend)
     if mo["metrics"]:
+        if mo.get("measuredVersion") and mo["measuredVersion"] != mo["version"]:
+            parts.append(Text(f"last measured: {mo['measuredVersion']}, before it stopped "
+                              "serving", style="dim"))
         parts.append(_metrics_table(mo["metrics"]))
     r = mo["lastRegression"]
     if r:

@@ -249,6 +249,7 @@ def monitoring_condition(conds: list[dict[str, Any]], spec: UpdatePolicySpec,
     phase = ms.phase or MonitoringPhase.WAITING
     ok = phase not in (MonitoringPhase.FAILING, MonitoringPhase.REGRESSED)
     last = ms.measurements[0] if ms.measurements else None
+    last = last if last is not None and last.version == ms.version else None
     if phase == MonitoringPhase.REGRESSED and ms.last_regression:
         r = ms.last_regression
         message = f"{r.version} regressed: {r.message}" + (f"; rolled back to {r.to}"

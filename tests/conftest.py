@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.emitter import Emitter
-from tests.support.gitops import Argo
+from tests.support.gitops import Argo, GitOpsModel
 from tests.support.kube import Kube
 from tests.support.operator import OperatorProcess
 from tests.support.prometheus import Prometheus, serving_pods_prometheus
@@ -134,6 +134,16 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
     prom.start()
     yield prom
     prom.stop()
+
+
+@pytest.fixture
+def gitops(kube: Kube, operator: OperatorProcess, argocd: Argo, namespace: str,
+           tmp_path: Path) -> Iterator[GitOpsModel]:
+    m = GitOpsModel(kube, argocd, namespace, tmp_path / "repo")
+    m.argocd.synced_at(m.app, m.rev, "Healthy", timeout=120)
+    m.argocd.settled(m.app)
+    yield m
+    m.close()
 
 
 @pytest.fixture

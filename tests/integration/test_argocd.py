@@ -15,7 +15,7 @@ import yaml
 from tests.conftest import USER_ARGOCD_SETTINGS
 from tests.integration.test_cli import cli, ok
 from tests.support.emitter import Emitter
-from tests.support.gitops import Argo, GitRepo, application, slug
+from tests.support.gitops import Argo, GitOpsModel
 from tests.support.kube import Kube
 from tests.support.operator import OperatorProcess
 from tests.support.prometheus import Prometheus
@@ -24,7 +24,6 @@ from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-POLICY = "examples/gitops/sentiment-policy.yaml"
 
 
 def test_health_patch_keeps_the_users_settings(kube: Kube, argocd: Argo) -> None:
@@ -71,65 +70,6 @@ def test_chart_syncs_once_and_stays_synced(kube: Kube, argocd: Argo, tmp_path: P
             kube.kubectl("delete", kind, "-l", "app.kubernetes.io/instance=modelops",
                          check=False)
         kube.kubectl("delete", "namespace", "modelops-system", "--wait=false", check=False)
-
-
-class GitOpsModel:
-    """examples/gitops in a repository of its own, synced by an Application into `ns`."""
-
-    def __init__(self, kube: Kube, argocd: Argo, ns: str, work: Path,
-                 first: Callable[[GitRepo], None] | None = None) -> None:
-        self.kube, self.argocd, self.ns = kube, argocd, ns
-        self.app = slug(f"ex-{ns}")
-        self.repo: GitRepo = argocd.repo(self.app, work)
-        self.repo.copy("examples/gitops")
-        if first:
-            first(self.repo)
-        self.rev = self.repo.commit("examples/gitops")
-        argocd.create(application(self.app, self.repo.url, "examples/gitops", ns))
-
-    def policy(self) -> dict[str, Any]:
-        return (self.kube.get_up(self.ns, "sentiment") or {}).get("status") or {}
-
-    def health(self, kind: str = "UpdatePolicy", name: str = "sentiment") -> tuple[str, str]:
-        return self.argocd.health(self.app, kind, name)
-
-    def git(self, message: str, change: Callable[[dict[str, Any]], None],
-            path: str = POLICY) -> None:
-        self.repo.edit(path, change)
-        self.rev = self.repo.commit(message)
-        self.argocd.synced_at(self.app, self.rev)
-
-    def target(self, version: str) -> None:
-        self.git(f"target {version}", lambda o: o["spec"].update(targetVersion=version))
-
-    def health_until(self, want: str, timeout: float = 90) -> list[str]:
-        """UpdatePolicy health as Argo CD shows it, each change, until `want`; the app must
-        stay Synced at the same revision all along (the operator writes only status)."""
-        seen: list[str] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            sync, rev, _ = self.argocd.summary(self.app)
-            assert (sync, rev) == ("Synced", self.rev), f"drift while rolling out: {sync} {rev}"
-            status = self.health()[0]
-            if not seen or seen[-1] != status:
-                seen.append(status)
-            if status == want:
-                return seen
-            time.sleep(0.3)
-        raise AssertionError(f"never {want}; seen {seen}; status {self.policy()}")
-
-    def close(self) -> None:
-        self.argocd.delete(self.app)
-
-
-@pytest.fixture
-def gitops(kube: Kube, operator: OperatorProcess, argocd: Argo, namespace: str,
-           tmp_path: Path) -> Any:
-    m = GitOpsModel(kube, argocd, namespace, tmp_path / "repo")
-    m.argocd.synced_at(m.app, m.rev, "Healthy", timeout=120)
-    m.argocd.settled(m.app)
-    yield m
-    m.close()
 
 
 def test_example_folder_syncs_healthy_and_walks_a_canary(gitops: GitOpsModel) -> None:

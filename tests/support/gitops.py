@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,55 @@ def application(name: str, repo_url: str, path: str, namespace: str,
 
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:50]
+
+
+POLICY = "examples/gitops/sentiment-policy.yaml"
+
+
+class GitOpsModel:
+    """examples/gitops in a repository of its own, synced by an Application into `ns`."""
+
+    def __init__(self, kube: Kube, argocd: Argo, ns: str, work: Path,
+                 first: Callable[[GitRepo], None] | None = None) -> None:
+        self.kube, self.argocd, self.ns = kube, argocd, ns
+        self.app = slug(f"ex-{ns}")
+        self.repo: GitRepo = argocd.repo(self.app, work)
+        self.repo.copy("examples/gitops")
+        if first:
+            first(self.repo)
+        self.rev = self.repo.commit("examples/gitops")
+        argocd.create(application(self.app, self.repo.url, "examples/gitops", ns))
+
+    def policy(self) -> dict[str, Any]:
+        return (self.kube.get_up(self.ns, "sentiment") or {}).get("status") or {}
+
+    def health(self, kind: str = "UpdatePolicy", name: str = "sentiment") -> tuple[str, str]:
+        return self.argocd.health(self.app, kind, name)
+
+    def git(self, message: str, change: Callable[[dict[str, Any]], None],
+            path: str = POLICY) -> None:
+        self.repo.edit(path, change)
+        self.rev = self.repo.commit(message)
+        self.argocd.synced_at(self.app, self.rev)
+
+    def target(self, version: str) -> None:
+        self.git(f"target {version}", lambda o: o["spec"].update(targetVersion=version))
+
+    def health_until(self, want: str, timeout: float = 90) -> list[str]:
+        """UpdatePolicy health as Argo CD shows it, each change, until `want`; the app must
+        stay Synced at the same revision all along (the operator writes only status)."""
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sync, rev, _ = self.argocd.summary(self.app)
+            assert (sync, rev) == ("Synced", self.rev), f"drift while rolling out: {sync} {rev}"
+            status = self.health()[0]
+            if not seen or seen[-1] != status:
+                seen.append(status)
+            if status == want:
+                return seen
+            time.sleep(0.3)
+        raise AssertionError(f"never {want}; seen {seen}; status {self.policy()}")
+
+    def close(self) -> None:
+        self.argocd.delete(self.app)

@@ -46,10 +46,11 @@ def step(m: _Machine, regression: str | None) -> None:
     """Follow the running retraining, then start one if a regression (its description) or
     the schedule asks for it."""
     spec, st = m.spec.retraining, m.st
+    if st.retraining is not None:
+        follow(m, st.retraining)  # a run started before spec.retraining went still ends
     if spec is None:
         return  # the record stays; nothing new starts
     rs = st.retraining or RetrainingStatus()
-    follow(m, rs)
     wants: list[tuple[str, str]] = []
     if regression is not None and spec.on_regression:
         wants.append(("Regression", regression))

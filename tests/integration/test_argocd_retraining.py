@@ -51,7 +51,8 @@ def test_a_retrained_version_is_neither_drift_nor_pruned(
     gitops.health_until("Degraded")  # held on 1 by the regression, against Git's 2
     st = gitops.policy()
     assert st["stableVersion"] == "1" and st["hold"]["reason"] == "MonitoringRegression"
-    assert "regression in monitoring" in gitops.health()[1]
+    wait_for(lambda: "regression in monitoring" in gitops.health()[1], timeout=30,
+             what=f"the hold in Argo CD's message; now {gitops.health()}")
     [run] = st["retraining"]["runs"]
     mv = wait_for(lambda: gitops.kube.get_mv(gitops.ns, run["name"]), timeout=30,
                   what="the retrained version")

@@ -16,7 +16,7 @@ from ..analysis.judge import overall
 from ..api.analysis import MetricResult
 from ..api.conditions import parse_time
 from ..api.monitoring import Measurement, MonitoringStatus, Regression
-from ..api.phases import MonitoringPhase
+from ..api.phases import MonitoringPhase, PolicyPhase
 from ..api.updatepolicy import Hold, UpdatePolicySpec, UpdatePolicyStatus
 from .hold import message as hold_message
 from .outcomes import PROMOTED
@@ -149,4 +149,5 @@ def regress(m: _Machine, ms: MonitoringStatus, why: str, target: Target) -> None
     m.fast_rollback(to, REASON, f"monitoring: {ms.version} regressed")
     if target.version != to:
         st.hold = Hold(version=to, target=target.version, since=m.stamp, reason=REASON)
+        m.say(PolicyPhase.ROLLED_BACK, hold_message(st.hold))  # as a manual rollback says
         m.event("Warning", "Held", hold_message(st.hold))

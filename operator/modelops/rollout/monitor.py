@@ -108,9 +108,11 @@ def fold(m: _Machine, ms: MonitoringStatus, taken: list[dict[str, Any]],
     else:
         ms.consecutive_failures = (ms.consecutive_failures or 0) + 1
         n = ms.consecutive_failures
-        if n == mon.failure_threshold:
+        if ms.phase == MonitoringPhase.REGRESSED:
+            pass  # acted on once; a success ends it
+        elif n >= mon.failure_threshold:  # >=: the threshold may have been lowered mid-row
             regress(m, ms, f"{values(results)} ({n} failed measurement(s) in a row)", target)
-        elif ms.phase != MonitoringPhase.REGRESSED:
+        else:
             ms.phase = MonitoringPhase.FAILING
             m.event("Warning", "MonitoringFailed", f"{ms.version}: {values(results)} (failure "
                     f"{n} of {mon.failure_threshold} in a row)")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from modelops.api.conditions import parse_time
 from tests.support.emitter import Emitter
 from tests.support.kube import Kube
 from tests.support.manifests import model_version, served
@@ -65,3 +66,25 @@ def test_a_regression_retrains_once_and_the_new_version_is_rolled_out(
     events = kube.core.list_namespaced_event(namespace, field_selector="involvedObject.name=m")
     reasons = [e.reason for e in events.items]
     assert reasons.count("RetrainingStarted") == 1 and "RetrainingSucceeded" in reasons
+
+
+def test_a_schedule_retrains_on_time_once_per_time(
+        kube: Kube, operator: OperatorProcess, namespace: str) -> None:
+    m = Model(kube, namespace)
+    kube.create(namespace, served("m-v1", "m", "1"))
+    kube.create(namespace, model_version(
+        "m-v2", "m", "2", artifact=None, serving={"image": "srv"},
+        training={"image": "ghcr.io/acme/trainer:1", "command": ["python", "train.py"],
+                  "outputURI": "s3://models/m/2/", "nodes": 1, "gpusPerNode": 0}))
+    m.policy(targetVersion="1", replicas=1,
+             retraining={"template": "m-v2", "schedule": "@every 15s", "minInterval": "1s"})
+    m.wait("1 stable", timeout=60, stableVersion="1")
+    runs = wait_for(lambda: len(r := (m.status().get("retraining") or {}).get("runs") or [])
+                    >= 2 and r, timeout=120, what="two scheduled retrainings")
+    assert all(r["reason"] == "Schedule" and "@every 15s" in r["message"] for r in runs)
+    assert runs[1]["outcome"] == "Succeeded", runs  # trained (kwok) and Ready before the next
+    starts = [parse_time(r["startTime"]) for r in runs]
+    assert (starts[0] - starts[1]).total_seconds() >= 15
+    assert m.status()["stableVersion"] == "1"  # a pinned target: the new versions wait
+    for r in runs:
+        assert kube.get_mv(namespace, r["name"]) is not None

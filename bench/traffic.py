@@ -66,12 +66,11 @@ def steps_run(kube: Any, ns: str, op: Any, rate: float) -> dict[str, Any]:
     steps = [{"step": step, "weight": actual, "answers": len(window),
               "share": share(window, "2")}
              for step, actual, window in step_windows(rec, answers, "2", {1, 3}, min_s=10)]
-    during = [s.endpoints for s in rec.samples if t0 <= s.t <= end]
     return {"answers": len(answers), "steps": steps,
             "failed_promotion": bad(answers, t0, promoted + 5),
             "failed_crash": bad(answers, killed, crash_end),
             "failed_manual_rollback": bad(answers, rolled, end),
-            "min_endpoints": min(during)}
+            "min_endpoints": rec.fewest_endpoints(t0, end)}
 
 
 def regression_run(kube: Any, ns: str, rate: float, workdir: Path) -> dict[str, Any]:
@@ -95,12 +94,11 @@ def regression_run(kube: Any, ns: str, rate: float, workdir: Path) -> dict[str, 
     finally:
         prom.stop()
     own = [a for a in answers if a.code == 500]
-    during = [s.endpoints for s in rec.samples if t0 <= s.t <= end]
     return {"answers": len(answers), "canary_errors": len(own),
             "failed_other": bad(answers, t0, end, own=(500,)),
             "errors_s": own[-1].t - own[0].t if own else 0.0,
             "errors_after_rollback_s": own[-1].t - written if own else 0.0,
-            "min_endpoints": min(during)}
+            "min_endpoints": rec.fewest_endpoints(t0, end)}
 
 
 def med(xs: list[float]) -> float:

@@ -50,8 +50,7 @@ def test_a_version_that_degrades_after_promotion_is_rolled_back_and_notified(
     assert all(a.t > promoted for a in own)  # it served well first: errors came later
     assert not [a for a in answers if a.t >= back + 3 and a.code != 200]
     assert share([a for a in answers if a.t >= back + 3], "1") == 100
-    during = [s for s in rec.samples if start <= s.t <= end]
-    assert min(s.endpoints for s in during) >= REPLICAS
+    assert rec.fewest_endpoints(start, end) >= REPLICAS
     got = wait_for(lambda: (r := receiver.reasons()) and "RolledBack" in r and r, timeout=60,
                    what="the receiver told")
     # 1 was no longer warm: the hold is told at once, the rollback once 1's pods are ready.

@@ -91,8 +91,7 @@ def test_a_canary_failing_40_percent_is_rolled_back_and_only_its_own_requests_fa
     assert own and not other, explain(other, rec, start)  # only the canary's own errors
     first, last = own[0].t, own[-1].t
     assert not [a for a in answers if a.t > end - 5 and (a.code != 200 or a.version != "1")]
-    during = [s for s in rec.samples if start <= s.t <= end]
-    assert min(s.endpoints for s in during) >= REPLICAS
+    assert rec.fewest_endpoints(start, end) >= REPLICAS
     print(f"automatic rollback: {len(own)} canary errors of {len(answers)} answers, 0 others; "
           f"errors for {last - first:.1f}s from the first, gone {last - rolled_back:.1f}s "
           "after the rollback was written")
@@ -116,8 +115,7 @@ def test_an_abort_drains_the_canary_without_a_failed_request(
         answers = load.answers(since=start, until=end)
 
     assert not failures(answers), explain(failures(answers), rec, start)
-    during = [s for s in rec.samples if start <= s.t <= end]
-    assert min(s.endpoints for s in during) >= REPLICAS
+    assert rec.fewest_endpoints(start, end) >= REPLICAS
     [(_, actual, window)] = step_windows(rec, [a for a in answers if a.t < aborted], "2", {1},
                                          min_s=8)
     assert actual == st["actualCanaryWeight"] == 33
@@ -146,8 +144,7 @@ def test_a_rollback_to_a_version_scaled_to_zero_brings_it_up_before_it_takes_tra
         answers = load.answers(since=start, until=end)
 
     assert not failures(answers), explain(failures(answers), rec, start)
-    during = [s for s in rec.samples if start <= s.t <= end]
-    assert min(s.endpoints for s in during) >= REPLICAS
+    assert rec.fewest_endpoints(start, end) >= REPLICAS
     # 1 started from nothing: it took a while, and 2 answered everything meanwhile.
     assert back - start > 5
     assert share([a for a in answers if a.t < back - 1], "2") == 100

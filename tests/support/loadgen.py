@@ -196,6 +196,10 @@ class Recorder:
         self._thread.join(timeout=5)
         return self.samples
 
+    def fewest_endpoints(self, t0: float, t1: float) -> int:
+        """The fewest ready endpoints the Service had between `t0` and `t1`."""
+        return min(s.endpoints for s in self.samples if t0 <= s.t <= t1)
+
     def windows(self, key: Any) -> list[tuple[Any, float, float]]:
         """(value, start, end) for each run of samples with the same `key(sample)`."""
         out: list[tuple[Any, float, float]] = []

@@ -1,8 +1,8 @@
 """What every benchmark needs: the cluster, an audited operator identity, process gauges.
 
-The operator runs as the chart's ServiceAccount (dist/install.yaml), whose requests the local
-API server writes to its audit log: that is how requests are counted, by verb and user agent,
-from the API server's side.
+The operator runs as the chart's ServiceAccount (tests/support/identity.py), whose requests
+the local API server writes to its audit log: that is how requests are counted, by verb and
+user agent, from the API server's side.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "operator"), str(ROOT)]
 
+from tests.support.identity import ChartIdentity  # noqa: E402
 from tests.support.kube import Kube  # noqa: E402
 from tests.support.operator import OperatorProcess  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
@@ -64,32 +65,18 @@ def remove_nodes(kube: Kube) -> None:
 
 
 def install_identity(kube: Kube, workdir: Path) -> str:
-    """The chart's namespace, ServiceAccount and RBAC (its Deployment scaled to 0: the
+    """The chart's ServiceAccount and RBAC for a release in the audited namespace (the
     benchmark runs the operator itself); returns a kubeconfig with that account's token."""
     r = kube.kubectl("get", "namespace", NS, "-o", "jsonpath={.status.phase}", check=False)
     if r.stdout == "Terminating":  # a previous run's clean-up is still going
         wait_gone(kube, NS)
-    kube.kubectl("apply", "--server-side", "--force-conflicts", "-f",
-                 str(ROOT / "dist" / "install.yaml"))
-    kube.kubectl("scale", "deployment", "modelops", "-n", NS, "--replicas=0")
-    token = kube.kubectl("create", "token", "modelops", "-n", NS, "--duration=24h"
-                         ).stdout.strip()
-    admin = json.loads(kube.kubectl("config", "view", "--raw", "-o", "json").stdout)
-    cluster_entry = admin["clusters"][0]
-    path = workdir / "operator.kubeconfig"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "clusters": [cluster_entry],
-        "users": [{"name": "sa", "user": {"token": token}}],
-        "contexts": [{"name": "sa", "context": {"cluster": cluster_entry["name"],
-                                                "user": "sa"}}],
-        "current-context": "sa"}))
-    return str(path)
+    identity = ChartIdentity(kube, "modelops", NS)
+    identity.install()
+    return identity.kubeconfig(workdir / "operator.kubeconfig")
 
 
 def remove_identity(kube: Kube) -> None:
-    kube.kubectl("delete", "namespace", NS, "--wait=false", "--ignore-not-found", check=False)
-    for kind in ("clusterrole", "clusterrolebinding"):
-        kube.kubectl("delete", kind, "modelops-cluster", "--ignore-not-found", check=False)
+    ChartIdentity(kube, "modelops", NS).remove()
 
 
 def operator(kubeconfig: str, **env: str) -> OperatorProcess:

@@ -14,14 +14,17 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.emitter import Emitter
 from tests.support.gitops import Argo, GitOpsModel
+from tests.support.identity import ChartIdentity
 from tests.support.kube import Kube
 from tests.support.operator import OperatorProcess
 from tests.support.prometheus import Prometheus, serving_pods_prometheus
+from tests.support.shipped import ShippedOperator
 from tests.support.waiting import wait_for
 from tests.support.webhook import Receiver
 
@@ -84,12 +87,54 @@ def kube(kubeconfig: str) -> Kube:
     return k
 
 
+# The suite's operator acts as the chart's ServiceAccount of this release, with exactly the
+# chart's RBAC; notification receivers are Secrets in its release namespace, as under Helm.
+SUITE_RELEASE, SUITE_NAMESPACE = "suite", "modelops-suite"
+
+
 @pytest.fixture(scope="session")
-def operator(kube: Kube) -> Iterator[OperatorProcess]:
-    op = OperatorProcess(kube.kubeconfig, ROOT / ".localcluster" / "logs")
+def chart_identity(kube: Kube) -> Iterator[ChartIdentity]:
+    identity = ChartIdentity(kube, SUITE_RELEASE, SUITE_NAMESPACE)
+    identity.install()
+    yield identity
+    identity.remove()
+
+
+@pytest.fixture(scope="session")
+def host_operator(kube: Kube, chart_identity: ChartIdentity,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    config = chart_identity.kubeconfig(tmp_path_factory.mktemp("operator") / "kubeconfig")
+    op = OperatorProcess(config, ROOT / ".localcluster" / "logs",
+                         env={"MODELOPS_RECEIVERS_NAMESPACE": chart_identity.namespace})
     op.start()
     yield op
     op.stop()
+    denied = f'User "{chart_identity.user}" cannot'
+    assert denied not in op.log_text(), "the chart's RBAC is missing a permission:\n" + "\n".join(
+        line for line in op.log_text().splitlines() if denied in line)
+
+
+@pytest.fixture
+def operator(host_operator: OperatorProcess) -> OperatorProcess:
+    """The operator the test runs against: a process acting as the chart's ServiceAccount.
+    The real-node end-to-end modules override it with `shipped_operator`."""
+    return host_operator
+
+
+@pytest.fixture(scope="module")
+def shipped_operator(kube: Kube, host_operator: OperatorProcess) -> Iterator[ShippedOperator]:
+    """The operator installed by Helm, in its pod (tests/support/shipped.py), for a module;
+    the process steps aside meanwhile (one operator at a time)."""
+    host_operator.stop()
+    op = ShippedOperator(kube)
+    try:
+        op.install()
+        yield op
+        denied = f'User "system:serviceaccount:{op.namespace}:{op.deployment}" cannot'
+        assert denied not in op.log_text(), "the chart's RBAC is missing a permission"
+    finally:
+        op.uninstall()
+        host_operator.start()
 
 
 @pytest.fixture
@@ -97,6 +142,9 @@ def namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"t-{slug}-{uuid.uuid4().hex[:5]}"
     kube.kubectl("create", "namespace", name)
+    if request.node.get_closest_marker("real_node"):
+        # What runs for real runs as hardened clusters demand: the operator's children too.
+        kube.kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted")
     wait_for(lambda: kube.kubectl("get", "serviceaccount", "default", "-n", name,
                                   check=False).returncode == 0, what="default ServiceAccount")
     yield name
@@ -157,14 +205,17 @@ def pods_prometheus(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Prom
 
 
 @pytest.fixture
-def receiver(kube: Kube, namespace: str) -> Iterator[Receiver]:
+def receiver(kube: Kube, namespace: str, operator: Any) -> Iterator[Receiver]:
     """A webhook receiver (not started: a test starts it, or leaves it down) and the receiver
-    Secret `team` that names it, in the test's namespace."""
-    r = Receiver()
-    kube.kubectl("create", "secret", "generic", "team", "-n", namespace,
-                 f"--from-literal=url={r.url}")
+    Secret `receiver.name` that names it where the operator reaches it, in the operator's
+    release namespace (the chart's Role lets it read Secrets there and nowhere else)."""
+    r = Receiver(name=f"team-{namespace[-5:]}")
+    url = operator.reach(namespace, "receiver", r.port) + "/hook"
+    kube.kubectl("create", "secret", "generic", r.name, "-n", operator.receivers_namespace,
+                 f"--from-literal=url={url}")
     yield r
     r.stop()
+    kube.kubectl("delete", "secret", r.name, "-n", operator.receivers_namespace, check=False)
 
 
 @pytest.fixture

@@ -146,6 +146,8 @@ class Cluster:
     def up(self, nodes: int = 4, gpu_nodes: int = 2) -> None:
         if self.running():
             log(f"already running; kubeconfig at {self.kubeconfig}")
+            if realnode.enabled():  # never yesterday's images: load what was rebuilt since
+                realnode.RealNode(self, CACHE).load_images()
             return
         self.down(quiet=True)
         bins = ensure_binaries()

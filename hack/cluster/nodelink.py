@@ -149,13 +149,14 @@ async def serve(a: argparse.Namespace) -> None:
     node_ns = os.open(a.netns, os.O_RDONLY) if a.netns else None
     link = Link(node_ns)
     servers = []
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(a.egress)
-    old = os.umask(0o077)  # the socket reaches every pod: root only
-    try:
-        servers.append(await asyncio.start_unix_server(link.connect_proxy, path=a.egress))
-    finally:
-        os.umask(old)
+    if a.egress:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(a.egress)
+        old = os.umask(0o077)  # the socket reaches every pod: root only
+        try:
+            servers.append(await asyncio.start_unix_server(link.connect_proxy, path=a.egress))
+        finally:
+            os.umask(old)
     if a.http_proxy:
         servers.append(await asyncio.start_server(link.connect_proxy, *hostport(a.http_proxy)))
     for rule in a.forward_in_node:
@@ -175,7 +176,8 @@ async def serve(a: argparse.Namespace) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--egress", required=True, help="Unix socket of the CONNECT proxy")
+    ap.add_argument("--egress", help="Unix socket of the CONNECT proxy (none: only forward, "
+                    "as tests do to show pods a server of theirs)")
     ap.add_argument("--http-proxy", help="HOST:PORT on the host's loopback for the same proxy "
                     "over TCP, with plain-HTTP proxy requests too")
     ap.add_argument("--netns", help="the node's network namespace (a /run/netns path)")

@@ -100,10 +100,15 @@ bud() {
 }
 
 # The sandbox ("pause") container: the program Kubernetes ships in its module, static.
-build_pause() {
+pause_source() {
   local src
   src=$(cd "$root" && GOTOOLCHAIN=local go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/build/pause/linux/pause.c
   [ -f "$src" ] || die "pause.c not found in k8s.io/kubernetes@$K8S_VERSION"
+  echo "$src"
+}
+
+build_pause() {
+  local src; src=$(pause_source)
   local k; k=$(key pause "$src")
   if fresh pause "$k"; then say "pause: cached"; return; fi
   local tmp; tmp=$(mktemp -d)
@@ -130,12 +135,32 @@ one_binary() {  # one_binary NAME FILE PATH USER KEY: an image holding one stati
   export_image "$1" "localhost/modelops/$1:dev" "$5"
 }
 
+# A one-file image whose content is MODELOPS_PROBE_TOKEN: tests/integration/test_images.py
+# rebuilds it to show that the node runs the image last built, not one loaded before.
+build_probe() {
+  local k tmp
+  k=$(key probe "${MODELOPS_PROBE_TOKEN:?}")
+  if fresh probe "$k"; then say "probe: cached"; return; fi
+  tmp=$(mktemp -d)
+  gcc -Os -static -o "$tmp/pause" "$(pause_source)" && strip "$tmp/pause"
+  printf '%s\n' "$MODELOPS_PROBE_TOKEN" > "$tmp/token"
+  local c
+  c=$("${BUILDAH[@]}" from scratch)
+  "${BUILDAH[@]}" copy -q "$c" "$tmp/pause" /pause >/dev/null
+  "${BUILDAH[@]}" copy -q "$c" "$tmp/token" /token >/dev/null
+  "${BUILDAH[@]}" config --entrypoint '["/pause"]' --user 65532 "$c"
+  "${BUILDAH[@]}" commit -q --rm "$c" "localhost/modelops/probe:dev" >/dev/null
+  export_image probe "localhost/modelops/probe:dev" "$k"
+  rm -rf "$tmp"
+}
+
 want=${*:-pause coredns operator fetcher model-server trainer}
 for name in $want; do
   case $name in
     pause) build_pause ;;
     coredns) build_coredns ;;
     base) build_base ;;
+    probe) build_probe ;;
     operator) bud operator "$root" "$root/Dockerfile" "$root/pyproject.toml" "$root/README.md" "$root/operator" ;;
     *) [ -f "$root/images/$name/Dockerfile" ] || die "unknown image $name"
        bud "$name" "$root/images/$name" "$root/images/$name/Dockerfile" "$root/images/$name" ;;

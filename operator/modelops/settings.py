@@ -36,6 +36,13 @@ class Settings(BaseModel):
         "namespace (the chart sets its release namespace).")
     prometheus_timeout: float = Field(5.0, description="Seconds one analysis query may take.")
     gpu_resource: str = Field("nvidia.com/gpu", description="Extended resource name for GPUs.")
+    default_cpu: str = Field("100m", description="CPU request of a serving, training or "
+                             "evaluation container whose spec gives none.")
+    default_memory: str = Field("256Mi", description="Memory request of a container whose spec "
+                                "gives no memory (and whose runtime preset has no default).")
+    default_memory_limit: str = Field("2Gi", description="Memory limit of such a container.")
+    fetcher_memory_limit: str = Field("1Gi", description="Memory limit of the artifact "
+                                      "fetcher (it streams to disk).")
     peering_lifetime: int = Field(
         20, ge=5, description="HA only: seconds a replica's peering record stays valid; a "
         "standby takes over at most this long after the active replica dies.")

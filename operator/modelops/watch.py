@@ -5,6 +5,7 @@ these (handlers/), so what an event does is read here, in one place.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,8 @@ from .indexes import values
 from .serving.names import MODEL, child_name
 from .state import State
 from .versions.reconcile import enqueue
+
+logger = logging.getLogger(__name__)
 
 
 def version_event(state: State, type: str | None, body: Mapping[str, Any]) -> None:
@@ -75,6 +78,9 @@ def route_event(state: State, type: str | None, body: Mapping[str, Any]) -> None
     if not state.cache.file(type, body).news:
         return
     for policy in values(state.cache.indexes.up_by_route, (body.get("kind"), ns, meta["name"])):
+        # Someone else's edit of a route we steer: said, so a fight over it shows in the log.
+        logger.info("%s/%s: %s %s changed outside the operator; its policy %s looks again",
+                    ns, policy, body.get("kind"), meta["name"], policy)
         state.wake(ns, policy).set()
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.kube import Kube
+from tests.support.identity import ChartIdentity
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,8 @@ def test_installs_the_wheel_and_runs_as_non_root() -> None:
     assert user.split(":")[0] not in ("0", "root") and int(user.split(":")[0]) >= 1000
 
 
-def test_the_entrypoint_starts_the_operator(kube: Kube, tmp_path: Path) -> None:
+def test_the_entrypoint_starts_the_operator(chart_identity: ChartIdentity, tmp_path: Path
+                                           ) -> None:
     entry = json.loads([r for w, r in instructions() if w == "ENTRYPOINT"][-1])
     assert entry[:4] == ["kopf", "run", "-m", "modelops.handlers"]
     with socket.socket() as s:
@@ -69,7 +70,8 @@ def test_the_entrypoint_starts_the_operator(kube: Kube, tmp_path: Path) -> None:
     # Same arguments; only the liveness address moves to a free loopback port, and --standalone
     # keeps this short run from touching the test suite's operator.
     argv = [a.replace("0.0.0.0:8080", f"127.0.0.1:{port}") for a in entry[1:]]
-    env = {**os.environ, "KUBECONFIG": kube.kubeconfig, "PYTHONPATH": str(ROOT / "operator"),
+    env = {**os.environ, "KUBECONFIG": chart_identity.kubeconfig(tmp_path / "kubeconfig"),
+           "PYTHONPATH": str(ROOT / "operator"),
            "MODELOPS_METRICS_PORT": "0"}
     log = tmp_path / "entrypoint.log"
     with open(log, "wb") as out:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.identity import ChartIdentity
 from tests.support.kube import Kube
 from tests.support.manifests import served
 from tests.support.operator import OperatorProcess
@@ -20,6 +21,15 @@ LIFETIME = 5  # seconds; the chart's default is 20
 
 def phase(kube: Kube, ns: str, name: str) -> str | None:
     return ((kube.get_mv(ns, name) or {}).get("status") or {}).get("phase")
+
+
+@pytest.fixture(scope="module")
+def ha_kubeconfig(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The chart's identity with ha.enabled: the replicas act with the RBAC it grants."""
+    identity = ChartIdentity(kube, "suite-ha", "modelops-suite-ha", "--set", "ha.enabled=true")
+    identity.install()
+    yield identity.kubeconfig(tmp_path_factory.mktemp("ha") / "kubeconfig")
+    identity.remove()
 
 
 @pytest.fixture
@@ -37,16 +47,17 @@ def peering(kube: Kube, operator: OperatorProcess, namespace: str) -> Iterator[s
         kube.kubectl("delete", "clusterkopfpeering", name, "--wait=false", check=False)
 
 
-def replica(kube: Kube, operator: OperatorProcess, peering: str, priority: int
+def replica(kubeconfig: str, operator: OperatorProcess, peering: str, priority: int
             ) -> OperatorProcess:
-    return OperatorProcess(kube.kubeconfig, operator.log_dir,
+    return OperatorProcess(kubeconfig, operator.log_dir,
                            env={"MODELOPS_PEERING_LIFETIME": str(LIFETIME)},
                            extra_args=[f"--peering={peering}", f"--priority={priority}"])
 
 
 def test_one_replica_acts_and_a_standby_takes_over(kube: Kube, operator: OperatorProcess,
-                                                   namespace: str, peering: str) -> None:
-    leader, standby = (replica(kube, operator, peering, p) for p in (200, 100))
+                                                   namespace: str, peering: str,
+                                                   ha_kubeconfig: str) -> None:
+    leader, standby = (replica(ha_kubeconfig, operator, peering, p) for p in (200, 100))
     leader.start()
     try:
         leader.wait_for_log("Resuming operations after the pause")  # kopf starts paused

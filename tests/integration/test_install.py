@@ -11,25 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.helm import CHART, helm
 from tests.support.kube import Kube
-from tests.support.manifests import model_version, served
-from tests.support.operator import OperatorProcess
 from tests.support.prometheus import built, snake
-from tests.support.rollout import Model
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "charts" / "modelops"
 NS = "modelops-system"
 SA = f"system:serviceaccount:{NS}:modelops"
-
-
-def helm(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(line.split("=", 1) for line in (ROOT / "hack" / "cluster" / "versions.env")
-               .read_text().splitlines() if "=" in line and not line.startswith("#"))
-    binary = Path.home() / ".cache" / "modelops" / f"helm-{env['HELM_VERSION']}" / "bin" / "helm"
-    return subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=120)
 
 
 def test_helm_lint_and_template() -> None:
@@ -143,19 +133,6 @@ def installed(kube: Kube) -> Iterator[None]:
     kube.kubectl("delete", "namespace", NS, "--wait=false", check=False)
 
 
-def sa_kubeconfig(kube: Kube, tmp: Path) -> str:
-    token = kube.kubectl("create", "token", "modelops", "-n", NS, "--duration=1h").stdout.strip()
-    admin = json.loads(Path(kube.kubeconfig).read_text())
-    cluster = admin["clusters"][0]["cluster"]
-    cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "sa",
-           "clusters": [{"name": "c", "cluster": cluster}],
-           "users": [{"name": "sa", "user": {"token": token}}],
-           "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "sa"}}]}
-    path = tmp / "sa.kubeconfig"
-    path.write_text(json.dumps(cfg))
-    return str(path)
-
-
 @pytest.mark.parametrize(("verb", "resource", "flags"), [
     ("list", "secrets", ["--all-namespaces"]),
     ("get", "secrets", ["-n", "default"]),
@@ -168,43 +145,6 @@ def test_the_service_account_cannot_do_what_it_does_not_need(
         kube: Kube, installed: None, verb: str, resource: str, flags: list[str]) -> None:
     r = kube.kubectl("auth", "can-i", verb, resource, *flags, f"--as={SA}", check=False)
     assert r.stdout.strip() == "no"
-
-
-def test_the_chart_rbac_is_enough_for_everything(
-        kube: Kube, installed: None, operator: OperatorProcess, namespace: str,
-        tmp_path: Path) -> None:
-    """The operator, run with the chart's ServiceAccount token, does serving, training and a
-    canary end to end: real RBAC, not admin."""
-    operator.stop()  # one operator at a time
-    limited = OperatorProcess(sa_kubeconfig(kube, tmp_path), ROOT / ".localcluster" / "logs")
-    limited.start()
-    try:
-        kube.create(namespace, model_version(
-            "t-v1", "t", "1", artifact=None,
-            training={"image": "trainer", "command": ["python", "train.py"], "nodes": 2,
-                      "gpusPerNode": 0, "outputURI": "s3://o/t/1"},
-            evaluation={"image": "eval", "command": ["python", "eval.py"],
-                        "gates": [{"metric": "accuracy", "min": 0.5}],
-                        "podAnnotations": {"modelops.io/kwok-termination-message":
-                                           '{"accuracy": 0.9}'}},
-            serving={"image": "srv"}))
-        wait_for(lambda: (kube.get_mv(namespace, "t-v1") or {}).get("status", {}).get("phase")
-                 == "Ready", timeout=60, what="trained, evaluated and served")
-        m = Model(kube, namespace)
-        kube.create(namespace, served("m-v1", "m", "1"))
-        kube.create(namespace, served("m-v2", "m", "2"))
-        m.policy(targetVersion="1", replicas=2,
-                 strategy={"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}})
-        m.wait("v1 stable", stableVersion="1")
-        m.patch({"targetVersion": "2"})
-        m.wait("paused at 50%", phase="Paused", currentStepIndex=1)
-        m.act("promote")
-        m.wait("promoted", phase="Promoted", stableVersion="2")
-        denied = f'User "{SA}" cannot'
-        assert denied not in limited.log_text(), "the chart's RBAC is missing a permission"
-    finally:
-        limited.stop()
-        operator.start()
 
 
 def rendered_with_monitoring() -> list[dict[str, object]]:

@@ -3,7 +3,6 @@ is down for a while and an operator killed between a delivery and its record."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,7 +37,7 @@ def test_a_rollout_and_a_regression_reach_the_receiver_in_order(
         kube: Kube, operator: OperatorProcess, prometheus: Prometheus, emitters: Emit,
         namespace: str, receiver: Receiver) -> None:
     receiver.start()
-    m = stable_on_v1(kube, namespace, strategy=STEPS, notifications=[{"receiver": "team"}],
+    m = stable_on_v1(kube, namespace, strategy=STEPS, notifications=[{"receiver": receiver.name}],
                      monitoring={"interval": "2s", "failureThreshold": 2, "action": "Rollback",
                                  "prometheus": {"address": prometheus.address},
                                  "metrics": [{"name": "error-rate", "query": ERROR_RATE,
@@ -70,7 +69,7 @@ def test_a_receiver_that_is_down_gets_its_messages_when_it_returns(
     m.version("1")
     m.version("2")
     m.policy(targetVersion="1", replicas=2, strategy={"canary": {"steps": []}},
-             notifications=[{"receiver": "team", "events": ["Promoted"]}])
+             notifications=[{"receiver": receiver.name, "events": ["Promoted"]}])
     m.wait("1 stable", stableVersion="1", phase="Promoted")
     st = wait_for(lambda: ((s := m.status()).get("notifications") or {}).get("pending") and
                   s["notifications"]["pending"][0]["attempts"] >= 2 and s, timeout=60,
@@ -82,8 +81,15 @@ def test_a_receiver_that_is_down_gets_its_messages_when_it_returns(
     assert len(failed) == 1 and failed[0].count in (None, 1)  # told once, not per retry
     m.patch({"targetVersion": "2"})  # a second one queues behind the first
     m.wait("2 promoted", timeout=60, stableVersion="2", phase="Promoted")
-    time.sleep(2)
-    assert receiver.messages == []
+    # Held in status, in order, while the receiver is down: none lost, none sent, the first
+    # still retried (with back-off) and the second waiting behind it.
+    st = wait_for(lambda: len(((s := m.status()).get("notifications") or {}).get("pending")
+                              or []) == 2 and s, what="both notifications queued")
+    pending = st["notifications"]["pending"]
+    assert [x["message"] for x in pending] == ["1 is the first version: 100% of traffic",
+                                               "2 promoted: 100% of traffic"]
+    assert pending[0]["id"] < pending[1]["id"] and pending[0]["attempts"] >= 2
+    assert not st["notifications"].get("sent")
     receiver.start()
     drained(m)
     assert [x["message"] for x in receiver.messages] == [
@@ -98,7 +104,7 @@ def test_an_operator_killed_after_a_delivery_sends_it_again_once_and_loses_nothi
     m.version("1")
     m.version("2")
     m.policy(targetVersion="1", replicas=2, strategy=STEPS,
-             notifications=[{"receiver": "team"}])
+             notifications=[{"receiver": receiver.name}])
     wait_for(lambda: receiver.messages, timeout=60, what="the first message taken")
     operator.kill()  # the receiver has it; the operator never learns
     receiver.mode = "ok"

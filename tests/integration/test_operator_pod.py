@@ -8,13 +8,17 @@ import hashlib
 import json
 from typing import Any
 
-from tests.integration.test_install import CHART, helm
+import pytest
+
 from tests.integration.test_real_serving import predict
 from tests.support import node
+from tests.support.helm import CHART, helm
 from tests.support.kube import Kube
 from tests.support.manifests import model_version
 from tests.support.operator import OperatorProcess
 from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.real_node]
 
 
 def test_the_operator_pod_serves_a_model_on_the_real_node(

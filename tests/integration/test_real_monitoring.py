@@ -8,11 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.support.kube import Kube
 from tests.support.loadgen import explain, iris_model, now, share, traffic
 from tests.support.prometheus import Prometheus
+from tests.support.shipped import ShippedOperator
 from tests.support.waiting import wait_for
 from tests.support.webhook import Receiver
+
+pytestmark = [pytest.mark.integration, pytest.mark.real_node]
+
+
+@pytest.fixture
+def operator(shipped_operator: ShippedOperator) -> ShippedOperator:
+    """These run against the operator as users install it (Helm, its image, its pod)."""
+    return shipped_operator
+
 
 REPLICAS = 2
 
@@ -23,9 +35,10 @@ def test_a_version_that_degrades_after_promotion_is_rolled_back_and_notified(
     receiver.start()
     m = iris_model(kube, namespace, ["1", "2"], REPLICAS, [], error_rate={"2": 0.4},
                    error_after={"2": 45}, scaleDownDelaySeconds=15,
-                   notifications=[{"receiver": "team"}],
+                   notifications=[{"receiver": receiver.name}],
                    monitoring={"interval": "5s", "failureThreshold": 2, "action": "Rollback",
-                               "prometheus": {"address": pods_prometheus.address},
+                               "prometheus": {"address": operator.reach(
+                namespace, "prometheus", pods_prometheus.port)},
                                "metrics": [{"name": "errors", "template": "error-rate",
                                             "window": "20s", "max": 0.05}]})
     with traffic(kube, namespace, REPLICAS) as (rec, load):

@@ -14,7 +14,7 @@ from tests.conftest import _load_localcluster
 from tests.support.kube import Kube
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.cluster_cycle
+pytestmark = [pytest.mark.cluster_cycle, pytest.mark.real_node]
 NETNS = "modelops-node"
 
 

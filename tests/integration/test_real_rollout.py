@@ -7,12 +7,23 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pytest
+
 from tests.integration.test_real_serving import predict, serving
 from tests.support import node
 from tests.support.kube import Kube
 from tests.support.manifests import model_version
 from tests.support.rollout import Model
+from tests.support.shipped import ShippedOperator
 from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.real_node]
+
+
+@pytest.fixture
+def operator(shipped_operator: ShippedOperator) -> ShippedOperator:
+    """These run against the operator as users install it (Helm, its image, its pod)."""
+    return shipped_operator
 
 
 def test_a_canary_on_real_pods_waits_for_them_at_every_step(

@@ -17,7 +17,17 @@ from tests.support import node
 from tests.support.kube import Kube
 from tests.support.manifests import model_version
 from tests.support.prometheus import serving_pods_prometheus
+from tests.support.shipped import ShippedOperator
 from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.real_node]
+
+
+@pytest.fixture
+def operator(shipped_operator: ShippedOperator) -> ShippedOperator:
+    """These run against the operator as users install it (Helm, its image, its pod)."""
+    return shipped_operator
+
 
 SERVER = "localhost/modelops/model-server:dev"
 

@@ -11,10 +11,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from tests.support.kube import Kube
 from tests.support.loadgen import Answer, explain, iris_model, now, share, step_windows, traffic
 from tests.support.prometheus import Prometheus
+from tests.support.shipped import ShippedOperator
 from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.real_node]
+
+
+@pytest.fixture
+def operator(shipped_operator: ShippedOperator) -> ShippedOperator:
+    """These run against the operator as users install it (Helm, its image, its pod)."""
+    return shipped_operator
+
 
 REPLICAS = 3
 STEPS = [{"setWeight": 33}, {"pause": {"duration": "20s"}},
@@ -70,7 +82,8 @@ def test_a_canary_failing_40_percent_is_rolled_back_and_only_its_own_requests_fa
     m = iris_model(kube, namespace, ["1", "2"], REPLICAS, [{"setWeight": 33}, {"pause": {}}],
                    error_rate={"2": 0.4},
                    analysis={"interval": "5s", "failureLimit": 0, "inconclusiveLimit": 20,
-                             "prometheus": {"address": pods_prometheus.address},
+                             "prometheus": {"address": operator.reach(
+                namespace, "prometheus", pods_prometheus.port)},
                              "metrics": [{"name": "errors", "template": "error-rate",
                                           "window": "20s", "max": 0.05}]})
     with traffic(kube, namespace, REPLICAS) as (rec, load):

@@ -12,11 +12,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.integration.test_real_serving import predict
 from tests.support import node
 from tests.support.kube import Kube
 from tests.support.manifests import model_version
+from tests.support.shipped import ShippedOperator
 from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.real_node]
+
+
+@pytest.fixture
+def operator(shipped_operator: ShippedOperator) -> ShippedOperator:
+    """These run against the operator as users install it (Helm, its image, its pod)."""
+    return shipped_operator
+
 
 TRAINER = "localhost/modelops/trainer:dev"
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
+from modelops.api.conditions import parse_time
 from tests.support.emitter import Emitter
 from tests.support.kube import Kube
 from tests.support.operator import OperatorProcess
@@ -154,16 +156,28 @@ def test_manual_promote_abort_retry(kube: Kube, operator: OperatorProcess,
 
 def test_resume_after_inconclusive_pause(kube: Kube, operator: OperatorProcess,
                                          namespace: str) -> None:
-    # Prometheus at an address where nothing listens: every measurement is a gap.
+    """A pause for missing data holds the steps where they are, past the end of a timed
+    pause; `resume` lets them go on, with the count of gaps started afresh."""
+    # Prometheus at an address where nothing listens: every measurement is a gap. The second
+    # gap in a row pauses (inconclusiveLimit 1), inside the 15 s pause.
     m = stable_on_v1(kube, namespace,
-                     analysis=analysis("http://127.0.0.1:9", interval="1s",
-                                       inconclusive_limit=0),
-                     strategy=steps({"setWeight": 25}, {"pause": {"duration": "1h"}}))
+                     analysis=analysis("http://127.0.0.1:9", interval="5s",
+                                       inconclusive_limit=1),
+                     strategy=steps({"setWeight": 25}, {"pause": {"duration": "15s"}},
+                                    {"setWeight": 50}, {"setWeight": 75}, {"pause": {}}))
     m.patch({"targetVersion": "2"})
-    m.wait("paused", phase="Paused")
+    st = m.wait("paused for missing data", timeout=40,
+                pauseReason=lambda r: (r or "").startswith("analysis inconclusive"))
+    assert st["phase"] == "Paused" and st["currentStepIndex"] == 1, st
+    due = parse_time(st["stepStartTime"]).timestamp() + 15
+    time.sleep(max(0.0, due - time.time()) + 3)  # the timed pause is over ...
+    held = m.status()
+    assert held["currentStepIndex"] == 1 and held.get("pauseReason"), held  # ... and held
     m.act("resume")
-    wait_for(lambda: any(e.reason == "Resumed" for e in kube.events(namespace, "m")),
-             what="Resumed event")
+    st = m.wait("the steps going on", timeout=20, currentStepIndex=4)
+    assert st["canaryWeight"] == 75 and st["analysis"]["inconclusive"] <= 1, st
+    resumed = [e for e in kube.events(namespace, "m") if e.reason == "Resumed"]
+    assert any("resumed by the user" in (e.message or "") for e in resumed), resumed
 
 
 def test_target_back_to_a_previous_version_is_fast_tracked(
@@ -183,23 +197,29 @@ def test_target_back_to_a_previous_version_is_fast_tracked(
 
 def test_operator_killed_mid_step_resumes_at_the_right_moment(
         kube: Kube, operator: OperatorProcess, namespace: str) -> None:
+    """A 12 s pause, the operator dead for 6 s of it: the pause ends 12 s after it began (its
+    start is in status), not 12 s after the restart (restarted) nor at the restart (skipped)."""
     m = stable_on_v1(kube, namespace, strategy=steps({"setWeight": 25},
-                                                     {"pause": {"duration": "8s"}},
+                                                     {"pause": {"duration": "12s"}},
                                                      {"setWeight": 50}, {"pause": {}}))
     m.patch({"targetVersion": "2"})
     st = m.wait("in the timed pause", currentStepIndex=1)
-    started = st["stepStartTime"]
-    t0 = time.monotonic()
+    started = parse_time(st["stepStartTime"])
     operator.kill()
-    time.sleep(3)
+    time.sleep(6)
     operator.start()
+    restarted = datetime.now(UTC)
+    # The next step's start is the moment the pause ended (stamped in seconds).
+    after = wait_for(lambda: (x := m.status()).get("currentStepIndex", 0) >= 2 and x,
+                     timeout=40, interval=0.1, what="the pause over")
+    assert after["currentStepIndex"] == 2, after  # seen as the pause ended
+    ended = parse_time(after["stepStartTime"])
+    assert 12 <= (ended - started).total_seconds() <= 15, (started, ended)
+    assert (restarted - started).total_seconds() >= 6  # the restart was well inside the pause
     st = m.wait("next step", timeout=30, currentStepIndex=3)
-    took = time.monotonic() - t0
-    assert 4 <= took <= 20, took  # neither skipped nor restarted from zero
     hist = st["history"]
     assert [h["revision"] for h in hist] == [1]  # only the first version; no doubled entries
     assert st["revision"] == 2 and st["canaryWeight"] == 50
-    assert started <= st["stepStartTime"]
 
 
 def test_gateway_api_route_weights_follow_the_steps(kube: Kube, operator: OperatorProcess,
@@ -232,11 +252,14 @@ spec:
     m.act("promote")
     m.wait("60%", phase="Paused", currentStepIndex=3, actualCanaryWeight=60)
     assert refs() == [("m-1", 40), ("m-2", 60)]
-    # The route is watched: a hand edit is put back without waiting for a round (a paused
-    # policy has none due for a minute).
+    # The route is watched: a hand edit wakes the policy (the operator says so) and is put
+    # back without waiting for a round (a paused policy has none due for up to a minute).
+    noticed = f"{namespace}/m: HTTPRoute m changed outside the operator"
+    before = operator.log_text().count(noticed)
     kube.kubectl("patch", "httproute", "m", "-n", namespace, "--type=json", "-p",
                  '[{"op": "replace", "path": "/spec/rules/0/backendRefs", '
                  '"value": [{"name": "placeholder", "port": 80}]}]')
+    wait_for(lambda: operator.log_text().count(noticed) > before, what="the edit noticed")
     wait_for(lambda: refs() == [("m-1", 40), ("m-2", 60)], timeout=20,
              what="the route's weights restored")
     m.act("promote")

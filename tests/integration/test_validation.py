@@ -120,10 +120,27 @@ def test_identity_is_immutable(kube: Kube, namespace: str, field: str, patch: di
     assert message in str(err.value)
 
 
-def test_mutable_fields_can_change(kube: Kube, namespace: str) -> None:
-    kube.create(namespace, served("m-v1", "m", "1"))
-    kube.patch_mv(namespace, "m-v1", {"spec": {"description": "new",
-                                               "serving": {"replicas": 3}}})
+def test_mutable_fields_can_change(kube: Kube, operator: OperatorProcess,
+                                   namespace: str) -> None:
+    """What is not immutable (description, serving) changes: the API server stores it as a
+    new generation and the operator follows it."""
+    created = kube.create(namespace, served("m-v1", "m", "1"))
+    wait_for(lambda: conditions(kube, namespace, "m-v1").get("Ready", {}).get("status")
+             == "True", what="m-v1 Ready")
+    changed = kube.patch_mv(namespace, "m-v1", {"spec": {"description": "new", "serving": {
+        "replicas": 3, "image": "example.com/m:1.1"}}})
+    assert changed["spec"]["description"] == "new"
+    assert changed["spec"]["serving"]["replicas"] == 3
+    assert changed["metadata"]["generation"] == created["metadata"]["generation"] + 1
+
+    def followed() -> bool:
+        dep = kube.apps.read_namespaced_deployment("m-1", namespace)
+        return bool(dep.spec.replicas == 3 and dep.status.ready_replicas == 3
+                    and dep.spec.template.spec.containers[0].image == "example.com/m:1.1")
+    wait_for(followed, what="the Deployment at 3 replicas of the new image")
+    st = (kube.get_mv(namespace, "m-v1") or {})["status"]
+    assert st["observedGeneration"] == changed["metadata"]["generation"]
+    assert st["phase"] == "Ready" and st["serving"]["readyReplicas"] == 3
 
 
 def test_defaults_are_filled_in(kube: Kube, namespace: str) -> None:

@@ -21,7 +21,7 @@ from kubernetes import client
 
 from .kube import Kube
 from .manifests import model_version
-from .node import EXAMPLE_IMAGE, IRIS_SETOSA, on_real_node, serve_example_model
+from .node import EXAMPLE_IMAGE, IRIS_SETOSA, helper_pod, on_real_node, serve_example_model
 from .rollout import Model
 from .waiting import wait_for
 
@@ -93,12 +93,12 @@ class LoadGen:
         url = f"http://{service}.{namespace}.svc.cluster.local:{port}/v2/models/{model}/infer"
         kube.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps({
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {**on_real_node(), "restartPolicy": "Never",
-                     "terminationGracePeriodSeconds": 1, "containers": [{
-                         "name": "load", "image": EXAMPLE_IMAGE,
-                         "imagePullPolicy": "IfNotPresent",
-                         "command": ["python3", "-u", "-c", SCRIPT, url, str(rate),
-                                     json.dumps(IRIS_SETOSA)]}]}}))
+            "spec": helper_pod({"restartPolicy": "Never",
+                                "terminationGracePeriodSeconds": 1, "containers": [{
+                                    "name": "load", "image": EXAMPLE_IMAGE,
+                                    "imagePullPolicy": "IfNotPresent",
+                                    "command": ["python3", "-u", "-c", SCRIPT, url, str(rate),
+                                                json.dumps(IRIS_SETOSA)]}]})}))
         wait_for(self._started, timeout=90, what=f"load generator {name} sending")
 
     def _started(self) -> bool:

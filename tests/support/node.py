@@ -26,6 +26,19 @@ def on_real_node() -> dict[str, Any]:
     return {"nodeSelector": dict(REAL), "tolerations": [dict(t) for t in TOLERATE_REAL]}
 
 
+# The tests' own helper pods (artifact server, load generator) pass Pod Security `restricted`
+# too: the real-node tests' namespaces enforce it.
+RESTRICTED_POD = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def helper_pod(spec: dict[str, Any]) -> dict[str, Any]:
+    """A helper pod's spec on the real node, restricted."""
+    return {**on_real_node(), "securityContext": RESTRICTED_POD, **spec,
+            "containers": [{"securityContext": RESTRICTED_CONTAINER, **c}
+                           for c in spec["containers"]]}
+
+
 def request(host: str, port: int, method: str, path: str, body: Any = None,
             timeout: float = 10) -> tuple[int, bytes]:
     """One HTTP request to an address inside the node (a pod or ClusterIP)."""
@@ -107,12 +120,12 @@ def serve_example_model(kube: Kube, namespace: str) -> tuple[str, bytes]:
         "apiVersion": "v1", "kind": "List", "items": [
             {"apiVersion": "v1", "kind": "Pod",
              "metadata": {"name": "artifacts", "labels": labels},
-             "spec": {**on_real_node(), "containers": [{
+             "spec": helper_pod({"containers": [{
                  "name": "http", "image": EXAMPLE_IMAGE, "imagePullPolicy": "IfNotPresent",
                  "command": ["python3", "-m", "http.server", "8000", "--directory",
                              "/opt/modelops/example-model"],
                  "ports": [{"containerPort": 8000}],
-                 "readinessProbe": {"tcpSocket": {"port": 8000}, "periodSeconds": 1}}]}},
+                 "readinessProbe": {"tcpSocket": {"port": 8000}, "periodSeconds": 1}}]})},
             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "artifacts"},
              "spec": {"selector": labels, "ports": [{"port": 8000}]}}]}))
     kube.kubectl("wait", "-n", namespace, "--for=condition=Ready", "pod/artifacts",

@@ -60,6 +60,16 @@ class OperatorProcess:
                                          cwd=ROOT, start_new_session=True)
         wait_for(self._healthy, timeout=60, what=f"operator liveness (log: {self.log_path})")
 
+    @property
+    def receivers_namespace(self) -> str:
+        """Where notification receivers' Secrets are read from (as the chart sets it)."""
+        return self.env.get("MODELOPS_RECEIVERS_NAMESPACE", "")
+
+    def reach(self, namespace: str, name: str, port: int) -> str:
+        """The URL at which this operator calls a server of the test's on the host's loopback
+        (the same loopback: as it is)."""
+        return f"http://127.0.0.1:{port}"
+
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
                                     timeout=5) as r:

@@ -55,9 +55,11 @@ class Model:
         return (self.kube.get_up(self.ns, self.model) or {}).get("status") or {}
 
     def wait(self, what: str, timeout: float = 60, **fields: Any) -> dict[str, Any]:
+        """Until every field of status has its value (or passes it, for a callable)."""
         def match() -> dict[str, Any] | None:
             st = self.status()
-            return st if all(st.get(k) == v for k, v in fields.items()) else None
+            return st if all(v(st.get(k)) if callable(v) else st.get(k) == v
+                             for k, v in fields.items()) else None
         return wait_for(match, timeout=timeout, what=f"{what} ({fields}); last: {self.status()}")
 
     def replicas(self, v: str) -> int:

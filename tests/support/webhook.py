@@ -18,7 +18,8 @@ def free_port() -> int:
 
 
 class Receiver:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, name: str = "team") -> None:
+        self.name = name  # the receiver Secret's name, as policies subscribe to it
         self.port = port or free_port()
         self.messages: list[dict[str, Any]] = []
         self.mode = "ok"  # ok | fail | slow (takes it, answers after `delay`)

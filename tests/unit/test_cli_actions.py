@@ -213,6 +213,15 @@ def test_rollback_under_gitops_holds_without_writing_spec() -> None:
     assert "retry" in change.note
 
 
+def test_rollback_by_a_role_that_may_not_edit_spec_holds() -> None:
+    up = policy({"targetVersion": "2"}, PROMOTED_2)
+    change = actions.rollback(up, [mv("1"), mv("2")], "1", may_edit_spec=False)
+    assert change.patch == action_patch("rollback:1")
+    assert change.note.startswith("your role may not change this UpdatePolicy's spec")
+    assert actions.rollback(up, [mv("1"), mv("2")], "1").patch == {
+        "spec": {"targetVersion": "1"}}
+
+
 @pytest.mark.parametrize("mode, patch", [
     ("hold", action_patch("rollback:1")),
     ("target", {"spec": {"targetVersion": "1"}}),

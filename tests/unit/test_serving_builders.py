@@ -105,7 +105,7 @@ def test_model_location_env_and_fetcher() -> None:
     pod = dep["spec"]["template"]["spec"]
     init = pod["initContainers"][0]
     assert init["image"] == "fetcher:1" and init["args"] == ["s3://b/m/", "/mnt/models"]
-    assert pod["volumes"] == [{"name": "model", "emptyDir": {}}]
+    assert pod["volumes"] == [{"name": "model", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]
     assert container(dep)["volumeMounts"][0]["readOnly"] is True
 
 
@@ -114,9 +114,10 @@ def test_pvc_artifact_is_mounted_read_only() -> None:
     pod = dep["spec"]["template"]["spec"]
     assert "initContainers" not in pod
     assert pod["volumes"] == [{"name": "model", "persistentVolumeClaim": {
-        "claimName": "models", "readOnly": True}}]
+        "claimName": "models", "readOnly": True}}, {"name": "tmp", "emptyDir": {}}]
     assert container(dep)["volumeMounts"] == [{"name": "model", "mountPath": "/mnt/models",
-                                              "readOnly": True, "subPath": "sentiment/2"}]
+                                              "readOnly": True, "subPath": "sentiment/2"},
+                                             {"name": "tmp", "mountPath": "/tmp"}]
 
 
 def test_service_addresses_the_version_pods() -> None:

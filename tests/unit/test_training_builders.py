@@ -75,7 +75,8 @@ def test_cpu_gloo_single_process() -> None:
     c = j["spec"]["template"]["spec"]["containers"][0]
     assert "--nproc-per-node=1" in c["command"]
     assert "tolerations" not in j["spec"]["template"]["spec"]
-    assert "resources" not in c
+    assert c["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"},
+                              "limits": {"memory": "2Gi"}}  # the operator's defaults
     e = env(j)
     assert e["DIST_BACKEND"] == "gloo" and "TORCH_NCCL_ASYNC_ERROR_HANDLING" not in e
     assert e["WORLD_SIZE"] == "3"
@@ -93,9 +94,11 @@ def test_checkpoint_queue_deadline_and_annotations() -> None:
             podAnnotations={"a": "b"}, nodeSelector={"pool": "a100"})
     pod = j["spec"]["template"]["spec"]
     assert pod["volumes"] == [{"name": "checkpoint",
-                               "persistentVolumeClaim": {"claimName": "ckpt"}}]
+                               "persistentVolumeClaim": {"claimName": "ckpt"}},
+                              {"name": "tmp", "emptyDir": {}}]
     assert pod["containers"][0]["volumeMounts"] == [{"name": "checkpoint",
-                                                     "mountPath": "/checkpoints"}]
+                                                     "mountPath": "/checkpoints"},
+                                                    {"name": "tmp", "mountPath": "/tmp"}]
     assert env(j)["CHECKPOINT_DIR"] == "/checkpoints"
     assert j["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpu"
     assert j["spec"]["suspend"] is True and j["spec"]["activeDeadlineSeconds"] == 600

@@ -185,3 +185,62 @@ def test_a_ready_version_is_never_diagnosed_nor_rechecked() -> None:
     d, s = children(ready=2)
     p = plan(mv(), Observed(deployment=d, service=s), S, NOW)
     assert p.needs_pods is None and p.recheck_after is None
+
+
+def conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in status["conditions"]}
+
+
+def test_what_a_version_learned_outlives_its_scale_down_until_the_spec_changes() -> None:
+    from modelops.serving.diagnose import Problem
+    _, s = children(ready=0)
+    digest = {"uri": "s3://b/m/1", "digest": "sha256:" + "0" * 64}
+    refused = Problem("FetchFailed", "fetching the artifact failed: digest mismatch")
+    # At zero replicas before it ever served: Ready (it waits for its rollout), not verified.
+    idle = plan(mv(artifact=digest), Observed(deployment=dep(0, 0), service=s,
+                                              managed_replicas=0), S, NOW)
+    assert idle.status["phase"] == "Ready"
+    assert conditions(idle.status)["Verified"]["status"] == "Unknown"
+    assert "not verified yet" in conditions(idle.status)["Ready"]["message"]
+    # Scaled up, its pods refuse the artifact: Pending with the pods' words, Verified=False.
+    tried = plan(mv(status=idle.status, artifact=digest),
+                 Observed(deployment=dep(1, 0), service=s, managed_replicas=1,
+                          pod_problem=refused, pods_checked=True), S, NOW)
+    assert tried.status["phase"] == "Pending"
+    verified = conditions(tried.status)["Verified"]
+    assert (verified["status"], verified["reason"]) == ("False", "FetchFailed")
+    # Scaled back to zero, the pods are gone, the refusal is not: Failed, never Ready.
+    later = NOW + timedelta(minutes=5)
+    zero = plan(mv(status=tried.status, artifact=digest),
+                Observed(deployment=dep(0, 0), service=s, managed_replicas=0), S, later)
+    ready = conditions(zero.status)["Ready"]
+    assert zero.status["phase"] == "Failed" and ready["status"] == "False"
+    assert ready["reason"] == "FetchFailed" and "digest mismatch" in ready["message"]
+    assert conditions(zero.status)["Verified"]["lastTransitionTime"] == verified[
+        "lastTransitionTime"]
+    # A new spec (generation) forgets it: the next pods learn afresh.
+    changed = mv(status=zero.status, artifact=digest)
+    changed["metadata"]["generation"] = 4
+    fresh = plan(changed, Observed(deployment=dep(0, 0), service=s, managed_replicas=0), S,
+                 later)
+    assert fresh.status["phase"] == "Ready"
+    assert conditions(fresh.status)["Verified"]["status"] == "Unknown"
+
+
+def test_a_version_that_served_stays_verified_at_zero() -> None:
+    d, s = children(ready=2)
+    digest = {"uri": "s3://b/m/1", "digest": "sha256:" + "0" * 64}
+    served = plan(mv(artifact=digest), Observed(deployment=d, service=s), S, NOW)
+    v = conditions(served.status)["Verified"]
+    assert v["status"] == "True" and "digest verified" in v["message"]
+    zero = plan(mv(status=served.status, artifact=digest),
+                Observed(deployment=dep(0, 0), service=s, managed_replicas=0), S, NOW)
+    assert zero.status["phase"] == "Ready"
+    assert "verified when it last served" in conditions(zero.status)["Ready"]["message"]
+    # A pod that cannot be scheduled says nothing about the version itself.
+    from modelops.serving.diagnose import Problem
+    stuck = plan(mv(status=zero.status, artifact=digest),
+                 Observed(deployment=dep(1, 0), service=s, managed_replicas=1,
+                          pod_problem=Problem("Unschedulable", "no node"), pods_checked=True),
+                 S, NOW)
+    assert conditions(stuck.status)["Verified"]["status"] == "True"

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from .common import DNS1035, ApiModel, Conditions, EnvVar, Quantity, cel, validations
 from .phases import VersionPhase
+from .security import SecurityContext
 
 ARTIFACT_SCHEMES = ("s3", "gs", "hf", "pvc", "http", "https", "oci")
 VERSION_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
@@ -86,6 +87,9 @@ class Serving(ApiModel):
                                        max_length=256)
     metrics_path: str | None = Field(None, description="HTTP path Prometheus scrapes (preset "
                                      "default, or /metrics).", pattern=r"^/.*", max_length=256)
+    security_context: SecurityContext | None = Field(
+        None, description="Loosens the restricted defaults of the serving pods where the "
+        "runtime needs it (see docs/security.md).")
 
 
 class TrainingResources(ApiModel):
@@ -151,6 +155,9 @@ class Training(ApiModel):
     pod_annotations: dict[str, str] | None = Field(
         None, description="Extra annotations on every training pod (sidecar injection, "
         "scheduler hints).")
+    security_context: SecurityContext | None = Field(
+        None, description="Loosens the restricted defaults of the training pods where the "
+        "image needs it (see docs/security.md).")
 
 
 class Gate(ApiModel):
@@ -189,6 +196,9 @@ class Evaluation(ApiModel):
                                  "regression for the policy's monitoring.", max_length=256)
     history_limit: int = Field(10, ge=1, le=100, description="Scheduled runs kept in "
                                "status.evaluation.runs.")
+    security_context: SecurityContext | None = Field(
+        None, description="Loosens the restricted defaults of the evaluation pod where the "
+        "image needs it (see docs/security.md).")
 
 
 class ModelVersionSpec(ApiModel):

@@ -177,14 +177,18 @@ def gitops_manager(up: dict[str, Any]) -> str | None:
 
 
 def rollback(up: dict[str, Any], versions: list[dict[str, Any]], to: str,
-             mode: str = "auto") -> Change:
-    """Back to a version that served before. Where GitOps owns spec (or `mode` is "hold"):
-    the `rollback:VERSION` action, which holds traffic without writing spec; otherwise set
-    targetVersion back (the operator's fast rollback)."""
+             mode: str = "auto", may_edit_spec: bool = True) -> Change:
+    """Back to a version that served before. Where GitOps owns spec, where the user's role
+    may not change spec (`may_edit_spec`), or where `mode` is "hold": the `rollback:VERSION`
+    action, which holds traffic without writing spec; otherwise set targetVersion back (the
+    operator's fast rollback)."""
     _, spec, st = _parts(up)
     manager = gitops_manager(up)
-    if mode == "hold" or (mode == "auto" and manager):
-        return _hold(up, versions, to, manager)
+    why = (f"{manager} manages this UpdatePolicy, so spec stays as Git has it: " if manager
+           else "your role may not change this UpdatePolicy's spec (verb edit-spec), so: "
+           if not may_edit_spec else "")
+    if mode == "hold" or (mode == "auto" and why):
+        return _hold(up, versions, to, why)
     known = _versions(spec, versions, to)
     stable, target = st.get("stableVersion"), spec.get("targetVersion")
     if target == to and stable == to and not st.get("canaryVersion"):
@@ -222,8 +226,7 @@ def _versions(spec: dict[str, Any], versions: list[dict[str, Any]], to: str
     return known
 
 
-def _hold(up: dict[str, Any], versions: list[dict[str, Any]], to: str,
-          manager: str | None) -> Change:
+def _hold(up: dict[str, Any], versions: list[dict[str, Any]], to: str, why: str) -> Change:
     _, spec, st = _parts(up)
     _versions(spec, versions, to)
     if to != st.get("stableVersion") and not served_before(st.get("history") or [], to):
@@ -233,8 +236,6 @@ def _hold(up: dict[str, Any], versions: list[dict[str, Any]], to: str,
     if to == target == st.get("stableVersion") and not st.get("canaryVersion"):
         return Change({}, note=f"{to} already is the target and serves all traffic; "
                       "nothing changed")
-    why = f"{manager} manages this UpdatePolicy, so spec stays as Git has it: " if manager \
-        else ""
     note = (f"{why}the operator moves all traffic to {to} and holds it there against the "
             f"target {target or '(autoUpdate)'}; the hold ends when the target changes in Git "
             "or with `kubectl modelops retry`")

@@ -128,6 +128,19 @@ class Cluster:
         return (self.list_objects("ModelVersion", namespace),
                 self.list_objects("UpdatePolicy", namespace))
 
+    def may_edit_spec(self, namespace: str, name: str) -> bool:
+        """Whether this user may change the policy's spec (the chart's admission policy asks
+        for the verb `edit-spec`); steering through the action annotation needs only patch."""
+        review: Any = {
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {
+                "group": GROUP, "resource": PLURALS["UpdatePolicy"], "verb": "edit-spec",
+                "namespace": namespace, "name": name}}}
+        api = client.AuthorizationV1Api(self.api_client)
+        with self._call("review access to", PLURALS["UpdatePolicy"], namespace, name):
+            got: Any = api.create_self_subject_access_review(review, _request_timeout=TIMEOUT)
+        return bool(got.status.allowed)
+
     # -- writes ------------------------------------------------------------------------------
     def patch_policy(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         with self._call("patch", PLURALS["UpdatePolicy"], namespace, name):

@@ -197,7 +197,10 @@ def cmd_steer(args: argparse.Namespace, cluster: Cluster, out: Console) -> int:
         "promote": lambda: actions.promote(up, args.full),
         "pause": lambda: actions.pause(up), "resume": lambda: actions.resume(up),
         "abort": lambda: actions.abort(up), "retry": lambda: actions.retry(up),
-        "rollback": lambda: actions.rollback(up, mvs, args.to, args.mode or "auto"),
+        "rollback": lambda: actions.rollback(
+            up, mvs, args.to, args.mode or "auto",
+            args.mode is not None or cluster.may_edit_spec(cluster.namespace,
+                                                           up["metadata"]["name"])),
     }
     change = plans[args.command]()
     if change.patch:

@@ -156,8 +156,11 @@ def monitoring_summary(spec: dict[str, Any], st: dict[str, Any],
 def version_summary(mv: dict[str, Any], roles: dict[str, str], now: datetime) -> dict[str, Any]:
     spec, st = mv.get("spec") or {}, mv.get("status") or {}
     serving, evaluation = st.get("serving") or {}, st.get("evaluation") or {}
-    # The first condition that is not True is why a version is not Ready yet, or Failed.
-    trouble = next((c for c in st.get("conditions") or [] if c.get("status") != "True"), None)
+    # The first condition that is not True is why a version is not Ready yet, or Failed; a
+    # refusal its pods learned comes first (it outlives them). Not verified yet is no trouble.
+    conds = sorted(st.get("conditions") or [], key=lambda c: c.get("type") != "Verified")
+    trouble = next((c for c in conds if c.get("status") == "False" or (
+        c.get("status") == "Unknown" and c.get("type") != "Verified")), None)
     return {
         "name": mv["metadata"]["name"], "version": spec.get("version"),
         "phase": st.get("phase"), "role": roles.get(spec.get("version") or "", ""),

@@ -223,8 +223,9 @@ class _Machine:
             state = "missing" if v is None else (v.phase or "not reconciled yet")
             st.message = f"waiting for version {want} to be Ready ({state})"
             if v is not None and v.phase == VersionPhase.FAILED:
-                st.message = (f"version {want} failed (its Valid, Trained or Evaluated "
-                              "condition says why) and will not be rolled out")
+                st.message = (f"version {want} failed (its Valid, Verified, Trained or "
+                              "Evaluated condition says why) and will not be rolled out")
+                return  # until its spec changes: a retry would wait forever
             self.keep_action = retry  # e.g. Pending for a moment while it scales: keep it
             return
         if not handover.clear_for_canary(self, want):

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from .. import security
+from ..settings import Settings
+
 VOLUME = "model"
 
 
@@ -30,8 +33,9 @@ def credentials(spec: Any) -> str | None:
     return spec.training.credentials_secret if spec.training is not None else None
 
 
-def model_source(uri: str, digest: str | None, model: str, version: str, model_dir: str,
-                 fetcher_image: str, credentials: str | None = None) -> ModelSource:
+def model_source(uri: str, digest: str | None, model: str, version: str, settings: Settings,
+                 credentials: str | None = None) -> ModelSource:
+    model_dir = settings.model_dir
     env = [
         {"name": "MODEL_NAME", "value": model},
         {"name": "MODEL_VERSION", "value": version},
@@ -49,12 +53,15 @@ def model_source(uri: str, digest: str | None, model: str, version: str, model_d
         return ModelSource(env, [volume], [mount])
     fetch = {
         "name": "fetch-model",
-        "image": fetcher_image,
+        "image": settings.fetcher_image,
         "args": [uri, model_dir],
         "env": [e for e in env if e["name"] in ("MODEL_URI", "MODEL_DIR", "MODEL_DIGEST")],
-        "volumeMounts": [{"name": VOLUME, "mountPath": model_dir}],
+        "volumeMounts": [{"name": VOLUME, "mountPath": model_dir}, security.TMP_MOUNT],
         # The fetcher's reason for failing lands in the ModelVersion's conditions.
         "terminationMessagePolicy": "FallbackToLogsOnError",
+        # The project's own image: non-root, and it writes only the model volume and /tmp.
+        "securityContext": security.container_context(None),
+        "resources": security.fetcher_resources(settings),
     }
     if credentials:
         fetch["envFrom"] = [{"secretRef": {"name": credentials}}]

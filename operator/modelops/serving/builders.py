@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import security
 from ..api.modelversion import ModelVersionSpec, Serving
 from ..settings import Settings
 from . import names
@@ -19,18 +20,11 @@ def selector(model: str, version: str) -> dict[str, str]:
     return {names.MODEL: model, names.VERSION: version, SERVING_LABEL: "true"}
 
 
-def resources(serving: Serving, gpu_resource: str) -> dict[str, Any]:
+def resources(serving: Serving, settings: Settings, default_memory: str | None
+              ) -> dict[str, Any]:
     r = serving.resources
-    if r is None:
-        return {}
-    amounts: dict[str, Any] = {}
-    if r.cpu is not None:
-        amounts["cpu"] = str(r.cpu)
-    if r.memory is not None:
-        amounts["memory"] = str(r.memory)
-    if r.gpu:
-        amounts[gpu_resource] = str(r.gpu)
-    return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
+    return security.resources(r.cpu if r else None, r.memory if r else None,
+                              r.gpu or 0 if r else 0, settings, default_memory)
 
 
 def tolerations(user: list[Any] | None, gpus: int) -> list[dict[str, Any]]:
@@ -49,8 +43,7 @@ def deployment(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, re
     name = names.child_name(spec.model, spec.version)
     lbl = names.labels(spec.model, spec.version, "serving")
     digest = spec.artifact.digest if spec.artifact else None
-    src = model_source(artifact_uri, digest, spec.model, spec.version,
-                       settings.model_dir, settings.fetcher_image,
+    src = model_source(artifact_uri, digest, spec.model, spec.version, settings,
                        credentials(spec))
     ports = [{"name": "http", "containerPort": eff.port, "protocol": "TCP"}]
     if eff.metrics_port and eff.metrics_port != eff.port:
@@ -66,20 +59,30 @@ def deployment(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, re
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "readinessProbe": {"httpGet": {"path": eff.readiness_path, "port": "http"},
                            "periodSeconds": 5, "failureThreshold": 3},
+        # Loading may take minutes (weights); until the server listens, liveness waits. Then a
+        # server that stops listening is restarted; one that is merely unready is not.
+        "startupProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 1,
+                         "failureThreshold": eff.startup_seconds},
+        "livenessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 10,
+                          "timeoutSeconds": 5, "failureThreshold": 3},
         # A pod leaving the Service (scale-down, a version handing over) keeps answering
         # while every node's kube-proxy catches up, then stops: no refused requests.
         "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}},
-        "volumeMounts": src.mounts,
+        "volumeMounts": [*src.mounts, security.TMP_MOUNT],
+        "securityContext": security.container_context(serving.security_context,
+                                                      eff.read_only_root),
+        "resources": resources(serving, settings, eff.default_memory),
     }
+    if eff.run_as_user is not None:  # the preset's image keeps its caches under HOME
+        container["env"].insert(0, {"name": "HOME", "value": "/tmp"})
     if eff.command is not None:
         container["command"] = eff.command
     if eff.args:
         container["args"] = eff.args
-    res = resources(serving, settings.gpu_resource)
-    if res:
-        container["resources"] = res
     gpus = serving.resources.gpu if serving.resources and serving.resources.gpu else 0
-    pod: dict[str, Any] = {"containers": [container], "volumes": src.volumes}
+    pod: dict[str, Any] = {
+        "securityContext": security.pod_context(serving.security_context, eff.run_as_user),
+        "containers": [container], "volumes": [*src.volumes, security.TMP]}
     if src.init_containers:
         pod["initContainers"] = src.init_containers
     tol = tolerations(serving.tolerations, gpus)

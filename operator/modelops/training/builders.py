@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import security
 from ..api.modelversion import Evaluation, ModelVersionSpec, Toleration, Training
 from ..serving import names
 from ..serving.artifact import credentials, model_source
@@ -85,13 +86,6 @@ def _tolerations(user: list[Toleration] | None, gpus: int) -> list[dict[str, Any
     return out
 
 
-def _resources(cpu: Any, memory: Any, gpus: int, gpu_resource: str) -> dict[str, Any]:
-    amounts = {k: str(v) for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
-    if gpus:
-        amounts[gpu_resource] = str(gpus)
-    return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
-
-
 def training_job(mv: dict[str, Any], spec: ModelVersionSpec, step: Step, attempt: int,
                  settings: Settings) -> dict[str, Any]:
     t: Training = spec.training  # type: ignore[assignment]
@@ -123,19 +117,17 @@ def training_job(mv: dict[str, Any], spec: ModelVersionSpec, step: Step, attempt
         "command": torchrun_command(step, master),
         "env": env,
         "ports": [{"name": "c10d", "containerPort": MASTER_PORT, "protocol": "TCP"}],
+        "volumeMounts": [*mounts, security.TMP_MOUNT],
+        "securityContext": security.container_context(t.security_context),
+        "resources": security.resources(t.resources.cpu if t.resources else None,
+                                        t.resources.memory if t.resources else None,
+                                        step.gpus_per_node, settings),
     }
     if t.credentials_secret:
         container["envFrom"] = [{"secretRef": {"name": t.credentials_secret}}]
-    res = _resources(t.resources.cpu if t.resources else None,
-                     t.resources.memory if t.resources else None, step.gpus_per_node,
-                     settings.gpu_resource)
-    if res:
-        container["resources"] = res
-    if mounts:
-        container["volumeMounts"] = mounts
-    pod: dict[str, Any] = {"restartPolicy": "Never", "subdomain": svc, "containers": [container]}
-    if volumes:
-        pod["volumes"] = volumes
+    pod: dict[str, Any] = {"restartPolicy": "Never", "subdomain": svc,
+                           "securityContext": security.pod_context(t.security_context),
+                           "containers": [container], "volumes": [*volumes, security.TMP]}
     tol = _tolerations(t.tolerations, step.gpus_per_node)
     if tol:
         pod["tolerations"] = tol
@@ -185,8 +177,7 @@ def evaluation_job(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str
     scheduled run's (kept a day after it ends, its result being in status by then)."""
     e: Evaluation = spec.evaluation  # type: ignore[assignment]
     src = model_source(artifact_uri, spec.artifact.digest if spec.artifact else None,
-                       spec.model, spec.version, settings.model_dir, settings.fetcher_image,
-                       credentials(spec))
+                       spec.model, spec.version, settings, credentials(spec))
     lbl = _labels(spec, "evaluation", {})
     container: dict[str, Any] = {
         "name": "evaluator",
@@ -194,18 +185,19 @@ def evaluation_job(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str
         "command": list(e.command),
         "env": src.env + [{"name": "METRICS_PATH", "value": "/dev/termination-log"}]
         + [x.dump() for x in e.env or []],
-        "volumeMounts": src.mounts,
+        "volumeMounts": [*src.mounts, security.TMP_MOUNT],
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "File",
+        "securityContext": security.container_context(e.security_context),
+        "resources": security.resources(e.resources.cpu if e.resources else None,
+                                        e.resources.memory if e.resources else None, e.gpus,
+                                        settings),
     }
     if e.args:
         container["args"] = list(e.args)
-    res = _resources(e.resources.cpu if e.resources else None,
-                     e.resources.memory if e.resources else None, e.gpus, settings.gpu_resource)
-    if res:
-        container["resources"] = res
-    pod: dict[str, Any] = {"restartPolicy": "Never", "containers": [container],
-                           "volumes": src.volumes}
+    pod: dict[str, Any] = {"restartPolicy": "Never",
+                           "securityContext": security.pod_context(e.security_context),
+                           "containers": [container], "volumes": [*src.volumes, security.TMP]}
     if src.init_containers:
         pod["initContainers"] = src.init_containers
     tol = _tolerations(e.tolerations, e.gpus)

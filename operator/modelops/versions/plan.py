@@ -22,6 +22,7 @@ from ..serving.diagnose import Problem
 from ..settings import Settings
 from ..training.plan import Progress, plan_evaluation, plan_training
 from ..training.scheduled import plan_scheduled
+from . import verified
 from .validate import NodeInfo, problems
 
 
@@ -160,14 +161,27 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
             was = get_condition(old.get("conditions"), "Ready") or {}
             if (was.get("reason"), was.get("message")) != (problem.reason, msg):
                 out.events.append(Event("Warning", problem.reason, problem.message))
+        conds = verified.learn(conds, gen, now, ready and replicas > 0, problem,
+                               digest=bool(spec.artifact and spec.artifact.digest))
         conds = set_condition(conds, "Available", available,
                               "MinimumReplicasAvailable" if available else
                               ("ScaledToZero" if replicas == 0 else
                                problem.reason if problem else "NoReplicasReady"), msg, gen, now)
-        conds = set_condition(conds, "Ready", ready, "Ready" if ready else
-                              problem.reason if problem else "Progressing", msg, gen, now)
-        status.update(phase=VersionPhase.READY if ready else VersionPhase.PENDING,
-                      conditions=conds)
+        refusal = verified.refused(conds, gen) if replicas == 0 else None
+        if refusal is not None:  # what its pods said outlives them
+            ready = False
+            reason, msg = refusal["reason"], (f"scaled to zero; refused when it last ran: "
+                                              f"{refusal['message']}")
+        elif ready and replicas == 0:
+            reason = "Ready"
+            msg += ("; verified when it last served" if verified.learned(conds, gen) else
+                    "; waits for its rollout, not verified yet (its first pods will be)")
+        else:
+            reason = "Ready" if ready else problem.reason if problem else "Progressing"
+        conds = set_condition(conds, "Ready", ready, reason, msg, gen, now)
+        phase = VersionPhase.READY if ready else (
+            VersionPhase.FAILED if refusal is not None else VersionPhase.PENDING)
+        status.update(phase=phase, conditions=conds)
         if ready and replicas > 0:
             _scheduled_evaluation(mv, spec, artifact_uri or "", observed, settings, now,
                                   status, out)

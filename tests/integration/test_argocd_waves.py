@@ -4,7 +4,6 @@ sync wave waits until the Application of the wave before it is Healthy."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,14 @@ def test_a_wave_waits_for_the_application_before_it(
     try:
         wait_for(lambda: exists(kube, first) and argocd.summary(first)[2] == "Progressing",
                  timeout=90, what=f"{first} created and Progressing")
-        time.sleep(15)  # the first wave is not Healthy: the second must not start
+        # Argo CD's own word that the parent's sync holds wave 0 for the first Application's
+        # health (its health as deploy/argocd's patch computes it from the ModelVersions).
+        waiting = f"waiting for healthy state of argoproj.io/Application/{first}"
+
+        def held() -> bool:
+            op = argocd.get(parent).get("status", {}).get("operationState") or {}
+            return op.get("phase") == "Running" and waiting in (op.get("message") or "")
+        wait_for(held, timeout=60, what=f"{parent}'s sync waiting for {first}")
         assert not exists(kube, second), "wave 0 started before wave -1 was Healthy"
         repo.edit(v1, lambda o: o["spec"]["serving"].pop("nodeSelector"))
         rev = repo.commit("version 1 on any node")

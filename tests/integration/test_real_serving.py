@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -33,8 +36,10 @@ SERVER = "localhost/modelops/model-server:dev"
 
 
 def serving(**extra: Any) -> dict[str, Any]:
+    # 100m: eight of these, the operator's pod and a namespace still going away fit the real
+    # node's 2 CPUs (at 250m a test's last version could wait Unschedulable for them).
     return {"image": SERVER, "port": 8080, "readinessPath": "/v2/health/ready",
-            "resources": {"cpu": "250m", "memory": "512Mi"}, **node.on_real_node(), **extra}
+            "resources": {"cpu": "100m", "memory": "512Mi"}, **node.on_real_node(), **extra}
 
 
 @pytest.fixture
@@ -171,6 +176,15 @@ def reason_of(kube: Kube, ns: str, name: str) -> tuple[str, str]:
     return "", ""
 
 
+def reason_is(kube: Kube, ns: str, name: str, want: str) -> tuple[str, str]:
+    """The Ready condition's (reason, message) once the reason is `want`; until then an error
+    that says what it is (a wait that times out shows it)."""
+    got = reason_of(kube, ns, name)
+    if got[0] != want:
+        raise AssertionError(f"{name}: Ready reason {got[0]!r}: {got[1]}")
+    return got
+
+
 def warnings(kube: Kube, ns: str, name: str) -> set[str]:
     events = kube.core.list_namespaced_event(ns, field_selector=f"involvedObject.name={name}")
     return {e.reason for e in events.items if e.type == "Warning"}
@@ -213,7 +227,7 @@ def test_bad_artifacts_and_images_end_in_a_condition_and_an_event(
                  "-p", '{"spec":{"targetVersion":"9"}}')
 
     for name, (_, _, reason, words) in cases.items():
-        wait_for(lambda n=name, r=reason: reason_of(kube, namespace, n)[0] == r,
+        wait_for(lambda n=name, r=reason: reason_is(kube, namespace, n, r),
                  timeout=150, what=f"{name}: Ready reason {reason}")
         _, message = reason_of(kube, namespace, name)
         assert words in message, (name, message)
@@ -221,7 +235,7 @@ def test_bad_artifacts_and_images_end_in_a_condition_and_an_event(
         wait_for(lambda n=name, r=reason: r in warnings(kube, namespace, n), timeout=15,
                  what=f"{name}: a {reason} Warning event")
         assert (kube.get_mv(namespace, name) or {})["status"]["phase"] != "Ready"
-    wait_for(lambda: reason_of(kube, namespace, "iris-bad")[0] == "FetchFailed", timeout=60,
+    wait_for(lambda: reason_is(kube, namespace, "iris-bad", "FetchFailed"), timeout=60,
              what="iris-bad FetchFailed")
     # The rollout of 9 waits at its last step for pods that never get ready: version 1
     # keeps every replica and answers through the stable Service.
@@ -229,3 +243,61 @@ def test_bad_artifacts_and_images_end_in_a_condition_and_an_event(
     assert st["stableVersion"] == "1" and "waiting for 9 to be ready" in st["message"], st
     assert predict(kube, namespace, "iris", 80, "iris")["model_version"] == "1"
     assert node.s3()["secretKey"] not in json.dumps(kube.get_mv(namespace, "no-credentials"))
+
+
+def test_a_version_refused_by_its_pods_stays_refused_at_zero(
+        kube: Kube, namespace: str, operator: Any, artifacts: tuple[str, bytes]) -> None:
+    """The wrong-digest target of a policy: its canary's fetcher refuses it, the rollout ends
+    at its deadline and scales it to zero, and the version still says why (Failed, Ready=False
+    FetchFailed, Verified=False); it is not rolled out again until its spec changes."""
+    url, model_file = artifacts
+    kube.create(namespace, model_version("good", "iris", "1", serving=serving(),
+                                         artifact={"uri": url, "digest": digest(model_file)}))
+    kube.create(namespace, {"apiVersion": "modelops.io/v1alpha1", "kind": "UpdatePolicy",
+                            "metadata": {"name": "iris"},
+                            "spec": {"model": "iris", "targetVersion": "1",
+                                     "progressDeadlineSeconds": 45}})
+    wait_for(lambda: ((kube.get_up(namespace, "iris") or {}).get("status") or {}).get(
+        "stableVersion") == "1", timeout=120, what="policy stable on 1")
+    kube.create(namespace, model_version("iris-bad", "iris", "9", serving=serving(),
+                                         artifact={"uri": url, "digest": "sha256:" + "0" * 64}))
+    wait_for(lambda: (kube.get_mv(namespace, "iris-bad") or {}).get("status", {}).get("phase")
+             == "Ready", what="9 waits for its rollout")
+    assert "not verified yet" in reason_of(kube, namespace, "iris-bad")[1]
+    targeted = time.monotonic()
+    kube.kubectl("patch", "updatepolicy", "iris", "-n", namespace, "--type=merge",
+                 "-p", '{"spec":{"targetVersion":"9"}}')
+    wait_for(lambda: reason_is(kube, namespace, "iris-bad", "FetchFailed"), timeout=90,
+             what="iris-bad FetchFailed")
+    print(f"\nFetchFailed {time.monotonic() - targeted:.1f}s after the target changed")
+    up = wait_for(lambda: (s := (kube.get_up(namespace, "iris") or {}).get("status") or {})
+                  .get("phase") == "Degraded" and s, timeout=120, what="the deadline")
+    assert up["stableVersion"] == "1" and up["history"][0]["reason"] == "ProgressDeadlineExceeded"
+
+    def at_zero() -> dict[str, Any] | None:
+        st = (kube.get_mv(namespace, "iris-bad") or {}).get("status") or {}
+        return st if (st.get("serving") or {}).get("replicas") == 0 and st.get(
+            "phase") == "Failed" else None
+    st = wait_for(at_zero, timeout=60, what="iris-bad scaled to zero, still refused")
+    conds = {c["type"]: c for c in st["conditions"]}
+    assert conds["Ready"]["status"] == "False" and conds["Ready"]["reason"] == "FetchFailed"
+    assert "digest mismatch" in conds["Ready"]["message"]
+    assert (conds["Verified"]["status"], conds["Verified"]["reason"]) == ("False", "FetchFailed")
+    # `retry` does not roll out a version its pods refused: the policy says why and stays.
+    kube.kubectl("annotate", "updatepolicy", "iris", "-n", namespace, "modelops.io/action=retry")
+    wait_for(lambda: "will not be rolled out" in (
+        (kube.get_up(namespace, "iris") or {}).get("status") or {}).get("message", ""),
+        timeout=30, what="the policy refusing 9")
+    time.sleep(3)
+    up = (kube.get_up(namespace, "iris") or {})["status"]
+    assert up["stableVersion"] == "1" and not up.get("canaryVersion"), up
+    assert kube.apps.read_namespaced_deployment("iris-9", namespace).spec.replicas == 0
+    # What a user reads: the CLI lists it Failed, with its pods' reason, not beside the
+    # healthy version as Ready.
+    r = subprocess.run([sys.executable, "-m", "modelops.cli.main", "status", "iris", "-n",
+                        namespace, "-o", "json"], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "KUBECONFIG": kube.kubeconfig})
+    assert r.returncode == 0, r.stderr
+    listed = {v["version"]: v for v in json.loads(r.stdout)["versions"]}
+    assert listed["9"]["phase"] == "Failed" and listed["1"]["phase"] == "Ready"
+    assert listed["9"]["problem"].startswith("Verified: FetchFailed"), listed["9"]

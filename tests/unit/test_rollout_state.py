@@ -341,6 +341,15 @@ def test_a_canary_that_never_starts_is_never_promoted_and_rolls_back_at_the_dead
     sim.step(after=31, ready=broken)
     assert sim.status["stableVersion"] == "1" and not sim.status.get("canaryVersion")
     assert "ProgressDeadlineExceeded" in sim.reasons()
+    # Its pods refused it (a wrong digest): scaled to zero it reads Failed, and a `retry`
+    # does not roll it out again; the policy says why, every round.
+    sim.vs = {**sim.vs, "2": VersionInfo("2", "m-2", "Failed", "x")}
+    for _ in range(2):
+        sim.step(after=5, action="retry", ready={"1": 4, "2": 0})
+        assert not sim.status.get("canaryVersion") and not sim.status.get("pendingAction")
+        assert "will not be rolled out until its spec changes" in sim.status["message"]
+    assert sim.reasons().count("ActionIgnored") == 2 and "RolloutStarted" not in \
+        sim.reasons()[-2:]
 
 
 def test_promotion_waits_for_the_canary_at_full_size() -> None:

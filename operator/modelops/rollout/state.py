@@ -203,6 +203,14 @@ class _Machine:
         if target.waiting:
             st.message = f"{want} waits: {target.waiting}"
             return
+        v = self.obs.versions.get(want)
+        if v is not None and v.phase == VersionPhase.FAILED and not self.in_history(want):
+            st.message = (f"version {want} failed (its Valid, Verified, Trained or Evaluated "
+                          "condition says why) and will not be rolled out until its spec "
+                          "changes")
+            if self.take_action("retry"):
+                self.event("Normal", "ActionIgnored", f"retry: {st.message}")
+            return
         last = st.history[0] if st.history else None
         retry = False  # a `retry` is taken when the rollout really starts, not before
         if self.retrying:  # a hold ended by `retry`: roll the target out afresh, steps and all
@@ -214,7 +222,6 @@ class _Machine:
                               "`retry` rolls it out again")
                 return
             retry = True
-        v = self.obs.versions.get(want)
         if self.in_history(want) and not self.retrying:
             self.take_retry(retry, want)
             self.fast_rollback(want, "TargetRollback", f"targetVersion set back to {want}")
@@ -222,10 +229,6 @@ class _Machine:
         if v is None or not v.ready:
             state = "missing" if v is None else (v.phase or "not reconciled yet")
             st.message = f"waiting for version {want} to be Ready ({state})"
-            if v is not None and v.phase == VersionPhase.FAILED:
-                st.message = (f"version {want} failed (its Valid, Verified, Trained or "
-                              "Evaluated condition says why) and will not be rolled out")
-                return  # until its spec changes: a retry would wait forever
             self.keep_action = retry  # e.g. Pending for a moment while it scales: keep it
             return
         if not handover.clear_for_canary(self, want):

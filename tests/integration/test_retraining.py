@@ -1,6 +1,8 @@
 """Retraining on a regression, on the local cluster (kwok runs the training and evaluation
 pods): the serving version regresses, traffic goes back, one next version is made from the
-template, trains, passes its gates, and autoUpdate rolls it out."""
+template, trains, passes its gates, and autoUpdate rolls it out. The operator is the one users
+install (Helm, its image, its pod on the real node): creating a ModelVersion takes only the
+chart's RBAC."""
 
 from __future__ import annotations
 
@@ -12,27 +14,33 @@ from modelops.api.conditions import parse_time
 from tests.support.emitter import Emitter
 from tests.support.kube import Kube
 from tests.support.manifests import model_version, served
-from tests.support.operator import OperatorProcess
 from tests.support.prometheus import Prometheus
 from tests.support.rollout import ERROR_RATE, Model
+from tests.support.shipped import ShippedOperator
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.real_node]
 Emit = Callable[..., Emitter]
 EVAL = {"image": "ghcr.io/acme/eval:1", "command": ["python", "eval.py"],
         "gates": [{"metric": "accuracy", "min": 0.9}],
         "podAnnotations": {"modelops.io/kwok-termination-message": '{"accuracy": 0.95}'}}
 
 
+@pytest.fixture
+def operator(shipped_operator: ShippedOperator) -> ShippedOperator:
+    return shipped_operator
+
+
 def test_a_regression_retrains_once_and_the_new_version_is_rolled_out(
-        kube: Kube, operator: OperatorProcess, prometheus: Prometheus, emitters: Emit,
+        kube: Kube, operator: ShippedOperator, prometheus: Prometheus, emitters: Emit,
         namespace: str) -> None:
     m = Model(kube, namespace)
     kube.create(namespace, served("m-v1", "m", "1"))
     emitters("m", "1")
     m.policy(replicas=2, autoUpdate={"enabled": True}, strategy={"canary": {"steps": []}},
              monitoring={"interval": "2s", "failureThreshold": 2, "action": "Rollback",
-                         "prometheus": {"address": prometheus.address},
+                         "prometheus": {"address": operator.reach(
+                             namespace, "prometheus", prometheus.port)},
                          "metrics": [{"name": "error-rate", "query": ERROR_RATE,
                                       "max": 0.05}]},
              retraining={"template": "m-v2", "minInterval": "1h"})
@@ -69,7 +77,7 @@ def test_a_regression_retrains_once_and_the_new_version_is_rolled_out(
 
 
 def test_a_schedule_retrains_on_time_once_per_time(
-        kube: Kube, operator: OperatorProcess, namespace: str) -> None:
+        kube: Kube, operator: ShippedOperator, namespace: str) -> None:
     m = Model(kube, namespace)
     kube.create(namespace, served("m-v1", "m", "1"))
     kube.create(namespace, model_version(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local cluster and the tests use, when missing: the real
-# node's containerd, runc, CNI plugins, iptables and conntrack; buildah and debootstrap (the
+# node's containerd, runc, CNI plugins, iptables, ipset (kube-router's policies) and conntrack; buildah and debootstrap (the
 # images); lua5.4 (runs the Argo CD health scripts outside Argo CD) and redis-server (Argo CD's
 # cache). Prometheus is built from its module (hack/cluster/build.sh). The cluster starts its
 # own instances with its own paths and sockets, so the packages' services are never started:
@@ -15,6 +15,7 @@ command -v runc >/dev/null 2>&1 || need+=(runc)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
+command -v ipset >/dev/null 2>&1 || need+=(ipset)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v buildah >/dev/null 2>&1 || need+=(buildah)
@@ -36,6 +37,6 @@ cleanup() { [ -z "$ours" ] || $SUDO rm -f "$policy"; }
 trap cleanup EXIT
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-for cmd in lua5.4 redis-server containerd runc iptables conntrack buildah debootstrap; do
+for cmd in lua5.4 redis-server containerd runc iptables conntrack ipset buildah debootstrap; do
   command -v "$cmd" >/dev/null || { echo "$cmd did not install" >&2; exit 1; }
 done

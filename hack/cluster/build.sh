@@ -122,6 +122,34 @@ build_prometheus() {
   say "prometheus $PROMETHEUS_MODULE_VERSION: done"
 }
 
+# kube-router's network-policy controller (the one k3s embeds) enforces NetworkPolicies on the
+# real node with iptables and ipset, beside its bridge CNI. kind's kube-network-policies would
+# be the first choice, but it needs nftables' queue statement, which this machine's kernel lacks
+# (CONFIG_NFT_QUEUE is off); kube-router needs only iptables' xt matches and ipset. The Go proxy
+# serves kube-router v2 only at v2.1.0, whose pinned dependencies carry reported CVEs: the
+# wrapper module raises them (golang.org/x/*, grpc, protobuf) to current releases.
+kube_router_key() { printf '%s' "$KUBE_ROUTER_DEPS" | sha256sum | cut -c1-8; }
+build_kube_router() {
+  local dir; dir="$cache/kube-router-$KUBE_ROUTER_VERSION-$(kube_router_key)"
+  if all_present "$dir/bin" kube-router; then say "kube-router $KUBE_ROUTER_VERSION: cached"; return; fi
+  say "kube-router $KUBE_ROUTER_VERSION: building (about 2 min)"
+  mkdir -p "$dir/src" "$dir/bin"
+  cat > "$dir/src/go.mod" <<MOD
+module modelops.local/kuberouterbuild
+
+go 1.25
+
+require github.com/cloudnativelabs/kube-router/v2 $KUBE_ROUTER_VERSION
+
+tool github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+MOD
+  (cd "$dir/src" && go mod tidy && go get $KUBE_ROUTER_DEPS && go mod tidy) \
+    || die "could not resolve kube-router's modules"
+  (cd "$dir/src" && go build -trimpath -ldflags "-s -w" -o "$dir/bin/kube-router" \
+    github.com/cloudnativelabs/kube-router/v2/cmd/kube-router) || die "kube-router build failed"
+  say "kube-router $KUBE_ROUTER_VERSION: done"
+}
+
 # The SMI TrafficSplit CRD (split.smi-spec.io v1alpha4), for the smi traffic provider's tests:
 # SMI's own module ships it only as apiextensions v1beta1, which Kubernetes no longer serves;
 # Argo Rollouts' module carries the same schema as a v1 CRD for its own SMI tests.
@@ -237,6 +265,7 @@ for part in $want; do
     gateway-api) fetch_gateway_api ;;
     smi) fetch_smi ;;
     prometheus) build_prometheus ;;
+    kube-router) build_kube_router ;;
     kubernetes) build_kubernetes ;;
     argocd) build_argocd ;;
     *) die "unknown part $part" ;;

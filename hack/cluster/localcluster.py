@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -69,6 +70,8 @@ def binaries() -> dict[str, Path]:
         "olah": CACHE / f"olah-{v['OLAH_VERSION']}" / "bin" / "python",
         "gateway-api-crds": CACHE / f"gateway-api-{v['GATEWAY_API_VERSION']}" / "crds",
         "smi-crds": CACHE / f"smi-crds-{v['ARGO_ROLLOUTS_VERSION']}" / "split.yaml",
+        "kube-router": CACHE / (f"kube-router-{v['KUBE_ROUTER_VERSION']}-" + hashlib.sha256(
+            v["KUBE_ROUTER_DEPS"].strip('"').encode()).hexdigest()[:8]) / "bin" / "kube-router",
     }
 
 
@@ -77,7 +80,7 @@ def ensure_binaries() -> dict[str, Path]:
     if not all(p.exists() for p in bins.values()):
         log("building missing binaries (first run only)")
         subprocess.run(["bash", str(HERE / "build.sh"), "etcd", "kwok", "kubernetes",
-                        "gateway-api", "smi", "versitygw", "olah"], check=True)
+                        "gateway-api", "smi", "versitygw", "olah", "kube-router"], check=True)
     return bins
 
 
@@ -102,7 +105,26 @@ class Cluster:
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         (self.state / "pids").mkdir(exist_ok=True)
         (self.state / "pids" / name).write_text(str(proc.pid))
+        # How it was started (its namespace wrapper included), so `restart` can do it again.
+        (self.state / "argv").mkdir(exist_ok=True)
+        (self.state / "argv" / name).write_text(json.dumps({"argv": argv, "env": env}))
         return proc.pid
+
+    def restart(self, name: str, sig: int = signal.SIGKILL) -> float:
+        """Kill one of the cluster's processes (SIGKILL: a crash) and start it again as it was
+        started; returns the seconds it was away. What it serves is the caller's to wait for."""
+        how = json.loads((self.state / "argv" / name).read_text())
+        pid = self._pids().get(name, 0)
+        down = time.monotonic()
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, sig)
+            self._wait(f"{name} gone", lambda: not _alive(pid), 30)
+        # A listener's socket can outlive the process by a moment (threads letting go).
+        for port in _ports(how["argv"]):
+            self._wait(f"{name}'s port {port} released", lambda p=port: _port_free(p), 30)
+        self._start(name, how["argv"], how["env"])
+        return time.monotonic() - down
 
     def _pids(self) -> dict[str, int]:
         d = self.state / "pids"
@@ -363,6 +385,21 @@ def _http_ok(url: str) -> bool:
     except OSError:
         return False
 
+def _ports(argv: list[str]) -> list[int]:
+    """Loopback ports a process listens on, as its flags say (--secure-port=N)."""
+    return [int(a.split("=", 1)[1]) for a in argv if a.startswith("--secure-port=")]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _tail(path: Path, n: int = 20) -> str:
     text = path.read_text(errors="replace") if path.exists() else ""
     return "\n".join(text.splitlines()[-n:])
@@ -370,7 +407,10 @@ def _tail(path: Path, n: int = 20) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("command", choices=["up", "down", "status", "build", "load-images"])
+    ap.add_argument("command", choices=["up", "down", "status", "build", "load-images",
+                                        "restart"])
+    ap.add_argument("name", nargs="?", help="restart: which process (kube-apiserver, "
+                    "containerd, kubelet, ...): killed and started again as it was")
     ap.add_argument("--nodes", type=int, default=4)
     ap.add_argument("--gpu-nodes", type=int, default=2)
     a = ap.parse_args()
@@ -383,6 +423,8 @@ def main() -> int:
         ensure_binaries()
     elif a.command == "load-images":  # after `make images`, without a restart
         realnode.RealNode(c, CACHE).load_images()
+    elif a.command == "restart":
+        log(f"{a.name} back after {c.restart(a.name):.1f}s")
     else:
         return c.status()
     return 0

@@ -36,8 +36,9 @@ HOST_SERVICES = {"s3": 9000, "hf": 8090}
 CGROUP = "modelops-node"
 CGROUP_FS = Path("/sys/fs/cgroup")
 CNI_BIN = Path("/usr/lib/cni")
-PROCS = ("kube-proxy", "kubelet", "containerd", "nodelink")  # stop order
-TOOLS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "nsenter", "ip", "iptables")
+PROCS = ("kube-router", "kube-proxy", "kubelet", "containerd", "nodelink")  # stop order
+TOOLS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "nsenter", "ip", "iptables",
+         "ipset")
 LABEL = "modelops.io/node-kind"
 
 
@@ -130,6 +131,7 @@ class RealNode:
         self._kubelet(bins["kubelet"], api_port)
         self.c._wait("the real node Ready", self._ready, 90, "kubelet")
         self._kube_proxy(bins["kube-proxy"], api_port)
+        self._kube_router(bins["kube-router"], api_port)
         self._service("default", "kubernetes", "https", api_port)
         for name in host_ports:
             self._service("kube-system", name, "http", HOST_SERVICES[name])
@@ -303,6 +305,20 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         self.c._start("kube-proxy", ["nsenter", f"--net={NETNS_PATH}", str(proxy),
                                      f"--config={cfg}", "--v=1"])
 
+    def _kube_router(self, binary: Path, api_port: int) -> None:
+        """NetworkPolicies enforced for the node's pods (kube-router's policy controller only:
+        routing and Services stay with the bridge and kube-proxy), its rules and ipsets in the
+        node's network namespace."""
+        from pki import kubeconfig
+        kubeconfig(self.dir / "kube-router.kubeconfig", f"https://127.0.0.1:{api_port}",
+                   self.c.pki, "admin")
+        self.c._start("kube-router", [
+            "nsenter", f"--net={NETNS_PATH}", str(binary),
+            f"--kubeconfig={self.dir / 'kube-router.kubeconfig'}",
+            "--run-firewall=true", "--run-router=false", "--run-service-proxy=false",
+            "--enable-cni=false", f"--hostname-override={NODE}",
+            "--service-cluster-ip-range=10.96.0.0/16", "--health-port=0", "--metrics-port=0"])
+
     def _service(self, namespace: str, name: str, port_name: str, port: int) -> None:
         """A Service whose endpoint is nodelink on NODE_IP, forwarding to a host server: the
         API server (it runs with --endpoint-reconciler-type=none: it is on the host's
@@ -340,7 +356,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             self.c.kubectl("cordon", NODE, check=False)
             self.c.kubectl("delete", "pods", "-A", f"--field-selector=spec.nodeName={NODE}",
                            "--grace-period=5", "--timeout=40s", check=False)
-        self.c.stop(["kube-proxy", "kubelet"])
+        self.c.stop(["kube-router", "kube-proxy", "kubelet"])
         if _alive_any(pids, "containerd"):
             self._kill_tasks()
         self.c.stop(["containerd"])

@@ -160,6 +160,7 @@ class Sample:
     stable: str | None
     canary: str | None
     endpoints: int  # ready endpoints of the model's Service: the pods that take requests
+    addresses: frozenset[str] = frozenset()  # their pod addresses
 
 
 class Recorder:
@@ -185,11 +186,13 @@ class Recorder:
         st = ((self.kube.get_up(self.ns, self.policy) or {}).get("status") or {})
         slices = self.discovery.list_namespaced_endpoint_slice(
             self.ns, label_selector=f"kubernetes.io/service-name={self.service}")
-        ready = sum(1 for s in slices.items for e in s.endpoints or []
-                    if e.conditions is None or e.conditions.ready is not False)
+        ready = [a for s in slices.items for e in s.endpoints or []
+                 if e.conditions is None or e.conditions.ready is not False
+                 for a in e.addresses or []]
         return Sample(time.time(), st.get("phase"), st.get("currentStepIndex"),
                       int(st.get("canaryWeight") or 0), int(st.get("actualCanaryWeight") or 0),
-                      st.get("stableVersion"), st.get("canaryVersion"), ready)
+                      st.get("stableVersion"), st.get("canaryVersion"), len(ready),
+                      frozenset(ready))
 
     def stop(self) -> list[Sample]:
         self._stop.set()

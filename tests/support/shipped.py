@@ -29,8 +29,9 @@ class ShippedOperator:
     deployment = "shipped-modelops"
     receivers_namespace = namespace  # the chart's: its release namespace
 
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, *values: str) -> None:
         self.kube = kube
+        self.values = values  # more helm --set flags
         self.bridges: list[InNode] = []
         self.kills = 0
 
@@ -45,7 +46,7 @@ class ShippedOperator:
                  "--set", "image.repository=localhost/modelops/operator",
                  "--set", "image.tag=dev",
                  "--set-json", f"nodeSelector={json.dumps(node.REAL)}",
-                 "--set-json", f"tolerations={json.dumps(node.TOLERATE_REAL)}")
+                 "--set-json", f"tolerations={json.dumps(node.TOLERATE_REAL)}", *self.values)
         assert r.returncode == 0, r.stderr
         self.start()
 

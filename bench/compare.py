@@ -12,7 +12,6 @@ bench/results/compare-N.json, a table to stdout and into docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import tempfile
 import time
@@ -23,7 +22,6 @@ import harness
 import report
 import scale
 
-RESULTS = harness.ROOT / "bench" / "results"
 START, END = "<!-- compare:start -->", "<!-- compare:end -->"
 FIGURES = [  # (label, summary key, unit, digits)
     ("operator to all Ready", "operator_total_s", " s", 1),
@@ -88,14 +86,12 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="modelops-bench-"))
     sa = harness.install_identity(kube, work)
     harness.add_nodes(kube)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     results: dict[int, Any] = {}
     try:
         for n in [int(s) for s in args.sizes.split(",") if s]:
             results[n] = run_size(kube, kube.kubeconfig, sa, n, args.repeats, other,
                                   harness.Audit())
-            (RESULTS / f"compare-{n}.json").write_text(json.dumps(
-                {"against": sha, **results[n]}, indent=2) + "\n")
+            harness.save(f"compare-{n}", {"against": sha, **results[n]})
     finally:
         harness.remove_identity(kube)
         harness.remove_nodes(kube)

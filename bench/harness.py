@@ -32,6 +32,24 @@ USER = f"system:serviceaccount:{NS}:modelops"
 WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 
 
+RESULTS = ROOT / "bench" / "results"
+
+
+def save(name: str, data: dict[str, Any]) -> Path:
+    """bench/results/NAME.json, with what measured it: the commit (and whether the tree had
+    changes beyond it) and the time. Every figure in README.md and docs/ comes from one."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True,
+                              text=True).stdout.strip()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({**data, "measured": {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--", "operator", "bench", "hack")),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}, indent=2) + "\n")
+    return path
+
+
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 

@@ -8,7 +8,6 @@ served ModelVersions to all Ready, then a restart. Peak and steady memory, CPU, 
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -30,8 +29,7 @@ def main() -> int:
         harness.remove_identity(kube)
         harness.remove_nodes(kube)
     out["n"] = n
-    path = harness.ROOT / "bench" / "results" / f"operator-only-{n}.json"
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    path = harness.save(f"operator-only-{n}", out)
     st = out.get("startup") or {}
     after = (f"; restart: first reconcile {st['first_s']:.1f}s, all {st['all_s'] or 0:.1f}s, peak "
              f"{st['peak_rss_mib']:.0f} MiB, steady {st['rss_mib']:.0f} MiB, "

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import subprocess
 import sys
 import time
@@ -27,7 +26,6 @@ from tests.support import node
 from tests.support.manifests import model_version
 
 ROOT = harness.ROOT
-RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "benchmarks.md"
 NODE_PROCS = ("kubelet", "containerd", "kube-proxy", "nodelink")
 
@@ -168,8 +166,7 @@ def main() -> int:
     finally:
         op.stop()
         kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "realnode.json").write_text(json.dumps(r, indent=2) + "\n")
+    harness.save("realnode", r)
     table = markdown(r)
     print(table)
     update_docs(table)

@@ -19,7 +19,7 @@ import report
 import rollout
 import scale
 
-RESULTS = harness.ROOT / "bench" / "results"
+RESULTS = harness.RESULTS
 
 
 def main() -> int:
@@ -50,17 +50,16 @@ def main() -> int:
             plan = [(n, args.repeats) for n in sizes] + ([(5000, 1)] if args.big else [])
             for n, repeats in plan:
                 results["scale"][n] = run_size(kube, admin, sa, n, repeats, args.idle, audit)
-                (RESULTS / f"scale-{n}.json").write_text(
-                    json.dumps(results["scale"][n], indent=2) + "\n")
+                harness.save(f"scale-{n}", results["scale"][n])
         if args.only in (None, "rollout"):
             results["rollout"] = rollout.run(kube, sa, args.repeats)
-            (RESULTS / "rollout.json").write_text(json.dumps(results["rollout"], indent=2) + "\n")
+            harness.save("rollout", results["rollout"])
     finally:
         harness.remove_identity(kube)
         harness.remove_nodes(kube)
     results["wall_s"] = time.monotonic() - started
-    (RESULTS / "machine.json").write_text(json.dumps(
-        {**results["machine"], "date": results["date"], "wall_s": results["wall_s"]}) + "\n")
+    harness.save("machine", {**results["machine"], "date": results["date"],
+                             "wall_s": results["wall_s"]})
     table = report.markdown(results)
     print(table)
     report.update_docs(table)

@@ -17,7 +17,6 @@ the last, and the fewest ready endpoints behind the Service (goal: never below r
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -30,7 +29,6 @@ from tests.support.loadgen import Answer, iris_model, share, step_windows, traff
 from tests.support.prometheus import serving_pods_prometheus
 from tests.support.waiting import wait_for
 
-RESULTS = harness.ROOT / "bench" / "results"
 START, END = "<!-- traffic:start -->", "<!-- traffic:end -->"
 REPLICAS = 3
 STEPS = [{"setWeight": 33}, {"pause": {"duration": "25s"}},
@@ -172,9 +170,7 @@ def main() -> int:
     finally:
         op.stop()
     s = summarize(steps, regressions)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "traffic.json").write_text(json.dumps(
-        {"summary": s, "steps": steps, "regressions": regressions}, indent=2) + "\n")
+    harness.save("traffic", {"summary": s, "steps": steps, "regressions": regressions})
     text = table(s, args.rate)
     print(text)
     report.update_docs(text, START, END)

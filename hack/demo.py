@@ -197,6 +197,10 @@ def main() -> int:
         kubectl("apply", "-n", NS, "-f", "-", stdin=policy)
         watch_rollout(m, lambda st: st.get("stableVersion") == "1", timeout=180)
         wait_ready(kube, "iris", 2)
+        note("iris-v8, scaled to zero by the policy, still says what its pods learned:")
+        watch_mv(kube, "iris-v8", "Failed", timeout=60)
+        kubectl("get", "mv", "iris-v8", "-n", NS, "-o", "jsonpath={.status.phase}: "
+                "{.status.conditions[?(@.type==\"Verified\")].reason}{'\\n'}")
         load = Load(kube, "iris")
         note("a load generator sends ~20 predictions a second through Service iris")
         kubectl("apply", "-n", NS, "-f", "-", stdin=iris("2", digest))

@@ -26,7 +26,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from localcluster import CACHE, STATE, Cluster, _alive, _http_ok, free_port, log, versions  # noqa: E402
+from localcluster import CACHE, STATE, Cluster, log, versions  # noqa: E402
+from procs import alive, free_port, http_ok  # noqa: E402
 
 NAMESPACE = "argocd"
 # What a core install needs of core-install.yaml; its Deployments, Services and RBAC are for
@@ -94,8 +95,8 @@ class ArgoCD:
     def running(self) -> bool:
         pids = self.cluster._pids()
         names = ("argocd-redis", "argocd-git", "argocd-repo-server", "argocd-controller")
-        return (self.info_file.exists() and all(_alive(pids.get(n, 0)) for n in names)
-                and _http_ok(f"http://127.0.0.1:{self.info['controller_metrics']}/healthz"))
+        return (self.info_file.exists() and all(alive(pids.get(n, 0)) for n in names)
+                and http_ok(f"http://127.0.0.1:{self.info['controller_metrics']}/healthz"))
 
     # -- lifecycle ---------------------------------------------------------------------------
     def up(self) -> None:
@@ -155,7 +156,7 @@ class ArgoCD:
             # Since 3.0 resource health lives only in redis, for argocd-server to show; kept in
             # the Application too, the tests read it through the API server as kubectl would.
             "--persist-resource-health"], env)
-        self.cluster._wait("argocd controller /healthz", lambda: _http_ok(
+        self.cluster._wait("argocd controller /healthz", lambda: http_ok(
             f"http://127.0.0.1:{ports['controller_metrics']}/healthz"), 90, "argocd-controller")
         log(f"argocd up in {time.monotonic() - t0:.1f}s; repos at git://127.0.0.1:"
             f"{ports['git']}/ from {self.git_root}")

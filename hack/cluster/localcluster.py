@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import hostservices  # noqa: E402
 import realnode  # noqa: E402
 from kwoknodes import node_list  # noqa: E402
 from pki import kubeconfig, make_certs  # noqa: E402
+from procs import alive, free_port, http_ok, listen_ports, port_free, tail  # noqa: E402
 
 ROOT = HERE.parent.parent
 STATE = Path(os.environ.get("MODELOPS_CLUSTER_DIR", ROOT / ".localcluster"))
@@ -84,12 +84,6 @@ def ensure_binaries() -> dict[str, Path]:
     return bins
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Cluster:
     def __init__(self, state: Path = STATE) -> None:
         self.state = state
@@ -116,13 +110,13 @@ class Cluster:
         how = json.loads((self.state / "argv" / name).read_text())
         pid = self._pids().get(name, 0)
         down = time.monotonic()
-        if _alive(pid):
+        if alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, sig)
-            self._wait(f"{name} gone", lambda: not _alive(pid), 30)
+            self._wait(f"{name} gone", lambda: not alive(pid), 30)
         # A listener's socket can outlive the process by a moment (threads letting go).
-        for port in _ports(how["argv"]):
-            self._wait(f"{name}'s port {port} released", lambda p=port: _port_free(p), 30)
+        for port in listen_ports(how["argv"]):
+            self._wait(f"{name}'s port {port} released", lambda p=port: port_free(p), 30)
         self._start(name, how["argv"], how["env"])
         return time.monotonic() - down
 
@@ -135,7 +129,7 @@ class Cluster:
         when there is one) is alive: a half-started or half-dead cluster is started afresh."""
         pids = self._pids()
         names = CORE + (realnode.PROCS if realnode.enabled() else ())
-        return all(_alive(pids.get(n, 0)) for n in names) and self._healthy()
+        return all(alive(pids.get(n, 0)) for n in names) and self._healthy()
 
     def _healthy(self) -> bool:
         try:
@@ -158,9 +152,9 @@ class Cluster:
         while time.monotonic() < deadline:
             if check():
                 return
-            if name and not _alive(self._pids().get(name, 0)):
+            if name and not alive(self._pids().get(name, 0)):
                 raise SystemExit(f"{name} exited; see {self.logs / (name + '.log')}:\n"
-                                 + _tail(self.logs / f"{name}.log"))
+                                 + tail(self.logs / f"{name}.log"))
             time.sleep(0.1)
         raise SystemExit(f"timed out after {timeout}s waiting for {what}")
 
@@ -195,7 +189,7 @@ class Cluster:
             "--initial-cluster", f"local=http://127.0.0.1:{ports['etcd_peer']}",
             "--unsafe-no-fsync", "--quota-backend-bytes", str(4 * 1024**3), "--log-level", "warn",
         ])
-        self._wait("etcd", lambda: _http_ok(f"{etcd_url}/health"), 30, "etcd")
+        self._wait("etcd", lambda: http_ok(f"{etcd_url}/health"), 30, "etcd")
         pki = self.pki
         # Requests of the operator's ServiceAccounts (the chart's namespace) are audited, so
         # benchmarks can count them by verb and user agent; everything else is not.
@@ -317,15 +311,15 @@ class Cluster:
         pids = self._pids()
         for name in names:
             pid = pids.get(name)
-            if pid and _alive(pid):
+            if pid and alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while any(_alive(pids.get(n, 0)) for n in names) and time.monotonic() < deadline:
+        while any(alive(pids.get(n, 0)) for n in names) and time.monotonic() < deadline:
             time.sleep(0.1)
         for name in names:
             pid = pids.get(name, 0)
-            if _alive(pid):
+            if alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
             (self.state / "pids" / name).unlink(missing_ok=True)
@@ -346,7 +340,7 @@ class Cluster:
     def status(self) -> int:
         pids = self._pids()
         for name, pid in pids.items():
-            print(f"{name:26} pid {pid:<8} {'running' if _alive(pid) else 'DEAD'}")
+            print(f"{name:26} pid {pid:<8} {'running' if alive(pid) else 'DEAD'}")
         ok = self.running()
         print(f"api server: {'ready' if ok else 'not ready'}; kubeconfig: {self.kubeconfig}")
         if ok:
@@ -363,46 +357,6 @@ class Cluster:
             except OSError:
                 pass
         return total / 1024
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    try:  # a zombie is dead for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
-
-def _ports(argv: list[str]) -> list[int]:
-    """Loopback ports a process listens on, as its flags say (--secure-port=N)."""
-    return [int(a.split("=", 1)[1]) for a in argv if a.startswith("--secure-port=")]
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _tail(path: Path, n: int = 20) -> str:
-    text = path.read_text(errors="replace") if path.exists() else ""
-    return "\n".join(text.splitlines()[-n:])
 
 
 def main() -> int:

@@ -64,7 +64,7 @@ def crash_serving_pod(kube: Kube, ns: str, operator: ShippedOperator) -> dict[st
 
 def node_process(name: str) -> Callable[[Kube, str, ShippedOperator], dict[str, Any]]:
     def restart(kube: Kube, ns: str, operator: ShippedOperator) -> dict[str, Any]:
-        return {"away_s": round(faults.restart(name), 2)}
+        return {"away_s": round(faults.restart(name, kube), 2)}
     restart.__doc__ = f"{name} SIGKILLed and started again"
     return restart
 
@@ -96,9 +96,9 @@ def failures(answers: list[Answer]) -> list[Answer]:
 
 
 def gone_at(rec: Recorder, ip: str, since: float) -> float:
-    """When `ip` was last seen among the Service's ready endpoints after `since`."""
-    seen = [s.t for s in rec.samples if s.t >= since and ip in s.addresses]
-    return max(seen, default=since)
+    """When `ip` was first seen missing from the Service's ready endpoints after `since` (its
+    container, restarted by the kubelet, comes back later under the same address)."""
+    return next((s.t for s in rec.samples if s.t >= since and ip not in s.addresses), since)
 
 
 def record(fault: str, result: dict[str, Any]) -> None:

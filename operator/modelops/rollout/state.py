@@ -13,12 +13,7 @@ from typing import Any
 
 from ..api.conditions import now_iso, parse_time
 from ..api.phases import PolicyPhase, VersionPhase
-from ..api.updatepolicy import (
-    AnalysisStatus,
-    HistoryEntry,
-    UpdatePolicySpec,
-    UpdatePolicyStatus,
-)
+from ..api.updatepolicy import AnalysisStatus, HistoryEntry, UpdatePolicySpec, UpdatePolicyStatus
 from ..traffic.base import Backend, Split
 from ..traffic.registry import provider_for
 from . import handover, hold, monitor, retrain, verdict
@@ -205,9 +200,8 @@ class _Machine:
             return
         v = self.obs.versions.get(want)
         if v is not None and v.phase == VersionPhase.FAILED and not self.in_history(want):
-            st.message = (f"version {want} failed (its Valid, Verified, Trained or Evaluated "
-                          "condition says why) and will not be rolled out until its spec "
-                          "changes")
+            st.message = (f"version {want} failed (its conditions say why) and will not be "
+                          "rolled out until its spec changes")
             if self.take_action("retry"):
                 self.event("Normal", "ActionIgnored", f"retry: {st.message}")
             return

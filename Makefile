@@ -66,7 +66,7 @@ test: $(STAMP) binaries images argocd-binaries torch-env  ## everything from a f
 	$(MAKE) --no-print-directory lint check-crds
 	$(BIN)/pytest tests --ignore=tests/chaos
 
-chaos: $(STAMP) binaries images  ## crash campaign: SIGKILL the operator mid-rollout/training (MODELOPS_CHAOS_TRIALS=30)
+chaos: $(STAMP) binaries images  ## SIGKILL the operator mid-rollout/training (MODELOPS_CHAOS_TRIALS=30); faults on real pods under load
 	bash hack/install-debs.sh
 	$(BIN)/pytest tests/chaos -v
 

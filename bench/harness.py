@@ -85,9 +85,6 @@ def remove_nodes(kube: Kube) -> None:
 def install_identity(kube: Kube, workdir: Path) -> str:
     """The chart's ServiceAccount and RBAC for a release in the audited namespace (the
     benchmark runs the operator itself); returns a kubeconfig with that account's token."""
-    r = kube.kubectl("get", "namespace", NS, "-o", "jsonpath={.status.phase}", check=False)
-    if r.stdout == "Terminating":  # a previous run's clean-up is still going
-        wait_gone(kube, NS)
     identity = ChartIdentity(kube, "modelops", NS)
     identity.install()
     return identity.kubeconfig(workdir / "operator.kubeconfig")

@@ -110,8 +110,9 @@ def host_operator(kube: Kube, chart_identity: ChartIdentity,
     yield op
     op.stop()
     denied = f'User "{chart_identity.user}" cannot'
-    assert denied not in op.log_text(), "the chart's RBAC is missing a permission:\n" + "\n".join(
-        line for line in op.log_text().splitlines() if denied in line)
+    logs = op.every_log()
+    assert denied not in logs, "the chart's RBAC is missing a permission:\n" + "\n".join(
+        line for line in logs.splitlines() if denied in line)
 
 
 @pytest.fixture

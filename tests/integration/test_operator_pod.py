@@ -12,73 +12,17 @@ import pytest
 
 from tests.integration.test_real_serving import predict
 from tests.support import node
-from tests.support.helm import CHART, helm
+from tests.support.helm import CHART
 from tests.support.kube import Kube
 from tests.support.manifests import model_version
 from tests.support.operator import OperatorProcess
+from tests.support.shipped import ShippedOperator
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_node]
 
 
-def test_the_operator_pod_serves_a_model_on_the_real_node(
-        kube: Kube, operator: OperatorProcess, namespace: str) -> None:
-    ns = "modelops-pod"
-    wait_for(lambda: kube.kubectl("get", "namespace", ns, check=False).returncode != 0,
-             timeout=90, what=f"no {ns} left from an earlier run")
-    kube.kubectl("create", "namespace", ns)
-    kube.kubectl("label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
-    operator.stop()  # one operator at a time
-    try:
-        r = helm("install", "mo", str(CHART), "-n", ns, "--kubeconfig", kube.kubeconfig,
-                 "--set", "image.repository=localhost/modelops/operator",
-                 "--set", "image.tag=dev", "--set", f"watchNamespaces={{{namespace}}}",
-                 "--set-json", f"nodeSelector={json.dumps(node.REAL)}",
-                 "--set-json", f"tolerations={json.dumps(node.TOLERATE_REAL)}")
-        assert r.returncode == 0, r.stderr
-        # Ready means its readiness probe passed against the real process.
-        rollout = kube.kubectl("rollout", "status", "deployment/mo-modelops", "-n", ns,
-                               "--timeout=180s", check=False)
-        assert rollout.returncode == 0, rollout.stdout + rollout.stderr + kube.kubectl(
-            "logs", "-n", ns, "deployment/mo-modelops", "--tail=40", check=False).stdout
-        pod = kube.core.list_namespaced_pod(ns, label_selector="app.kubernetes.io/name=modelops"
-                                            ).items[0]
-        assert pod.spec.node_name == "real-node"
-        assert pod.spec.service_account_name == "mo-modelops"
-        assert pod.status.container_statuses[0].restart_count == 0
-        # Its metrics answer on the pod's address, as Prometheus would scrape them.
-        status, metrics = wait_for(lambda: node.request(pod.status.pod_ip, 9090, "GET",
-                                                        "/metrics"), timeout=30,
-                                   what="the operator's metrics endpoint")
-        assert status == 200 and b"modelops_" in metrics
-
-        serve_iris(kube, namespace, "the operator in its pod")
-        answer = predict(kube, namespace, "iris-1", 8080, "iris")
-        assert answer["outputs"][0]["data"] == [0]
-        log = kube.kubectl("logs", "-n", ns, pod.metadata.name).stdout
-        assert "iris-v1" in log  # it was this operator that did it
-    finally:
-        helm("uninstall", "mo", "-n", ns, "--kubeconfig", kube.kubeconfig)
-        kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
-        operator.start()
-
-
-def serve_iris(kube: Kube, namespace: str, by: str) -> None:
-    """iris-v1 from the example model's http artifact, on the real node, until Ready."""
-    url, data = node.serve_example_model(kube, namespace)
-    kube.create(namespace, model_version(
-        "iris-v1", "iris", "1",
-        artifact={"uri": url, "digest": "sha256:" + hashlib.sha256(data).hexdigest()},
-        serving={"image": node.EXAMPLE_IMAGE, "port": 8080,
-                 "readinessPath": "/v2/health/ready", **node.on_real_node()}))
-    wait_for(lambda: phase(kube, namespace) == "Ready", timeout=180,
-             what=f"iris-v1 Ready, served by {by}")
-
-
-def phase(kube: Kube, ns: str) -> Any:
-    return ((kube.get_mv(ns, "iris-v1") or {}).get("status") or {}).get("phase")
-
-
+# First: the next test's operator (the chart's, for the module) must not be running yet.
 def test_the_install_manifest_runs_the_operator_on_the_real_node(
         kube: Kube, operator: OperatorProcess, namespace: str) -> None:
     """`kubectl apply -f dist/install.yaml`, placed on the real node the way a kustomize
@@ -107,3 +51,36 @@ def test_the_install_manifest_runs_the_operator_on_the_real_node(
             kube.kubectl("delete", obj, check=False)
         kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
         operator.start()
+
+
+def test_the_operator_pod_serves_a_model_on_the_real_node(
+        kube: Kube, shipped_operator: ShippedOperator, namespace: str) -> None:
+    op = shipped_operator
+    pod = op.pod()
+    assert pod.spec.node_name == "real-node"
+    assert pod.spec.service_account_name == op.deployment
+    assert pod.status.container_statuses[0].restart_count == 0
+    ns = kube.core.read_namespace(op.namespace)
+    assert ns.metadata.labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    # Its metrics answer on the pod's address, as Prometheus would scrape them.
+    assert "modelops_" in wait_for(op.metrics, timeout=30, what="the operator's metrics")
+    serve_iris(kube, namespace, "the operator in its pod")
+    answer = predict(kube, namespace, "iris-1", 8080, "iris")
+    assert answer["outputs"][0]["data"] == [0]
+    assert "iris-v1" in op.log_text()  # it was this operator that did it
+
+
+def serve_iris(kube: Kube, namespace: str, by: str) -> None:
+    """iris-v1 from the example model's http artifact, on the real node, until Ready."""
+    url, data = node.serve_example_model(kube, namespace)
+    kube.create(namespace, model_version(
+        "iris-v1", "iris", "1",
+        artifact={"uri": url, "digest": "sha256:" + hashlib.sha256(data).hexdigest()},
+        serving={"image": node.EXAMPLE_IMAGE, "port": 8080,
+                 "readinessPath": "/v2/health/ready", **node.on_real_node()}))
+    wait_for(lambda: phase(kube, namespace) == "Ready", timeout=180,
+             what=f"iris-v1 Ready, served by {by}")
+
+
+def phase(kube: Kube, ns: str) -> Any:
+    return ((kube.get_mv(ns, "iris-v1") or {}).get("status") or {}).get("phase")

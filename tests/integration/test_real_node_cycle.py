@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import _load_localcluster
 from tests.support.kube import Kube
+from tests.support.operator import OperatorProcess
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster_cycle, pytest.mark.real_node]
@@ -43,7 +44,9 @@ def leftovers(state: Path) -> list[str]:
 
 
 def test_down_leaves_nothing_and_touches_nothing_else_then_up_again(
-        kube: Kube, tmp_path: Path) -> None:
+        kube: Kube, host_operator: OperatorProcess, tmp_path: Path) -> None:
+    # The suite's operator goes first: the cluster it acts in (and its RBAC) ends here.
+    host_operator.stop()
     lc = _load_localcluster()
     cluster = lc.Cluster()
     assert cluster.running(), "the cycle test needs the running local cluster"

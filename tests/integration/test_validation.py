@@ -138,9 +138,12 @@ def test_mutable_fields_can_change(kube: Kube, operator: OperatorProcess,
         return bool(dep.spec.replicas == 3 and dep.status.ready_replicas == 3
                     and dep.spec.template.spec.containers[0].image == "example.com/m:1.1")
     wait_for(followed, what="the Deployment at 3 replicas of the new image")
-    st = (kube.get_mv(namespace, "m-v1") or {})["status"]
+    # Ready again once every replica runs the new spec (during the update the old pods count
+    # as ready replicas, and the version is Pending).
+    st = wait_for(lambda: (s := (kube.get_mv(namespace, "m-v1") or {})["status"]).get(
+        "phase") == "Ready" and s["serving"]["readyReplicas"] == 3 and s,
+        what="the status saying so")
     assert st["observedGeneration"] == changed["metadata"]["generation"]
-    assert st["phase"] == "Ready" and st["serving"]["readyReplicas"] == 3
 
 
 def test_defaults_are_filled_in(kube: Kube, namespace: str) -> None:

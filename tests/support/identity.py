@@ -29,6 +29,10 @@ class ChartIdentity:
 
     def install(self) -> None:
         k = self.kube
+        # The last run's namespace may still be going away: wait for it, then make it anew.
+        wait_for(lambda: k.kubectl("get", "namespace", self.namespace, "-o",
+                                   "jsonpath={.status.phase}", check=False).stdout
+                 != "Terminating", timeout=120, what=f"{self.namespace} gone")
         if k.kubectl("get", "namespace", self.namespace, check=False).returncode != 0:
             k.kubectl("create", "namespace", self.namespace)
         k.kubectl("apply", "--server-side", "--force-conflicts", "-n", self.namespace, "-f", "-",

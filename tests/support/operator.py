@@ -108,6 +108,12 @@ class OperatorProcess:
         except OSError:
             return ""
 
+    def every_log(self) -> str:
+        """The logs of every start of this operator, oldest first."""
+        paths = [self.log_dir / f"operator-{os.getpid()}-{self.instance}-{n}.log"
+                 for n in range(1, self.starts + 1)]
+        return "".join(p.read_text(errors="replace") for p in paths if p.exists())
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

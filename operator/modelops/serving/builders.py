@@ -8,8 +8,8 @@ from .. import security
 from ..api.modelversion import ModelVersionSpec, Serving
 from ..settings import Settings
 from . import names
-from .artifact import credentials, model_source
-from .presets import resolve
+from .artifact import ModelSource, credentials, model_source
+from .presets import Preset, resolve
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 SERVING_LABEL = "modelops.io/serving"
@@ -45,6 +45,44 @@ def deployment(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, re
     digest = spec.artifact.digest if spec.artifact else None
     src = model_source(artifact_uri, digest, spec.model, spec.version, settings,
                        credentials(spec))
+    container = server_container(spec, serving, eff, src, settings)
+    gpus = serving.resources.gpu if serving.resources and serving.resources.gpu else 0
+    pod: dict[str, Any] = {
+        "securityContext": security.pod_context(serving.security_context, eff.run_as_user),
+        "containers": [container], "volumes": [*src.volumes, security.TMP]}
+    if src.init_containers:
+        pod["initContainers"] = src.init_containers
+    tol = tolerations(serving.tolerations, gpus)
+    if tol:
+        pod["tolerations"] = tol
+    if serving.node_selector:
+        pod["nodeSelector"] = dict(serving.node_selector)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": mv["metadata"]["namespace"], "labels": lbl,
+                     "ownerReferences": [names.owner_reference(mv)]},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector(spec.model, spec.version)},
+            "template": {
+                "metadata": {
+                    "labels": {**lbl, **selector(spec.model, spec.version)},
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(eff.metrics_port or eff.port),
+                        "prometheus.io/path": eff.metrics_path,
+                    },
+                },
+                "spec": pod,
+            },
+        },
+    }
+
+
+def server_container(spec: ModelVersionSpec, serving: Serving, eff: Preset, src: ModelSource,
+                     settings: Settings) -> dict[str, Any]:
+    """The `server` container: the runtime (preset and overrides), its model, its probes."""
     ports = [{"name": "http", "containerPort": eff.port, "protocol": "TCP"}]
     if eff.metrics_port and eff.metrics_port != eff.port:
         ports.append({"name": "metrics", "containerPort": eff.metrics_port, "protocol": "TCP"})
@@ -79,38 +117,7 @@ def deployment(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, re
         container["command"] = eff.command
     if eff.args:
         container["args"] = eff.args
-    gpus = serving.resources.gpu if serving.resources and serving.resources.gpu else 0
-    pod: dict[str, Any] = {
-        "securityContext": security.pod_context(serving.security_context, eff.run_as_user),
-        "containers": [container], "volumes": [*src.volumes, security.TMP]}
-    if src.init_containers:
-        pod["initContainers"] = src.init_containers
-    tol = tolerations(serving.tolerations, gpus)
-    if tol:
-        pod["tolerations"] = tol
-    if serving.node_selector:
-        pod["nodeSelector"] = dict(serving.node_selector)
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": mv["metadata"]["namespace"], "labels": lbl,
-                     "ownerReferences": [names.owner_reference(mv)]},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": selector(spec.model, spec.version)},
-            "template": {
-                "metadata": {
-                    "labels": {**lbl, **selector(spec.model, spec.version)},
-                    "annotations": {
-                        "prometheus.io/scrape": "true",
-                        "prometheus.io/port": str(eff.metrics_port or eff.port),
-                        "prometheus.io/path": eff.metrics_path,
-                    },
-                },
-                "spec": pod,
-            },
-        },
-    }
+    return container
 
 
 def service(mv: dict[str, Any], spec: ModelVersionSpec) -> dict[str, Any]:

@@ -133,61 +133,59 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
         conds = set_condition(conds, "Ready", True, "Ready", "valid; not served", gen, now)
         status.update(phase=VersionPhase.READY, conditions=conds)
     else:
-        replicas = (observed.managed_replicas if observed.managed_replicas is not None
-                    else spec.serving.replicas)
-        desired = [builders.deployment(mv, spec, artifact_uri or "", replicas, settings),
-                   builders.service(mv, spec)]
-        for want, have in zip(desired, (observed.deployment, observed.service), strict=True):
-            want = stamp(want)
-            if needs_apply(want, have):
-                out.apply.append(want)
-        ready, available, msg = deployment_readiness(observed.deployment, replicas)
-        problem = None
-        if not ready and replicas > 0 and observed.deployment is not None:
-            out.recheck_after = RECHECK_EVERY
-            if observed.pods_checked:
-                problem = observed.pod_problem
-            elif _pending_for(conds, now) >= DIAGNOSE_AFTER:
-                out.needs_pods = ",".join(f"{k}={v}" for k, v in
-                                          builders.selector(spec.model, spec.version).items())
-        status["serving"] = {
-            "deployment": names.child_name(spec.model, spec.version),
-            "service": names.child_name(spec.model, spec.version),
-            "replicas": replicas,
-            "readyReplicas": _ready_replicas(observed.deployment),
-        }
-        if problem is not None:
-            msg = f"{msg}: {problem.message}"
-            was = get_condition(old.get("conditions"), "Ready") or {}
-            if (was.get("reason"), was.get("message")) != (problem.reason, msg):
-                out.events.append(Event("Warning", problem.reason, problem.message))
-        conds = verified.learn(conds, gen, now, ready and replicas > 0, problem,
-                               digest=bool(spec.artifact and spec.artifact.digest))
-        conds = set_condition(conds, "Available", available,
-                              "MinimumReplicasAvailable" if available else
-                              ("ScaledToZero" if replicas == 0 else
-                               problem.reason if problem else "NoReplicasReady"), msg, gen, now)
-        refusal = verified.refused(conds, gen) if replicas == 0 else None
-        if refusal is not None:  # what its pods said outlives them
-            ready = False
-            reason, msg = refusal["reason"], (f"scaled to zero; refused when it last ran: "
-                                              f"{refusal['message']}")
-        elif ready and replicas == 0:
-            reason = "Ready"
-            msg += ("; verified when it last served" if verified.learned(conds, gen) else
-                    "; waits for its rollout, not verified yet (its first pods will be)")
-        else:
-            reason = "Ready" if ready else problem.reason if problem else "Progressing"
-        conds = set_condition(conds, "Ready", ready, reason, msg, gen, now)
-        phase = VersionPhase.READY if ready else (
-            VersionPhase.FAILED if refusal is not None else VersionPhase.PENDING)
-        status.update(phase=phase, conditions=conds)
-        if ready and replicas > 0:
-            _scheduled_evaluation(mv, spec, artifact_uri or "", observed, settings, now,
-                                  status, out)
+        _serve(mv, spec, artifact_uri or "", observed, settings, now, conds, status, out)
     _transitions(old, status, out)
     out.status = status
     return out
+
+
+def _serve(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, observed: Observed,
+           settings: Settings, now: datetime, conds: list[dict[str, Any]],
+           status: dict[str, Any], out: Plan) -> None:
+    """A served version: its children, how ready it is, and what its pods said."""
+    assert spec.serving is not None
+    old, gen = mv.get("status") or {}, mv["metadata"].get("generation")
+    replicas = (observed.managed_replicas if observed.managed_replicas is not None
+                else spec.serving.replicas)
+    desired = [builders.deployment(mv, spec, artifact_uri, replicas, settings),
+               builders.service(mv, spec)]
+    for want, have in zip(desired, (observed.deployment, observed.service), strict=True):
+        want = stamp(want)
+        if needs_apply(want, have):
+            out.apply.append(want)
+    ready, available, msg = deployment_readiness(observed.deployment, replicas)
+    problem = None
+    if not ready and replicas > 0 and observed.deployment is not None:
+        out.recheck_after = RECHECK_EVERY
+        if observed.pods_checked:
+            problem = observed.pod_problem
+        elif _pending_for(conds, now) >= DIAGNOSE_AFTER:
+            out.needs_pods = ",".join(f"{k}={v}" for k, v in
+                                      builders.selector(spec.model, spec.version).items())
+    status["serving"] = {
+        "deployment": names.child_name(spec.model, spec.version),
+        "service": names.child_name(spec.model, spec.version),
+        "replicas": replicas,
+        "readyReplicas": _ready_replicas(observed.deployment),
+    }
+    if problem is not None:
+        msg = f"{msg}: {problem.message}"
+        was = get_condition(old.get("conditions"), "Ready") or {}
+        if (was.get("reason"), was.get("message")) != (problem.reason, msg):
+            out.events.append(Event("Warning", problem.reason, problem.message))
+    conds = verified.learn(conds, gen, now, ready and replicas > 0, problem,
+                           digest=bool(spec.artifact and spec.artifact.digest))
+    conds = set_condition(conds, "Available", available,
+                          "MinimumReplicasAvailable" if available else
+                          ("ScaledToZero" if replicas == 0 else
+                           problem.reason if problem else "NoReplicasReady"), msg, gen, now)
+    ready, reason, msg, refused = verified.readiness(conds, gen, ready, replicas, problem, msg)
+    conds = set_condition(conds, "Ready", ready, reason, msg, gen, now)
+    phase = VersionPhase.READY if ready else (
+        VersionPhase.FAILED if refused else VersionPhase.PENDING)
+    status.update(phase=phase, conditions=conds)
+    if ready and replicas > 0:
+        _scheduled_evaluation(mv, spec, artifact_uri, observed, settings, now, status, out)
 
 
 def _scheduled_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str,

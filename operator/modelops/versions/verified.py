@@ -56,3 +56,20 @@ def refused(conditions: list[dict[str, Any]], generation: int | None
     """The Verified=False condition, if the version was refused at this generation."""
     c = learned(conditions, generation)
     return c if c is not None and c.get("status") == "False" else None
+
+
+def readiness(conditions: list[dict[str, Any]], generation: int | None, ready: bool,
+              replicas: int, problem: Problem | None, message: str
+              ) -> tuple[bool, str, str, bool]:
+    """The Ready condition (status, reason, message) given what was learned, and whether the
+    version stands refused: at zero replicas a refusal outlives the pods that said it."""
+    refusal = refused(conditions, generation) if replicas == 0 else None
+    if refusal is not None:
+        return (False, refusal["reason"],
+                f"scaled to zero; refused when it last ran: {refusal['message']}", True)
+    if ready and replicas == 0:
+        return True, "Ready", message + (
+            "; verified when it last served" if learned(conditions, generation) else
+            "; waits for its rollout, not verified yet (its first pods will be)"), False
+    return ready, ("Ready" if ready else problem.reason if problem else "Progressing"), \
+        message, False

@@ -64,11 +64,11 @@ torch-env:  ## PyTorch for the real rendezvous test (cached in ~/.cache/modelops
 test: $(STAMP) binaries images argocd-binaries torch-env  ## everything from a fresh machine, then the whole suite
 	bash hack/install-debs.sh
 	$(MAKE) --no-print-directory lint check-crds
-	$(BIN)/pytest tests --ignore=tests/chaos
+	$(BIN)/pytest tests --ignore=tests/chaos --durations=30
 
 chaos: $(STAMP) binaries images  ## SIGKILL the operator mid-rollout/training (MODELOPS_CHAOS_TRIALS=30); faults on real pods under load
 	bash hack/install-debs.sh
-	$(BIN)/pytest tests/chaos -v
+	$(BIN)/pytest tests/chaos -v --durations=10
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -38,8 +38,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that stop and start the cluster run last, so no other test sees it go."""
-    items.sort(key=lambda item: item.get_closest_marker("cluster_cycle") is not None)
+    """The tests against the Helm-installed operator run together, after the others (it is
+    installed once, and the suite's operator process steps aside for good); tests that stop
+    and start the cluster run last, so no other test sees it go."""
+    items.sort(key=lambda item: (item.get_closest_marker("cluster_cycle") is not None,
+                                 "shipped_operator" in getattr(item, "fixturenames", ())))
 
 
 def _load_localcluster():  # type: ignore[no-untyped-def]
@@ -122,10 +125,10 @@ def operator(host_operator: OperatorProcess) -> OperatorProcess:
     return host_operator
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shipped_operator(kube: Kube, host_operator: OperatorProcess) -> Iterator[ShippedOperator]:
-    """The operator installed by Helm, in its pod (tests/support/shipped.py), for a module;
-    the process steps aside meanwhile (one operator at a time)."""
+    """The operator installed by Helm, in its pod (tests/support/shipped.py); the process steps
+    aside (one operator at a time). The tests that use it run last (see above)."""
     host_operator.stop()
     op = ShippedOperator(kube)
     try:
@@ -134,8 +137,7 @@ def shipped_operator(kube: Kube, host_operator: OperatorProcess) -> Iterator[Shi
         denied = f'User "system:serviceaccount:{op.namespace}:{op.deployment}" cannot'
         assert denied not in op.log_text(), "the chart's RBAC is missing a permission"
     finally:
-        op.uninstall()
-        host_operator.start()
+        op.uninstall()  # the process does not come back: nothing after these tests needs it
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from tests.support.waiting import wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.real_node]
 
 
-# First: the next test's operator (the chart's, for the module) must not be running yet.
 def test_the_install_manifest_runs_the_operator_on_the_real_node(
         kube: Kube, operator: OperatorProcess, namespace: str) -> None:
     """`kubectl apply -f dist/install.yaml`, placed on the real node the way a kustomize

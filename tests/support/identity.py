@@ -41,6 +41,12 @@ class ChartIdentity:
         wait_for(lambda: k.kubectl("get", "serviceaccount", self.service_account, "-n",
                                    self.namespace, check=False).returncode == 0,
                  what=f"ServiceAccount {self.service_account}")
+        # The API server's RBAC cache takes a moment to see new bindings: an operator started
+        # before that is refused its first watches (and would say so in its log).
+        for verb, resource in (("watch", "jobs.batch"), ("watch", "modelversions.modelops.io")):
+            wait_for(lambda v=verb, r=resource: k.kubectl(
+                "auth", "can-i", v, r, "--all-namespaces", f"--as={self.user}",
+                check=False).stdout.strip() == "yes", what=f"{self.user} may {verb} {resource}")
 
     def kubeconfig(self, path: Path) -> str:
         token = self.kube.kubectl("create", "token", self.service_account, "-n", self.namespace,

@@ -12,7 +12,6 @@ import pytest
 
 from tests.conftest import _load_localcluster
 from tests.support.kube import Kube
-from tests.support.operator import OperatorProcess
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster_cycle, pytest.mark.real_node]
@@ -44,9 +43,8 @@ def leftovers(state: Path) -> list[str]:
 
 
 def test_down_leaves_nothing_and_touches_nothing_else_then_up_again(
-        kube: Kube, host_operator: OperatorProcess, tmp_path: Path) -> None:
-    # The suite's operator goes first: the cluster it acts in (and its RBAC) ends here.
-    host_operator.stop()
+        kube: Kube, cluster_handed_back: None, tmp_path: Path) -> None:
+    # The suite's operators and what they were granted go first: the cluster ends here.
     lc = _load_localcluster()
     cluster = lc.Cluster()
     assert cluster.running(), "the cycle test needs the running local cluster"

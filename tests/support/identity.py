@@ -20,6 +20,7 @@ class ChartIdentity:
         self.release = release
         self.namespace = namespace
         self.values = values
+        self.removed = False
         # The chart's fullname (modelops.fullname in _helpers.tpl).
         self.service_account = release if "modelops" in release else f"{release}-modelops"
 
@@ -63,6 +64,9 @@ class ChartIdentity:
         return str(path)
 
     def remove(self) -> None:
+        if self.removed:
+            return
+        self.removed = True
         name = self.service_account
         for obj in (f"clusterrolebinding/{name}-cluster", f"clusterrole/{name}-cluster",
                     f"clusterrole/{name}-view", f"clusterrole/{name}-edit",

@@ -34,6 +34,7 @@ class ShippedOperator:
         self.values = values  # more helm --set flags
         self.bridges: list[InNode] = []
         self.kills = 0
+        self.finished = False
 
     # -- install ---------------------------------------------------------------------------
     def install(self) -> None:
@@ -49,6 +50,17 @@ class ShippedOperator:
                  "--set-json", f"tolerations={json.dumps(node.TOLERATE_REAL)}", *self.values)
         assert r.returncode == 0, r.stderr
         self.start()
+
+    def finish(self) -> None:
+        """Checked and uninstalled, once: its log must show no refusal by the API server."""
+        if self.finished:
+            return
+        self.finished = True
+        try:
+            denied = f'User "system:serviceaccount:{self.namespace}:{self.deployment}" cannot'
+            assert denied not in self.log_text(), "the chart's RBAC is missing a permission"
+        finally:
+            self.uninstall()
 
     def uninstall(self) -> None:
         for b in self.bridges:

@@ -96,6 +96,17 @@ def test_a_rolled_back_canary_drains_until_the_stable_is_whole() -> None:
     assert "outgoing" not in sim.status  # the stable is whole: the canary may go
 
 
+def test_a_canary_that_never_got_ready_goes_at_once() -> None:
+    # Its pods never served, the stable never gave up one: nothing is left to drain, and no
+    # pod of either version will change to wake the policy later (seen on a real node).
+    sim = rolled_out(policy(targetVersion="1", progressDeadlineSeconds=60))
+    sim.step(ready={"1": 4})
+    assert sim.status["canaryVersion"] == "2"
+    sim.step(after=61, ready={"1": 4})
+    assert sim.phase == "Degraded" and "outgoing" not in sim.status
+    assert sim.ready() == {"1": 4}  # no pods asked of 2 any more
+
+
 def test_a_routed_canary_needs_no_draining() -> None:
     sim = rolled_out(policy(targetVersion="1", strategy={"canary": {
         "steps": [{"setWeight": 10}], "trafficRouting": {"gatewayAPI": {"httpRoute": "r"}}}}))

@@ -42,8 +42,11 @@ def keep_warm(m: _Machine, version: str | None) -> None:
 
 def drain_canary(m: _Machine, canary: str, replicas: int) -> None:
     """A canary that ends without promotion: where its pods carry part of the model's traffic,
-    they keep it until the stable has all its replicas ready again."""
-    if m.provider.pods_carry_weight and replicas > 0:
+    they keep it until the stable has all its replicas ready again. A stable that is whole
+    already (a canary whose pods never got ready took nothing from it) lets the canary go at
+    once: no later event would come to settle it."""
+    whole = m.ready(m.st.stable_version) >= m.spec.replicas
+    if m.provider.pods_carry_weight and replicas > 0 and not whole:
         m.st.outgoing = Outgoing(version=canary, replicas=replicas, serving=True)
     else:
         m.st.outgoing = None

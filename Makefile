@@ -88,10 +88,13 @@ demo: $(STAMP) cluster-up  ## a guided walkthrough on the local cluster (serving
 
 bench: $(STAMP) cluster-up  ## the benchmarks; results in bench/results/ (BENCH_ARGS="--big" adds N=5000)
 	bash hack/install-debs.sh
+	$(BIN)/python bench/builds.py
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/ha.py
 	$(BIN)/python bench/realnode.py
 	$(BIN)/python bench/traffic.py
 	if [ -n "$(AGAINST)" ]; then $(BIN)/python bench/compare.py $(AGAINST); fi
+	$(BIN)/python bench/figures.py
 
 bench-compare: $(STAMP) cluster-up  ## this tree against another commit, side by side (AGAINST=REF)
 	bash hack/install-debs.sh

@@ -35,17 +35,25 @@ WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 RESULTS = ROOT / "bench" / "results"
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True,
+                          text=True).stdout.strip()
+
+
+def commit() -> str:
+    """The commit measured, with `+` where the code measured had changes beyond it."""
+    dirty = bool(_git("status", "--porcelain", "--", "operator", "bench", "hack", "charts"))
+    return _git("rev-parse", "--short", "HEAD") + ("+" if dirty else "")
+
+
 def save(name: str, data: dict[str, Any]) -> Path:
     """bench/results/NAME.json, with what measured it: the commit (and whether the tree had
     changes beyond it) and the time. Every figure in README.md and docs/ comes from one."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True,
-                              text=True).stdout.strip()
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({**data, "measured": {
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "dirty": bool(git("status", "--porcelain", "--", "operator", "bench", "hack")),
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "dirty": commit().endswith("+"),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}, indent=2) + "\n")
     return path
 
@@ -192,7 +200,16 @@ def count(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
                      for e in evs if e["verb"] in WRITES)
     return {"total": len(evs), "reads": sum(v for k, v in verbs.items() if k not in WRITES),
             "writes": sum(v for k, v in verbs.items() if k in WRITES),
-            "by_verb": dict(verbs), "by_agent": dict(agents), "writes_by_resource": dict(writes)}
+            "by_verb": dict(verbs), "by_agent": dict(agents), "writes_by_resource": dict(writes),
+            # Which objects: a write outside the benchmark's namespace means the cluster held
+            # more than the benchmark made (a leftover of a test or the demo).
+            "writes_to": sorted({_ref(e) for e in evs if e["verb"] in WRITES})[:20]}
+
+
+def _ref(e: dict[str, Any]) -> str:
+    ref = e.get("objectRef") or {}
+    return (f'{e["verb"]} {ref.get("resource", "?")} '
+            f'{ref.get("namespace", "")}/{ref.get("name", "")}')
 
 
 def summary(values: list[float]) -> dict[str, float]:

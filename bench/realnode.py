@@ -5,7 +5,8 @@ bench/results/realnode.json and docs/benchmarks.md (between the realnode markers
 - start-up: ModelVersion created -> Ready for the example model server on the real node (its
   pod's timeline: scheduled, artifact fetched, server started, ready), beside the same version
   on a kwok node;
-- memory: the node's own processes (RSS) and its pods (their cgroup).
+- memory: the control plane's and the node's processes (RSS) and the node's pods (their
+  cgroup), idle and with the example model served.
 
     python bench/realnode.py [--versions 3] [--no-cycle]
 """
@@ -16,6 +17,7 @@ import argparse
 import hashlib
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +29,8 @@ from tests.support.manifests import model_version
 
 ROOT = harness.ROOT
 DOCS = ROOT / "docs" / "benchmarks.md"
-NODE_PROCS = ("kubelet", "containerd", "kube-proxy", "nodelink")
+NODE_PROCS = ("kubelet", "containerd", "kube-proxy", "kube-router", "nodelink")
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
 def timed(argv: list[str]) -> float:
@@ -70,7 +73,7 @@ def startup(kube: Any, ns: str, name: str, spec: dict[str, Any], real: bool) -> 
 
 def memory_mib() -> dict[str, float]:
     pids = {p.name: int(p.read_text()) for p in (ROOT / ".localcluster" / "pids").iterdir()}
-    out = {}
+    out = {"control plane": sum(_rss(pids.get(name, 0)) for name in CONTROL_PLANE)}
     for name in NODE_PROCS:
         out[name] = _rss(pids.get(name, 0))
     sock = str(ROOT / ".localcluster" / "node" / "containerd.sock").encode()
@@ -105,10 +108,11 @@ def markdown(r: dict[str, Any]) -> str:
         "| real node | value |", "| --- | --- |",
         f"| images, all cached (`hack/images/build.sh`) | {r['images_warm_s']:.1f} s |",
     ]
-    if r.get("cycle"):
-        rows += [f"| warm `cluster-down` | {r['cycle']['down_s']:.1f} s |",
-                 f"| warm `cluster-up` (control plane, kwok, real node, images loaded) | "
-                 f"{r['cycle']['up_s']:.1f} s |"]
+    if r.get("cycles"):
+        down, up = (harness.summary([c[k] for c in r["cycles"]]) for k in ("down_s", "up_s"))
+        rows += [f"| warm `cluster-down` (n={down['n']}) | {fmt_range(down)} |",
+                 f"| warm `cluster-up` (control plane, kwok, real node, images loaded; "
+                 f"n={up['n']}) | {fmt_range(up)} |"]
     real = harness.summary([x["ready_s"] for x in s["real"]])
     kwok = harness.summary([x["ready_s"] for x in s["kwok"]])
     rows += [
@@ -122,10 +126,16 @@ def markdown(r: dict[str, Any]) -> str:
                        ("pod_to_ready_s", "pod created -> pod Ready")):
         v = harness.summary([x[key] for x in s["real"]])
         rows.append(f"| {label} | median {v['median']:.1f} s |")
-    mem = r["memory_mib"]
-    rows.append("| memory: " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items())
-                + f" | {sum(mem.values()):.0f} MiB in all |")
+    for key, when in (("memory_idle_mib", "idle"), ("memory_mib", "serving 3 versions")):
+        if key in r:
+            mem = r[key]
+            rows.append(f"| memory, {when}: " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items())
+                        + f" | {sum(mem.values()):.0f} MiB in all |")
     return "\n".join(rows)
+
+
+def fmt_range(s: dict[str, float]) -> str:
+    return f"{s['min']:.1f} - {s['max']:.1f} s" if s["n"] > 1 else f"{s['median']:.1f} s"
 
 
 def update_docs(table: str) -> None:
@@ -143,15 +153,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--versions", type=int, default=3)
     ap.add_argument("--no-cycle", action="store_true", help="skip the cluster down/up timing")
+    ap.add_argument("--cycles", type=int, default=3, help="warm down/up cycles timed")
     a = ap.parse_args()
     r: dict[str, Any] = {"date": time.strftime("%Y-%m-%d")}
     r["images_warm_s"] = timed(["bash", str(ROOT / "hack" / "images" / "build.sh")])
     if not a.no_cycle:
         lc = [sys.executable, str(ROOT / "hack" / "cluster" / "localcluster.py")]
-        r["cycle"] = {"down_s": timed([*lc, "down"]), "up_s": timed([*lc, "up"])}
+        r["cycles"] = [{"down_s": timed([*lc, "down"]), "up_s": timed([*lc, "up"])}
+                       for _ in range(a.cycles)]
     kube = harness.cluster()
     kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
-    op = harness.operator(kube.kubeconfig)
+    # Idle, before anything of the benchmark's runs: what the cluster costs by itself.
+    r["memory_idle_mib"] = memory_mib()
+    op = harness.operator(harness.install_identity(kube, Path(tempfile.mkdtemp())))
     ns = harness.fresh_namespace(kube, "bench-realnode")
     try:
         url, data = node.serve_example_model(kube, ns)
@@ -165,6 +179,7 @@ def main() -> int:
         r["memory_mib"] = memory_mib()
     finally:
         op.stop()
+        harness.remove_identity(kube)
         kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
     harness.save("realnode", r)
     table = markdown(r)

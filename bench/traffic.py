@@ -103,17 +103,25 @@ def med(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
+def _median_run(ss: list[dict[str, Any]]) -> dict[str, Any]:
+    """One step's figures from one run, the run with the median gap between the canary's
+    share and its weight (a share and a gap from different runs would not belong together),
+    and the worst gap of all runs."""
+    gap = [abs(s["share"] - s["weight"]) for s in ss]
+    order = sorted(range(len(ss)), key=gap.__getitem__)
+    mid = ss[order[(len(ss) - 1) // 2]]
+    return {"weight": mid["weight"], "share": mid["share"],
+            "diff": abs(mid["share"] - mid["weight"]), "answers": mid["answers"],
+            "worst_diff": max(gap)}
+
+
 def summarize(steps: list[dict[str, Any]], regressions: list[dict[str, Any]]) -> dict[str, Any]:
     per_step: dict[int, list[dict[str, Any]]] = {}
     for r in steps:
         for s in r["steps"]:
             per_step.setdefault(s["step"], []).append(s)
     return {
-        "steps": {step: {"weight": med([s["weight"] for s in ss]),
-                         "share": med([s["share"] for s in ss]),
-                         "diff": med([abs(s["share"] - s["weight"]) for s in ss]),
-                         "answers": med([s["answers"] for s in ss])}
-                  for step, ss in sorted(per_step.items())},
+        "steps": {step: _median_run(ss) for step, ss in sorted(per_step.items())},
         "failed_promotion": med([r["failed_promotion"] for r in steps]),
         "failed_crash": med([r["failed_crash"] for r in steps]),
         "failed_manual_rollback": med([r["failed_manual_rollback"] for r in steps]),
@@ -127,12 +135,14 @@ def summarize(steps: list[dict[str, Any]], regressions: list[dict[str, Any]]) ->
 
 def table(s: dict[str, Any], rate: float) -> str:
     lines = [f"Rollouts on real traffic ({REPLICAS} replicas, {rate:g} requests/s from a pod on "
-             f"the real node; median of {s['repeats']} runs each, {time.strftime('%Y-%m-%d')}):",
+             f"the real node; median of {s['repeats']} runs each, {time.strftime('%Y-%m-%d')}, "
+             f"commit {harness.commit()}):",
              "", "| figure | value | goal |", "|---|---|---|"]
     for step, v in s["steps"].items():
         lines.append(f"| step {step}: canary share of answers vs reported weight | "
                      f"{v['share']:.1f}% vs {v['weight']:.0f}% (off by {v['diff']:.1f}, "
-                     f"{v['answers']:.0f} answers) | within 5 points |")
+                     f"{v['answers']:.0f} answers, the median run; the worst off by "
+                     f"{v['worst_diff']:.1f}) | within 5 points |")
     lines += [
         f"| failed requests during the promotion | {s['failed_promotion']:.0f} | 0 |",
         f"| failed requests around an operator crash mid-step | {s['failed_crash']:.0f} | 0 |",
@@ -155,7 +165,7 @@ def main() -> int:
     args = ap.parse_args()
     kube = harness.cluster()
     work = Path(tempfile.mkdtemp(prefix="modelops-traffic-"))
-    op = harness.operator(kube.kubeconfig)
+    op = harness.operator(harness.install_identity(kube, work))
     steps, regressions = [], []
     try:
         for i in range(args.repeats):
@@ -169,6 +179,7 @@ def main() -> int:
             harness.wait_gone(kube, ns)
     finally:
         op.stop()
+        harness.remove_identity(kube)
     s = summarize(steps, regressions)
     harness.save("traffic", {"summary": s, "steps": steps, "regressions": regressions})
     text = table(s, args.rate)

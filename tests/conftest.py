@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import faults
 from tests.support.emitter import Emitter
 from tests.support.gitops import Argo, GitOpsModel
 from tests.support.identity import ChartIdentity
@@ -112,10 +113,8 @@ def host_operator(kube: Kube, chart_identity: ChartIdentity,
     op.start()
     yield op
     op.stop()
-    denied = f'User "{chart_identity.user}" cannot'
-    logs = op.every_log()
-    assert denied not in logs, "the chart's RBAC is missing a permission:\n" + "\n".join(
-        line for line in logs.splitlines() if denied in line)
+    refused = faults.refusals(op.every_log(), chart_identity.user)
+    assert not refused, "the chart's RBAC is missing a permission:\n" + "\n".join(refused)
 
 
 @pytest.fixture

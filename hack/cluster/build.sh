@@ -10,6 +10,9 @@ cache=${MODELOPS_CACHE:-$HOME/.cache/modelops}
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 
 say() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=../timings.sh
+source "$here/../timings.sh"
+built() { say "$1: done in $((SECONDS - t0))s"; record_build "$part" $((SECONDS - t0)); }
 die() { say "ERROR: $*"; exit 1; }
 
 preflight() {
@@ -62,7 +65,7 @@ build_kubernetes() {
   (cd "$dir/src" && go build -v -trimpath -ldflags "$ld" -o "$dir/bin/" "${pkgs[@]}" 2>&1 |
      progress kubernetes)
   all_present "$dir/bin" "${bins[@]}" || die "kubernetes build did not produce all of ${bins[*]}"
-  say "kubernetes $K8S_VERSION: done"
+  built "kubernetes $K8S_VERSION"
 }
 
 build_etcd() {
@@ -81,7 +84,7 @@ tool go.etcd.io/etcd/server/v3
 MOD
   (cd "$dir/src" && go mod tidy && go build -trimpath -ldflags "-s -w" -o "$dir/bin/etcd" go.etcd.io/etcd/server/v3) \
     || die "etcd build failed"
-  say "etcd $ETCD_VERSION: done"
+  built "etcd $ETCD_VERSION"
 }
 
 build_gotool() {  # name version module-path cmd-path
@@ -91,7 +94,7 @@ build_gotool() {  # name version module-path cmd-path
   say "$name $version: building"
   mkdir -p "$dir/bin"
   GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" "$cmdpath@$version" || die "$name build failed"
-  say "$name $version: done"
+  built "$name $version"
 }
 
 # The Gateway API CRDs (standard channel) come from the module's own config/crd.
@@ -119,7 +122,7 @@ build_prometheus() {
   GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" -tags remove_all_sd,enable_kubernetes_sd \
     "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" \
     "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION" || die "prometheus build failed"
-  say "prometheus $PROMETHEUS_MODULE_VERSION: done"
+  built "prometheus $PROMETHEUS_MODULE_VERSION"
 }
 
 # kube-router's network-policy controller (the one k3s embeds) enforces NetworkPolicies on the
@@ -147,7 +150,7 @@ MOD
     || die "could not resolve kube-router's modules"
   (cd "$dir/src" && go build -trimpath -ldflags "-s -w" -o "$dir/bin/kube-router" \
     github.com/cloudnativelabs/kube-router/v2/cmd/kube-router) || die "kube-router build failed"
-  say "kube-router $KUBE_ROUTER_VERSION: done"
+  built "kube-router $KUBE_ROUTER_VERSION"
 }
 
 # The SMI TrafficSplit CRD (split.smi-spec.io v1alpha4), for the smi traffic provider's tests:
@@ -221,7 +224,7 @@ GO
   ln -sf argocd "$dir/bin/argocd-repo-server"
   cp "$mod/manifests/core-install.yaml" "$dir/manifests/"
   rm -rf "$dir/src"
-  say "argocd $ARGOCD_VERSION: done"
+  built "argocd $ARGOCD_VERSION"
 }
 
 # olah, a self-hosted Hugging Face hub mirror (PyPI), in a virtualenv of its own: the local
@@ -234,7 +237,7 @@ build_olah() {
   say "olah $OLAH_VERSION: installing from PyPI"
   rm -rf "$dir"
   python3 -m venv "$dir" && "$dir/bin/pip" install -q "olah==$OLAH_VERSION" || die "olah install failed"
-  say "olah $OLAH_VERSION: done"
+  built "olah $OLAH_VERSION"
 }
 
 module_dir() {  # module@version -> its directory in the module cache (downloaded if need be)
@@ -255,6 +258,7 @@ mkdir -p "$cache"
 preflight
 want=${*:-etcd kwok kubernetes gateway-api smi}
 for part in $want; do
+  t0=$SECONDS
   case $part in
     etcd) build_etcd ;;
     kwok) build_gotool kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;

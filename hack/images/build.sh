@@ -19,6 +19,8 @@ base_pkgs="python3,python3-pip,python3-venv,python-is-python3,ca-certificates"
 BUILDAH=(buildah --root "$store/root" --runroot "$store/run" --storage-driver overlay)
 
 say() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=../timings.sh
+source "$root/hack/timings.sh"
 die() { say "ERROR: $*"; exit 1; }
 
 for tool in buildah debootstrap gcc; do
@@ -48,6 +50,8 @@ export_image() {  # export_image NAME REF KEY
   mv "$out/$1.oci.tar.tmp" "$out/$1.oci.tar"
   echo "$3" > "$out/$1.key"
   say "$1: $(du -h "$out/$1.oci.tar" | cut -f1) at $out/$1.oci.tar"
+  # From the start of this image's turn: a first image's time includes the base it needed.
+  record_build "image-$1" $((SECONDS - t0))
 }
 
 # The base every Python image starts from: Debian bookworm (Python 3.11, as the project) with
@@ -88,14 +92,14 @@ bud() {
   if fresh "$name" "$k"; then say "$name: cached"; return; fi
   build_base
   say "$name: building $file"
-  local t0=$SECONDS
+  local began=$SECONDS
   # The build's pip trusts what this machine trusts (a proxy's CA, say) through a mount that
   # exists only while RUN steps run; nothing of it lands in a layer.
   "${BUILDAH[@]}" bud --quiet --isolation chroot --network host --layers \
     --volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
     --build-arg "BASE=$BASE" -f "$file" -t "localhost/modelops/$name:dev" "$context" >/dev/null \
     || die "$name: buildah bud failed"
-  say "$name: built in $((SECONDS - t0))s"
+  say "$name: built in $((SECONDS - began))s"
   export_image "$name" "localhost/modelops/$name:dev" "$k"
 }
 
@@ -156,6 +160,7 @@ build_probe() {
 
 want=${*:-pause coredns operator fetcher model-server trainer}
 for name in $want; do
+  t0=$SECONDS
   case $name in
     pause) build_pause ;;
     coredns) build_coredns ;;

@@ -11,25 +11,20 @@ that every failure lies in that window. Each result is written to bench/results/
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import faults
+from tests.support import faults, results
 from tests.support.kube import Kube
 from tests.support.loadgen import Answer, Recorder, explain, iris_model, now, traffic
 from tests.support.shipped import SOCKET, ShippedOperator
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_node]
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "results" / "faults.json"
 REPLICAS = 3
 STEPS = [{"setWeight": 33}, {"pause": {"duration": "15s"}},
          {"setWeight": 67}, {"pause": {"duration": "10s"}}]
@@ -101,15 +96,6 @@ def gone_at(rec: Recorder, ip: str, since: float) -> float:
     return next((s.t for s in rec.samples if s.t >= since and ip not in s.addresses), since)
 
 
-def record(fault: str, result: dict[str, Any]) -> None:
-    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
-    data.setdefault("faults", {})[fault] = {
-        **result, "commit": commit, "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    RESULTS.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_canary_under_load_rides_out(fault: str, kube: Kube, namespace: str,
                                        operator: ShippedOperator) -> None:
@@ -137,7 +123,7 @@ def test_a_canary_under_load_rides_out(fault: str, kube: Kube, namespace: str,
         left = gone_at(rec, detail["ip"], hit)
         window = [round(min((a.t for a in bad), default=hit) - hit, 2), round(left - hit, 2)]
         result["failed_window_s"] = window
-    record(fault, result)
+    results.record("faults", "faults", fault, result)
     print(f"\n{fault}: {result}")
 
     assert len(answers) > 20 * (end - start) * 0.8, "the load generator fell behind"

@@ -4,10 +4,12 @@ seconds until it serves again."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from .kube import Kube
@@ -49,6 +51,33 @@ def restart(name: str, kube: Kube) -> float:
     return time.monotonic() - started
 
 
+# When the API server was away (wall-clock start, end): a restarted API server refuses
+# requests (403) until its RBAC informers have synced, so a refusal in an operator's log then
+# is the restart's, not a missing rule (see refusals()).
+APISERVER_AWAY: list[tuple[float, float]] = []
+RBAC_SYNC_GRACE = 10.0
+
+
 def restart_apiserver(kube: Kube) -> float:
     """The API server crashed and back, ready; the seconds it was away."""
-    return restart("kube-apiserver", kube)
+    began = time.time()
+    try:
+        return restart("kube-apiserver", kube)
+    finally:
+        APISERVER_AWAY.append((began, time.time() + RBAC_SYNC_GRACE))
+
+
+STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\]")
+
+
+def refusals(log: str, user: str) -> list[str]:
+    """The log's lines where the API server refused `user`, but for those of a restart
+    (a line without a timestamp, a traceback's, belongs to the last stamped line)."""
+    out, at = [], 0.0
+    for line in log.splitlines():
+        if m := STAMP.match(line):
+            at = datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S").timestamp() + int(m[2]) / 1000
+        if f'User "{user}" cannot' in line and not any(
+                a <= at <= b for a, b in APISERVER_AWAY):
+            out.append(line)
+    return out

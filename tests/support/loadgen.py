@@ -69,7 +69,8 @@ def iris_model(kube: Kube, ns: str, versions: list[str], replicas: int,
                if v in values]
         kube.create(ns, model_version(f"iris-v{v}", "iris", v, artifact=artifact, serving={
             "image": EXAMPLE_IMAGE, "port": 8080, "readinessPath": "/v2/health/ready",
-            "resources": {"cpu": "100m", "memory": "256Mi"}, "env": env, **on_real_node()}))
+            # The default CPU request and no CPU limit (see test_real_serving.serving).
+            "resources": {"memory": "256Mi"}, "env": env, **on_real_node()}))
     m = Model(kube, ns, "iris")
     m.policy(targetVersion=versions[0], replicas=replicas, service={"name": "iris", "port": 80},
              strategy={"canary": {"steps": steps or []}}, **policy)

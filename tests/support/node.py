@@ -4,6 +4,7 @@ Service address goes through the node's own routing and kube-proxy's rules."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -53,8 +54,13 @@ def request(host: str, port: int, method: str, path: str, body: Any = None,
             raise ConnectionError(f"nodelink closed the tunnel to {host}:{port}")
         head += chunk
     if not head.startswith(b"HTTP/1.1 200"):
+        why = b""  # nodelink says why after its 502 (refused: no ready endpoint; timed out)
+        with contextlib.suppress(OSError):
+            while len(why) < 1024 and (chunk := s.recv(1024)):
+                why += chunk
         s.close()
-        raise ConnectionError(f"no way to {host}:{port}: {head.decode(errors='replace')}")
+        raise ConnectionError(f"no way to {host}:{port}: {head.decode(errors='replace')}"
+                              f"{why.decode(errors='replace')}")
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     conn.sock = s
     data = json.dumps(body).encode() if body is not None else None

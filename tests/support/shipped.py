@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import node
+from . import faults, node
 from .bridge import InNode
 from .helm import CHART, helm
 from .kube import Kube
@@ -57,8 +57,10 @@ class ShippedOperator:
             return
         self.finished = True
         try:
-            denied = f'User "system:serviceaccount:{self.namespace}:{self.deployment}" cannot'
-            assert denied not in self.log_text(), "the chart's RBAC is missing a permission"
+            user = f"system:serviceaccount:{self.namespace}:{self.deployment}"
+            refused = faults.refusals(self.log_text(), user)
+            assert not refused, "the chart's RBAC is missing a permission:\n" + "\n".join(
+                refused)
         finally:
             self.uninstall()
 

@@ -1,0 +1,260 @@
+"""The headline figures of README.md and docs/benchmarks.md, written from bench/results/*.json
+(each names the commit and date that measured it): no figure is typed by hand, and
+tests/unit/test_figures.py fails when the docs and the results disagree.
+
+    python bench/figures.py          # rewrite the blocks between the figures markers
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+BENCHMARKS = ROOT / "docs" / "benchmarks.md"
+START = "<!-- figures:start: written by bench/figures.py from bench/results/, do not edit -->"
+END = "<!-- figures:end -->"
+TARGETS_START = "<!-- targets:start: written by bench/figures.py, do not edit -->"
+TARGETS_END = "<!-- targets:end -->"
+
+Results = dict[str, Any]
+
+
+def load(name: str) -> Results | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def med(s: dict[str, float], unit: str = " s", digits: int = 1) -> str:
+    if s["n"] == 1:
+        return f"{s['median']:.{digits}f}{unit}"
+    return (f"{s['median']:.{digits}f}{unit} ({s['min']:.{digits}f}-{s['max']:.{digits}f}, "
+            f"{s['n']} runs)")
+
+
+def minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "not recorded"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def _range(values: list[float], unit: str = " s") -> str:
+    if len(values) == 1:
+        return f"{values[0]:.1f}{unit}"
+    return f"{min(values):.1f} - {max(values):.1f}{unit} ({len(values)} runs)"
+
+
+def _builds_cluster(b: Results) -> str:
+    note = "" if b["cluster_binaries_complete"] else " (some parts built earlier, not recorded)"
+    k8s = (b["parts"].get("kubernetes") or {}).get("seconds")
+    return f"{minutes(b['cluster_binaries_s'])} wall (Kubernetes alone: {minutes(k8s)}){note}"
+
+
+def _cycle(r: Results) -> str:
+    cycles = r.get("cycles") or []
+    if not cycles:
+        return "not measured"
+    return (_range([c["up_s"] for c in cycles]) + " / " + _range([c["down_s"] for c in cycles]))
+
+
+def _memory(r: Results) -> str:
+    mem = r.get("memory_idle_mib")
+    if not mem:
+        return "not measured"
+    node = sum(v for k, v in mem.items() if k not in ("control plane", "pods (cgroup)"))
+    return (f"{sum(mem.values()):.0f} MiB (control plane {mem.get('control plane', 0):.0f}, "
+            f"node processes {node:.0f}, pods {mem.get('pods (cgroup)', 0):.0f})")
+
+
+def _startup(r: Results) -> str:
+    real = [x["ready_s"] for x in r["startup"]["real"]]
+    return f"{statistics.median(real):.1f} s median, {max(real):.1f} s max ({len(real)} versions)"
+
+
+def _burst(s: Results) -> str:
+    return (f"{med(s['operator_total_s'])}: {med(s['ratio'], 'x', 2)} a plain client creating "
+            f"the same children ({s['baseline_total_s']['median']:.0f} s)")
+
+
+def _costs(s: Results) -> str:
+    return (f"{s['cpu_s']['median']:.0f} CPU-s, peak {s['peak_rss_mib']['median']:.0f} MiB, "
+            f"{s['writes_per_mv']['median']:.2f} writes per version")
+
+
+def _restart(s: Results) -> str:
+    return (f"{s['startup_first_s']['median']:.1f} / {s['startup_all_s']['median']:.1f} s, "
+            f"peak {s['startup_peak_rss_mib']['median']:.0f} MiB, "
+            f"{s['startup_writes']['median']:.0f} writes")
+
+
+def _idle(s: Results) -> str:
+    i = s.get("idle") or {}
+    return (f"{i['writes_per_min']:.1f} writes and {i['requests_per_min']:.1f} requests per "
+            f"minute ({i['window_s']:.0f} s window)" if i else "not measured")
+
+
+def _rollback(r: Results) -> str:
+    return med(_summary([x["traffic_s"] for x in r["rollback"]]), digits=2)
+
+
+def _step(r: Results) -> str:
+    return med(_summary([x["overhead_per_step_s"] for x in r["steps"]]), digits=2)
+
+
+def _ha(r: Results) -> str:
+    return f"{med(r['summary'])} (peering lifetime {r['lifetime_s']} s)"
+
+
+def _faults(r: Results) -> str:
+    f = r["faults"]
+    clean = sorted(k for k, v in f.items() if v["failed"] == 0)
+    lossy = ", ".join(f"{k}: {v['failed']} of {v['answers']}" for k, v in sorted(f.items())
+                      if v["failed"])
+    return (f"0 failed requests in {len(clean)} of {len(f)} faults"
+            + (f"; {lossy}" if lossy else ""))
+
+
+def _campaign(r: Results) -> str:
+    trials = list(r["trials"].values())
+    parts = []
+    for kind, when in (("rollout", "after the target changed"), ("training", "after creation")):
+        at = [t["killed_after_s"] for t in trials if t["kind"] == kind]
+        if at:
+            parts.append(f"{len(at)} {kind}s killed {min(at):.1f}-{max(at):.1f} s {when}")
+    return f"{len(trials)} trials passed: " + ", ".join(parts)
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+# (what, results file, its figure). The order is the README's.
+ROWS: list[tuple[str, str, Callable[[Results], str]]] = [
+    ("cold build of the cluster's binaries (etcd, Kubernetes, kwok, helm, CoreDNS, versitygw, "
+     "Prometheus, kube-router, olah; empty caches)", "builds", _builds_cluster),
+    ("cold build of Argo CD's controller and repo server", "builds",
+     lambda b: minutes(b["argocd_s"])),
+    ("cold build of the images (debootstrap base, pause, CoreDNS, operator, fetcher, model "
+     "server, trainer with PyTorch)", "builds", lambda b: minutes(b["images_s"])),
+    ("warm `make cluster-up` (real node Ready, CoreDNS running, images unchanged) / "
+     "`make cluster-down`", "realnode", _cycle),
+    ("memory of the idle cluster (RSS of its processes, the real node's pods)", "realnode",
+     _memory),
+    ("a ModelVersion created → Ready on the real node (example model server, artifact "
+     "fetched and its digest checked)", "realnode", _startup),
+    ("1000 served ModelVersions created in a burst, until all Ready", "scale-1000", _burst),
+    ("operator CPU, peak memory and API writes for those 1000", "scale-1000", _costs),
+    ("5000 served ModelVersions in a burst (`make bench BENCH_ARGS=--big`)", "scale-5000",
+     lambda s: f"{_burst(s)}; peak {s['peak_rss_mib']['median']:.0f} MiB"),
+    ("restart with 5000 converged: first / last reconcile, peak memory, writes", "scale-5000",
+     _restart),
+    ("API requests when nothing changes (1000 converged)", "scale-1000", _idle),
+    ("rollback: regression visible in Prometheus → canary at 0 (2 s analysis interval)",
+     "rollout", _rollback),
+    ("canary step overhead beyond its configured pause", "rollout", _step),
+    ("HA: a standby takes over after the leader is SIGKILLed", "ha", _ha),
+    ("crash campaign: the operator SIGKILLed at a random moment of a rollout or a training "
+     "run, nothing lost, doubled or unplanned", "crash-campaign", _campaign),
+    ("faults on real pods under load, during a canary ([docs/reliability.md]"
+     "(docs/reliability.md))", "faults", _faults),
+]
+
+
+def _stamp(r: Results) -> str:
+    m = r.get("measured") or {}
+    if m:
+        return f"{m['commit']}{'+' if m.get('dirty') else ''}, {m['date'][:10]}"
+    # Results written one entry at a time (faults.json) stamp each entry.
+    each = [v for v in r.values() for v in (v.values() if isinstance(v, dict) else ())
+            if isinstance(v, dict) and "commit" in v]
+    if not each:
+        return "no stamp"
+    return (", ".join(sorted({v["commit"] for v in each})) + ", "
+            + " to ".join(sorted({min(v["date"] for v in each)[:10],
+                                  max(v["date"] for v in each)[:10]})))
+
+
+def table(link_prefix: str = "") -> str:
+    lines = ["| what | measured | source |", "| --- | --- | --- |"]
+    for what, name, figure in ROWS:
+        r = load(name)
+        try:
+            value = figure(r) if r is not None else "not measured yet"
+        except KeyError as e:  # a file from before the figure was measured
+            value = f"not in this results file ({e}): re-run `make bench`"
+        source = (f"[{name}.json]({link_prefix}bench/results/{name}.json) "
+                  f"({_stamp(r)})" if r is not None else "-")
+        lines.append(f"| {what.replace('(docs/', f'({link_prefix}docs/')} | {value} | {source} |")
+    return "\n".join(lines)
+
+
+def targets() -> str:
+    """The goals the benchmarks exist for, each judged from its results file."""
+    s1, s5, ro = load("scale-1000"), load("scale-5000"), load("rollout")
+    rows = ["| target | measured | met |", "| --- | --- | --- |"]
+
+    def row(target: str, r: Results | None, value: Callable[[Results], tuple[str, bool]]) -> None:
+        if r is None:
+            rows.append(f"| {target} | not measured yet | - |")
+            return
+        try:
+            text, met = value(r)
+        except KeyError as e:
+            rows.append(f"| {target} | not in this results file ({e}) | - |")
+            return
+        rows.append(f"| {target} | {text} | {'met' if met else 'NOT met'} |")
+    row("N=1000 converged within 1.5x of the baseline", s1,
+        lambda s: (med(s["ratio"], "x", 2), s["ratio"]["median"] <= 1.5))
+    row("N=5000 with operator peak RSS under 300 MB", s5,
+        lambda s: (f"burst {s['peak_rss_mib']['median'] * 1.048576:.0f} MB, restart "
+                   f"{s['startup_peak_rss_mib']['median'] * 1.048576:.0f} MB",
+                   max(s["peak_rss_mib"]["median"],
+                       s["startup_peak_rss_mib"]["median"]) * 1.048576 < 300))
+    row("zero writes per minute when idle", s1,
+        lambda s: (_idle(s), (s.get("idle") or {}).get("writes_per_min", 1) == 0))
+    row("rollback within the analysis interval + 2 s", ro,
+        lambda r: (_rollback(r), _summary([x["traffic_s"] for x in r["rollback"]])["median"]
+                   <= r["interval_s"] + 2))
+    row("per-step overhead under 1 s", ro,
+        lambda r: (_step(r), _summary([x["overhead_per_step_s"]
+                                       for x in r["steps"]])["median"] < 1))
+    return "\n".join(rows)
+
+
+def blocks() -> dict[Path, list[tuple[str, str, str]]]:
+    return {README: [(START, END, table())],
+            BENCHMARKS: [(START, END, table("../")), (TARGETS_START, TARGETS_END, targets())]}
+
+
+def replace(text: str, start: str, end: str, body: str) -> str:
+    if start not in text or end not in text:
+        raise SystemExit(f"markers {start!r} / {end!r} missing")
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+
+
+def rendered(path: Path) -> str:
+    text = path.read_text()
+    for start, end, body in blocks()[path]:
+        text = replace(text, start, end, body)
+    return text
+
+
+def main() -> int:
+    for path in blocks():
+        path.write_text(rendered(path))
+        print(f"figures written to {path.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -22,6 +22,7 @@ import harness
 
 CLUSTER_PARTS = ("etcd", "kwok", "kubernetes", "helm", "coredns", "versitygw", "prometheus",
                  "kube-router", "olah")
+IMAGES = ("pause", "coredns", "operator", "fetcher", "model-server", "trainer")
 
 
 def collect(cache: Path) -> dict[str, Any]:
@@ -35,6 +36,7 @@ def collect(cache: Path) -> dict[str, Any]:
         "cluster_binaries_s": sum(v["seconds"] for v in cluster.values()),
         "cluster_binaries_complete": set(cluster) == set(CLUSTER_PARTS),
         "images_s": sum(v["seconds"] for v in images.values()),
+        "images_complete": {f"image-{i}" for i in IMAGES} <= set(images),
         "argocd_s": (parts.get("argocd") or {}).get("seconds"),
     }
 

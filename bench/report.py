@@ -48,7 +48,9 @@ def fmt(s: dict[str, float], unit: str = "", digits: int = 1) -> str:
 
 def markdown(r: dict[str, Any]) -> str:
     lines = [f"Machine: {r['machine']['cpus']} CPUs, Python {r['machine']['python']}; "
-             f"{r['date']}; suite wall time {r.get('wall_s', 0) / 60:.1f} min. "
+             f"{r['date']}"
+             + (f"; suite wall time {r['wall_s'] / 60:.1f} min" if r.get("wall_s") else "")
+             + ". Each file's commit and date are in bench/results/*.json. "
              "Median (min-max) over the runs.", ""]
     if r.get("scale"):
         lines += ["| N | runs | operator to all Ready | baseline | ratio | p50 / p99 create→Ready "

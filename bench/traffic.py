@@ -109,7 +109,7 @@ def _median_run(ss: list[dict[str, Any]]) -> dict[str, Any]:
     and the worst gap of all runs."""
     gap = [abs(s["share"] - s["weight"]) for s in ss]
     order = sorted(range(len(ss)), key=gap.__getitem__)
-    mid = ss[order[(len(ss) - 1) // 2]]
+    mid = ss[order[len(ss) // 2]]  # of two runs, the worse
     return {"weight": mid["weight"], "share": mid["share"],
             "diff": abs(mid["share"] - mid["weight"]), "answers": mid["answers"],
             "worst_diff": max(gap)}

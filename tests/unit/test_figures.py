@@ -30,17 +30,20 @@ def test_the_docs_show_what_the_results_hold() -> None:
             f"{path.relative_to(ROOT)} differs from bench/results: run python bench/figures.py")
 
 
-def test_every_figure_names_a_stamped_results_file() -> None:
+def test_every_figure_names_its_results_file() -> None:
     f = figures()
-    table = f.table()
-    rows = table.splitlines()[2:]
+    rows = f.table().splitlines()[2:]
     assert len(rows) == len(f.ROWS)
     for row in rows:
-        source = row.rsplit("|", 2)[1]
+        _, value, source = (cell.strip() for cell in row.rsplit("|", 3)[:3][-3:])
         name = re.search(r"bench/results/([\w-]+)\.json", source)
+        if value == "not measured yet":
+            assert source == "-", row
+            continue
         assert name, f"a figure without a results file: {row}"
         data = json.loads((ROOT / "bench" / "results" / f"{name[1]}.json").read_text())
-        assert re.match(r"[0-9a-f]{7,}", f._stamp(data)), f"no commit for {row}"
+        # What measured it, or plainly that nobody knows (a file from before stamps).
+        assert f._stamp(data) in source, row
 
 
 def test_a_figure_of_a_missing_file_says_so(tmp_path: Path) -> None:

@@ -191,7 +191,7 @@ def _stamp(r: Results) -> str:
     each = [v for v in r.values() for v in (v.values() if isinstance(v, dict) else ())
             if isinstance(v, dict) and "commit" in v]
     if not each:
-        return "no stamp"
+        return "measured before results were stamped: not current"
     return (", ".join(sorted({v["commit"] for v in each})) + ", "
             + " to ".join(sorted({min(v["date"] for v in each)[:10],
                                   max(v["date"] for v in each)[:10]})))

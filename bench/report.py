@@ -40,6 +40,12 @@ def summarize_size(n: int, runs: dict[str, list[dict[str, Any]]]) -> dict[str, A
     return out
 
 
+def _stamp(m: dict[str, Any] | None) -> str:
+    if not m:
+        return "before results were stamped"
+    return f"{m['commit']}{'+' if m.get('dirty') else ''}, {m['date'][:10]}"
+
+
 def fmt(s: dict[str, float], unit: str = "", digits: int = 1) -> str:
     if s["n"] == 1:
         return f"{s['median']:.{digits}f}{unit}"
@@ -55,8 +61,8 @@ def markdown(r: dict[str, Any]) -> str:
     if r.get("scale"):
         lines += ["| N | runs | operator to all Ready | baseline | ratio | p50 / p99 create→Ready "
                   "| CPU s | peak RSS | API reads / writes per MV | restart: first / all "
-                  "reconciled, peak RSS, writes |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "reconciled, peak RSS, writes | measured |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for n, s in sorted(r["scale"].items(), key=lambda kv: int(kv[0])):
             lines.append(
                 f"| {n} | {s['ratio']['n']} | {fmt(s['operator_total_s'], ' s')} "
@@ -66,7 +72,7 @@ def markdown(r: dict[str, Any]) -> str:
                 f"| {s['reads_per_mv']['median']:.2f} / {s['writes_per_mv']['median']:.2f} "
                 f"| {s['startup_first_s']['median']:.1f} / {s['startup_all_s']['median']:.1f} s, "
                 f"{s['startup_peak_rss_mib']['median']:.0f} MiB, "
-                f"{s['startup_writes']['median']:.0f} |")
+                f"{s['startup_writes']['median']:.0f} | {_stamp(s.get('measured'))} |")
         lines.append("")
         for n, s in sorted(r["scale"].items(), key=lambda kv: int(kv[0])):
             if "idle" in s:

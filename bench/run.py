@@ -76,8 +76,9 @@ def rereport() -> int:
     results: dict[str, Any] = {"machine": machine, "date": machine.get("date", "?"),
                                "wall_s": machine.get("wall_s"),
                                # summed up again from the runs: the summary may have grown
-                               "scale": {k.split("-")[1]: report.summarize_size(
-                                   int(k.split("-")[1]), v["runs"])
+                               "scale": {k.split("-")[1]: {**report.summarize_size(
+                                   int(k.split("-")[1]), v["runs"]),
+                                   "measured": v.get("measured")}
                                    for k, v in saved.items() if k.startswith("scale-")},
                                "rollout": saved.get("rollout")}
     table = report.markdown(results)

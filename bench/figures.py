@@ -188,8 +188,8 @@ def _stamp(r: Results) -> str:
     if m:
         return f"{m['commit']}{'+' if m.get('dirty') else ''}, {m['date'][:10]}"
     # Results written one entry at a time (faults.json) stamp each entry.
-    each = [v for v in r.values() for v in (v.values() if isinstance(v, dict) else ())
-            if isinstance(v, dict) and "commit" in v]
+    groups = [g for g in r.values() if isinstance(g, dict)]
+    each = [e for g in groups for e in g.values() if isinstance(e, dict) and "commit" in e]
     if not each:
         return "measured before results were stamped: not current"
     return (", ".join(sorted({v["commit"] for v in each})) + ", "

@@ -20,6 +20,8 @@ README = ROOT / "README.md"
 BENCHMARKS = ROOT / "docs" / "benchmarks.md"
 START = "<!-- figures:start: written by bench/figures.py from bench/results/, do not edit -->"
 END = "<!-- figures:end -->"
+RELIABILITY = ROOT / "docs" / "reliability.md"
+FAULTS_START, FAULTS_END = "<!-- faults:start -->", "<!-- faults:end -->"
 TARGETS_START = "<!-- targets:start: written by bench/figures.py, do not edit -->"
 TARGETS_END = "<!-- targets:end -->"
 
@@ -244,9 +246,36 @@ def targets() -> str:
     return "\n".join(rows)
 
 
+# docs/reliability.md's table of faults on real pods (tests/chaos/test_real_faults.py).
+ORDER = ["delete a serving pod", "crash a serving pod", "restart containerd",
+         "restart the kubelet", "SIGKILL the operator pod", "restart the API server"]
+
+
+def faults_table(faults: dict[str, dict[str, object]]) -> str:
+    rows = ["| fault | requests | failed | fewest ready endpoints | rollout | measured |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for name in [n for n in ORDER if n in faults]:
+        r: dict[str, object] = faults[name]
+        detail: dict[str, object] = r.get("detail") or {}  # type: ignore[assignment]
+        failed = str(r["failed"])
+        if r.get("failed_window_s"):
+            _, hi = r["failed_window_s"]  # type: ignore[misc]
+            failed += f" (all in the {hi:.1f} s its endpoint was still listed)"
+        if "away_s" in detail:
+            name = f"{name} (serving again after {detail['away_s']} s)"
+        history = " ".join(f"{v}:{o}" for _, v, o in r["history"])  # type: ignore[attr-defined]
+        rows.append(f"| {name} | {r['answers']} | {failed} | {r['fewest_endpoints']} | "
+                    f"Promoted after {r['promoted_after_s']} s; history {history} | "
+                    f"{r['commit']}, {str(r['date'])[:10]} |")
+    return "\n".join(rows)
+
+
 def blocks() -> dict[Path, list[tuple[str, str, str]]]:
+    faults = load("faults")
     return {README: [(START, END, table())],
-            BENCHMARKS: [(START, END, table("../")), (TARGETS_START, TARGETS_END, targets())]}
+            BENCHMARKS: [(START, END, table("../")), (TARGETS_START, TARGETS_END, targets())],
+            RELIABILITY: [(FAULTS_START, FAULTS_END, faults_table(faults["faults"]) if faults
+                           else "Not measured yet: run `make chaos`.")]}
 
 
 def replace(text: str, start: str, end: str, body: str) -> str:

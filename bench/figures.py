@@ -157,7 +157,8 @@ def _summary(values: list[float]) -> dict[str, float]:
 ROWS: list[tuple[str, str, Callable[[Results], str]]] = [
     ("cold build of the cluster's binaries (etcd, Kubernetes, kwok, helm, CoreDNS, versitygw, "
      "Prometheus, kube-router, olah; empty caches)", "builds", _builds_cluster),
-    ("cold build of Argo CD's controller and repo server", "builds",
+    ("cold build of Argo CD's controller and repo server (after the cluster's binaries, as "
+     "`make test` does: it reuses their Go build cache)", "builds",
      lambda b: minutes(b["argocd_s"]) if b["argocd_s"] else _partial(b, [])),
     ("cold build of the images (debootstrap base, pause, CoreDNS, operator, fetcher, model "
      "server, trainer with PyTorch)", "builds", _builds_images),

@@ -50,10 +50,9 @@ def save(name: str, data: dict[str, Any]) -> Path:
     """bench/results/NAME.json, with what measured it: the commit (and whether the tree had
     changes beyond it) and the time. Every figure in README.md and docs/ comes from one."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    path, measured = RESULTS / f"{name}.json", commit()
     path.write_text(json.dumps({**data, "measured": {
-        "commit": _git("rev-parse", "--short", "HEAD"),
-        "dirty": commit().endswith("+"),
+        "commit": measured.rstrip("+"), "dirty": measured.endswith("+"),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}, indent=2) + "\n")
     return path
 

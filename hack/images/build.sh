@@ -158,7 +158,7 @@ build_probe() {
   rm -rf "$tmp"
 }
 
-want=${*:-pause coredns operator fetcher model-server trainer}
+want=${*:-pause coredns operator fetcher model-server trainer llama-server}
 for name in $want; do
   t0=$SECONDS
   case $name in

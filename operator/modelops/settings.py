@@ -13,6 +13,10 @@ class Settings(BaseModel):
         "localhost/modelops/fetcher:dev",
         description="Init-container image that downloads non-pvc artifacts into the pod "
         "(images/fetcher, built by `make images`; push it to your registry for a real cluster).")
+    llamacpp_image: str = Field(
+        "localhost/modelops/llama-server:dev",
+        description="Image of the `llamacpp` runtime preset (images/llama-server: llama.cpp's "
+        "llama-server built from pinned source by `make images`).")
     model_dir: str = Field("/mnt/models", description="Where the artifact appears in serving pods.")
     reconcile_workers: int = Field(
         64, ge=1, description="ModelVersions reconciled at once; the rest wait in a queue.")

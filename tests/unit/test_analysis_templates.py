@@ -8,7 +8,7 @@ import pytest
 
 from modelops.analysis.judge import render
 from modelops.analysis.measure import promql
-from modelops.analysis.templates import NAMES, TEMPLATES, template_query
+from modelops.analysis.templates import NAMES, TEMPLATES, WITHOUT_ERRORS, template_query
 from modelops.api.analysis import MetricCheck, Template
 from modelops.api.modelversion import Runtime
 
@@ -16,8 +16,8 @@ from modelops.api.modelversion import Runtime
 def test_every_runtime_preset_has_an_error_rate_and_a_latency() -> None:
     assert set(TEMPLATES) == set(get_args(Runtime))
     for runtime, queries in TEMPLATES.items():
-        assert "error-rate" in queries, runtime
-        assert {"latency-p99", "latency-mean"} & set(queries), runtime
+        assert ("error-rate" in queries) == (runtime not in WITHOUT_ERRORS), runtime
+        assert {"latency-p99", "latency-mean", "tpot-mean"} & set(queries), runtime
     assert set(NAMES) == set(get_args(Template))
 
 
@@ -27,6 +27,12 @@ def test_every_runtime_preset_has_an_error_rate_and_a_latency() -> None:
     pytest.param("vllm", "error-rate", 'status="5xx"', id="vllm-errors"),
     pytest.param("vllm", "latency-p99", "vllm:e2e_request_latency_seconds_bucket",
                  id="vllm-p99"),
+    pytest.param("vllm", "ttft-p99", "vllm:time_to_first_token_seconds_bucket", id="vllm-ttft"),
+    pytest.param("vllm", "tpot-p99", "vllm:inter_token_latency_seconds_bucket", id="vllm-tpot"),
+    pytest.param("vllm", "kv-cache-usage", "vllm:kv_cache_usage_perc", id="vllm-kv-cache"),
+    pytest.param("llamacpp", "tokens-per-second", "llamacpp:tokens_predicted_seconds_total",
+                 id="llamacpp-speed"),
+    pytest.param("llamacpp", "queue-length", "llamacpp:requests_deferred", id="llamacpp-queue"),
     pytest.param("triton", "error-rate", "nv_inference_request_failure", id="triton-errors"),
     pytest.param("triton", "latency-mean", "nv_inference_request_duration_us", id="triton-mean"),
     pytest.param("torchserve", "error-rate", "Requests5XX", id="torchserve-errors"),

@@ -11,6 +11,16 @@ at the preset's version:
 - vllm (v0.11.0): `http_requests_total{status="5xx"...}` from the OpenAI server's
   prometheus-fastapi-instrumentator (entrypoints/openai/api_server.py);
   `vllm:e2e_request_latency_seconds` histogram (v1/metrics/loggers.py).
+  LLM figures from the same file: `vllm:time_to_first_token_seconds` and
+  `vllm:inter_token_latency_seconds` histograms (time to first token, time per output
+  token), `vllm:num_requests_waiting` (queue), `vllm:kv_cache_usage_perc`,
+  `vllm:generation_tokens` counter.
+- llamacpp (llama.cpp as vendored by llama-cpp-python 0.3.36): the `llamacpp:`-prefixed
+  series of tools/server/server-task.cpp. `tokens_predicted_total` over
+  `tokens_predicted_seconds_total` is the generation speed of a busy slot (tokens per second;
+  its inverse the mean time per output token); `requests_deferred` is the queue. llama-server
+  counts no errors and keeps no latency histogram, so it has no `error-rate` or `*-p99`
+  template: judge errors from a gateway's or the client's metrics with a `query`.
 - triton (25.01): `nv_inference_request_success` / `_failure` counters and the
   `nv_inference_request_duration_us` counter (docs/user_guide/metrics.md); no latency
   histogram, so its latency template is the mean, not p99.
@@ -39,6 +49,20 @@ TEMPLATES: dict[str, dict[str, str]] = {
                        f'{{{SEL},handler=~"/v1/.*"}}[{W}]))'),
         "latency-p99": ("histogram_quantile(0.99, sum by (le) "
                         f"(rate(vllm:e2e_request_latency_seconds_bucket{{{SEL}}}[{W}])))"),
+        "ttft-p99": ("histogram_quantile(0.99, sum by (le) "
+                     f"(rate(vllm:time_to_first_token_seconds_bucket{{{SEL}}}[{W}])))"),
+        "tpot-p99": ("histogram_quantile(0.99, sum by (le) "
+                     f"(rate(vllm:inter_token_latency_seconds_bucket{{{SEL}}}[{W}])))"),
+        "queue-length": f"avg(avg_over_time(vllm:num_requests_waiting{{{SEL}}}[{W}]))",
+        "kv-cache-usage": f"max(max_over_time(vllm:kv_cache_usage_perc{{{SEL}}}[{W}]))",
+        "tokens-per-second": f"sum(rate(vllm:generation_tokens_total{{{SEL}}}[{W}]))",
+    },
+    "llamacpp": {
+        "tokens-per-second": (f"sum(rate(llamacpp:tokens_predicted_total{{{SEL}}}[{W}])) / "
+                              f"sum(rate(llamacpp:tokens_predicted_seconds_total{{{SEL}}}[{W}]))"),
+        "tpot-mean": (f"sum(rate(llamacpp:tokens_predicted_seconds_total{{{SEL}}}[{W}])) / "
+                      f"sum(rate(llamacpp:tokens_predicted_total{{{SEL}}}[{W}]))"),
+        "queue-length": f"avg(avg_over_time(llamacpp:requests_deferred{{{SEL}}}[{W}]))",
     },
     "triton": {
         "error-rate": (f"sum(rate(nv_inference_request_failure{{{SEL}}}[{W}])) / "
@@ -57,6 +81,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
     },
 }
 NAMES = sorted({name for queries in TEMPLATES.values() for name in queries})
+# Runtimes whose server counts no failed requests (see above).
+WITHOUT_ERRORS = frozenset({"llamacpp"})
 
 
 def template_query(runtime: str, template: str, window: str) -> str | None:

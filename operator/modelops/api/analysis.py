@@ -9,7 +9,9 @@ from pydantic import Field
 
 from .common import DNS1035, ApiModel, Duration, cel, validations
 
-Template = Literal["error-rate", "latency-p99", "latency-mean"]  # analysis.templates
+Template = Literal["error-rate", "latency-p99", "latency-mean", "ttft-p99", "tpot-p99",
+                   "tpot-mean", "queue-length", "kv-cache-usage",
+                   "tokens-per-second"]  # analysis.templates
 
 
 class PrometheusRef(ApiModel):
@@ -32,8 +34,10 @@ class MetricCheck(ApiModel):
                               min_length=1, max_length=8192)
     template: Template | None = Field(
         None, description="A ready-made query for the canary's runtime preset instead of "
-        "`query`: error-rate (0-1), latency-p99 or latency-mean (seconds); see docs/metrics.md "
-        "for which runtime has which.")
+        "`query`: error-rate (0-1), latency-p99 or latency-mean (seconds); for LLM runtimes also "
+        "ttft-p99 (time to first token), tpot-p99 or tpot-mean (time per output token), "
+        "queue-length (requests waiting), kv-cache-usage (0-1), tokens-per-second. See "
+        "docs/metrics.md for which runtime has which.")
     window: Duration = Field("1m", description="The rate window of a template's query.")
     min: float | None = Field(None, description="Lowest passing value.")
     max: float | None = Field(None, description="Highest passing value.")

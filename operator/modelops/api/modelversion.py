@@ -13,7 +13,7 @@ from .security import SecurityContext
 ARTIFACT_SCHEMES = ("s3", "gs", "hf", "pvc", "http", "https", "oci")
 VERSION_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
 
-Runtime = Literal["custom", "vllm", "triton", "torchserve"]
+Runtime = Literal["custom", "vllm", "triton", "torchserve", "llamacpp"]
 
 
 class Artifact(ApiModel):
@@ -64,8 +64,9 @@ class Serving(ApiModel):
     )}
 
     runtime: Runtime = Field(
-        "custom", description="`custom` runs `image` as given; `vllm`, `triton` and `torchserve` "
-        "are presets with a default image, arguments, port, readiness and metrics paths.")
+        "custom", description="`custom` runs `image` as given; `vllm`, `triton`, `torchserve` "
+        "and `llamacpp` (llama.cpp's llama-server on a GGUF file, CPU) are presets with a default "
+        "image, arguments, port, probes, metrics and drain (see docs/llm-serving.md).")
     image: str | None = Field(None, description="Server image. Required for `custom`; overrides "
                               "the preset's image otherwise.", min_length=1, max_length=512)
     command: list[str] | None = Field(None, description="Container entrypoint (overrides the "

@@ -9,11 +9,12 @@ from ..api.modelversion import ModelVersionSpec, Serving
 from ..settings import Settings
 from . import names
 from .artifact import ModelSource, credentials, model_source
+from .drain import grace_seconds, pre_stop
 from .presets import Preset, resolve
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 SERVING_LABEL = "modelops.io/serving"
-DRAIN_SECONDS = 5
+SHM_VOLUME = "shm"
 
 
 def selector(model: str, version: str) -> dict[str, str]:
@@ -39,7 +40,7 @@ def deployment(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, re
     """`artifact_uri` is spec.artifact.uri, or status.artifactURI for a trained version."""
     assert spec.serving is not None
     serving = spec.serving
-    eff = resolve(serving)
+    eff = resolve(serving, settings)
     name = names.child_name(spec.model, spec.version)
     lbl = names.labels(spec.model, spec.version, "serving")
     digest = spec.artifact.digest if spec.artifact else None
@@ -49,7 +50,11 @@ def deployment(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, re
     gpus = serving.resources.gpu if serving.resources and serving.resources.gpu else 0
     pod: dict[str, Any] = {
         "securityContext": security.pod_context(serving.security_context, eff.run_as_user),
-        "containers": [container], "volumes": [*src.volumes, security.TMP]}
+        "containers": [container], "volumes": [*src.volumes, security.TMP],
+        "terminationGracePeriodSeconds": grace_seconds(eff)}
+    if eff.shm:
+        pod["volumes"].append({"name": SHM_VOLUME,
+                               "emptyDir": {"medium": "Memory", "sizeLimit": eff.shm}})
     if src.init_containers:
         pod["initContainers"] = src.init_containers
     tol = tolerations(serving.tolerations, gpus)
@@ -104,9 +109,10 @@ def server_container(spec: ModelVersionSpec, serving: Serving, eff: Preset, src:
         "livenessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 10,
                           "timeoutSeconds": 5, "failureThreshold": 3},
         # A pod leaving the Service (scale-down, a version handing over) keeps answering
-        # while every node's kube-proxy catches up, then stops: no refused requests.
-        "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}},
-        "volumeMounts": [*src.mounts, security.TMP_MOUNT],
+        # while every node's kube-proxy catches up and its generations finish (serving.drain).
+        "lifecycle": {"preStop": pre_stop(eff)},
+        "volumeMounts": [*src.mounts, security.TMP_MOUNT]
+        + ([{"name": SHM_VOLUME, "mountPath": "/dev/shm"}] if eff.shm else []),
         "securityContext": security.container_context(serving.security_context,
                                                       eff.read_only_root),
         "resources": resources(serving, settings, eff.default_memory),

@@ -4,8 +4,8 @@ Serving and the canary story run on the cluster's real node: the example model s
 answers real predictions, its pods report their real request metrics to Prometheus, and a
 load generator keeps traffic flowing through the model's stable Service, so the version that
 starts failing requests is caught by analysis and rolled back by itself. Training (2 nodes x 8
-GPUs) runs on kwok's simulated GPU nodes; tests/integration/test_real_training.py runs a real
-CPU gang.
+GPUs) runs on kwok's simulated GPU nodes; the LLM part (demo_llm.py) trains a real small LLM
+across a 2-pod CPU gang on the real node and serves it with llama.cpp.
 """
 
 from __future__ import annotations
@@ -31,61 +31,19 @@ from tests.support.prometheus import serving_pods_prometheus  # noqa: E402
 from tests.support.rollout import Model  # noqa: E402
 from tests.support.webhook import Receiver  # noqa: E402
 
-KUBECONFIG = ROOT / ".localcluster" / "kubeconfig"
-EXAMPLES = ROOT / "examples"
-NS = "demo"
-
-
-def say(text: str) -> None:
-    print(f"\n\033[1m==> {text}\033[0m", flush=True)
-
-
-def note(text: str) -> None:
-    print(f"    {text}", flush=True)
-
-
-def kubectl(*args: str, stdin: str | None = None) -> None:
-    print(f"$ kubectl {' '.join(args)}", flush=True)
-    subprocess.run([str(ROOT / "hack" / "cluster" / "kubectl"), *args], input=stdin,
-                   text=True, check=False)
-
-
-def watch_mv(kube: Kube, name: str, want: str, timeout: float = 90) -> None:
-    seen = None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = (kube.get_mv(NS, name) or {}).get("status", {})
-        t = st.get("training") or {}
-        now = (st.get("phase"), t.get("step"), t.get("attempts"),
-               (st.get("serving") or {}).get("readyReplicas"))
-        if now != seen:
-            extra = f" step={now[1]} attempt={now[2]}" if now[1] else ""
-            note(f"{name}: phase={now[0]}{extra} readyReplicas={now[3]}")
-            seen = now
-        if now[0] == want:
-            return
-        time.sleep(0.3)
-    raise SystemExit(f"{name} did not reach {want} in {timeout}s")
-
-
-def watch_rollout(m: Model, until: Any, timeout: float = 120) -> dict[str, Any]:
-    seen = None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = m.status()
-        row = (st.get("phase"), st.get("canaryVersion"), st.get("currentStepIndex"),
-               st.get("canaryWeight"), st.get("actualCanaryWeight"),
-               [(x.get("name"), x.get("value")) for x in (st.get("analysis") or {}).get(
-                   "metrics") or []])
-        if row[:5] != (seen or ())[:5]:
-            metrics = ", ".join(f"{n}={v:g}" for n, v in row[5] if v is not None) or "-"
-            note(f"phase={row[0]!s:<11} canary={row[1]} step={row[2]} weight={row[3]}% "
-                 f"(actual {row[4]}%)  analysis: {metrics}  | {st.get('message', '')}")
-            seen = row
-        if until(st):
-            return st
-        time.sleep(0.25)
-    raise SystemExit("the rollout did not finish in time")
+from demo_llm import llm_tour  # noqa: E402
+from narrate import (  # noqa: E402
+    EXAMPLES,
+    KUBECONFIG,
+    NS,
+    kubectl,
+    note,
+    say,
+    wait_ready,
+    watch_mv,
+    watch_reason,
+    watch_rollout,
+)
 
 
 class Load:
@@ -258,6 +216,9 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "modelops.cli.main", "status", "iris", "-n", NS],
                        env={**os.environ, "PYTHONPATH": str(ROOT / "operator"),
                             "KUBECONFIG": str(KUBECONFIG)}, check=False)
+        load.stop.set()
+        load = None
+        llm_tour(kube, prom)
         say("Done. The cluster keeps running (`make cluster-down` stops it); "
             f"the demo's objects are in namespace {NS}.")
     finally:
@@ -290,26 +251,8 @@ def watch_monitoring(m: Model, timeout: float) -> dict[str, Any]:
     raise SystemExit("monitoring did not roll the regression back in time")
 
 
-def watch_reason(kube: Kube, name: str, reason: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        conds = ((kube.get_mv(NS, name) or {}).get("status") or {}).get("conditions") or []
-        ready = next((c for c in conds if c["type"] == "Ready"), {})
-        if ready.get("reason") == reason:
-            note(f"{name}: Ready=False {reason}: {ready.get('message')}")
-            return
-        time.sleep(0.5)
-    raise SystemExit(f"{name} did not say {reason} in {timeout}s")
 
 
-def wait_ready(kube: Kube, service: str, pods: int, timeout: float = 60) -> None:
-    """Until the Service has `pods` ready endpoints (kube-proxy follows within a second)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        eps = kube.core.read_namespaced_endpoints(service, NS)
-        if sum(len(s.addresses or []) for s in eps.subsets or []) >= pods:
-            return
-        time.sleep(0.5)
 
 
 if __name__ == "__main__":

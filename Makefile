@@ -93,6 +93,7 @@ bench: $(STAMP) cluster-up  ## the benchmarks; results in bench/results/ (BENCH_
 	$(BIN)/python bench/ha.py
 	$(BIN)/python bench/realnode.py
 	$(BIN)/python bench/traffic.py
+	$(BIN)/python bench/llm.py
 	if [ -n "$(AGAINST)" ]; then $(BIN)/python bench/compare.py $(AGAINST); fi
 	$(BIN)/python bench/figures.py
 

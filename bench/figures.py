@@ -153,6 +153,15 @@ def _summary(values: list[float]) -> dict[str, float]:
             "n": len(values)}
 
 
+def _llm(r: Results) -> str:
+    c = r["client"]
+    return (f"ready from S3 {r['ready_s']['median']:.1f} s; {r['server_tokens_per_s']:.0f} "
+            f"tokens/s per busy slot (llama-server), {c['tokens_per_s_p50']} tokens/s and time "
+            f"to first token {c['ttft_p50_ms']:.0f} ms (p50) for the client at {r['rate']:g} "
+            f"requests/s; a slower canary rolled back {r['rollback_at_weight_s']['median']:.0f}"
+            " s after it took traffic")
+
+
 # (what, results file, its figure). The order is the README's.
 ROWS: list[tuple[str, str, Callable[[Results], str]]] = [
     ("cold build of the cluster's binaries (etcd, Kubernetes, kwok, helm, CoreDNS, versitygw, "
@@ -181,6 +190,8 @@ ROWS: list[tuple[str, str, Callable[[Results], str]]] = [
     ("HA: a standby takes over after the leader is SIGKILLed", "ha", _ha),
     ("crash campaign: the operator SIGKILLed at a random moment of a rollout or a training "
      "run, nothing lost, doubled or unplanned", "crash-campaign", _campaign),
+    ("LLM on the real node: the gang-trained tiny Llama as GGUF, served by llama.cpp "
+     "(`llamacpp`) on CPU", "llm", _llm),
     ("faults on real pods under load, during a canary ([docs/reliability.md]"
      "(docs/reliability.md))", "faults", _faults),
 ]

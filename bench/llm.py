@@ -1,0 +1,171 @@
+"""`make bench` (part): LLM serving on the real node with llama.cpp, results in
+bench/results/llm.json (the README's table reads them through bench/figures.py).
+
+One small Llama is trained by a 2-pod gang (examples/llm/tiny-llm-v1.yaml's settings) and
+published to the local S3 server; then, medians over the repeats in one run:
+- time to ready: a new `llamacpp` version of those weights created -> Ready (its pod's
+  timeline: GGUF fetched and its digest checked, server started, ready);
+- tokens per second: llama-server's own figure per pod (generation speed of a busy slot, from
+  /metrics) and the client's (decode rate after the first token) at a steady load;
+- time to first token at that load, from the client's side (streamed OpenAI completions);
+- rollback reaction: a slower version (the same weights on a tenth of a core) as a canary,
+  from the target change to the rollback written, with `tokens-per-second` analysis.
+
+    python bench/llm.py [--repeats 3] [--rate 2] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import harness
+from realnode import startup
+from tests.support import node
+from tests.support.llmload import LLMLoad, summary
+from tests.support.manifests import model_version
+from tests.support.prometheus import serving_pods_prometheus
+from tests.support.rollout import Model
+
+TRAINER = "localhost/modelops/trainer:dev"
+LLAMA = "localhost/modelops/llama-server:dev"
+FAST = {"runtime": "llamacpp", "resources": {"memory": "512Mi"}, **node.on_real_node()}
+SLOW = {**FAST, "resources": {"cpu": "100m", "memory": "512Mi"}}
+MIN_SPEED = 150
+
+
+def secret(kube: Any, ns: str) -> None:
+    kube.kubectl("create", "secret", "generic", "s3-creds", "-n", ns,
+                 *[f"--from-literal={k}={v}" for k, v in node.s3_env().items()])
+
+
+def train(kube: Any, ns: str) -> tuple[str, str, float]:
+    """The trained model's URI, its GGUF's digest, and the seconds from created to Ready."""
+    node.s3_bucket("models")
+    secret(kube, ns)
+    t0 = time.time()
+    kube.create(ns, model_version(
+        "tiny-llm-1", "tiny-llm", "1", artifact=None,
+        training={"image": TRAINER, "command": ["python3", "/opt/modelops/train_lm.py"],
+                  "nodes": 2, "gpusPerNode": 0, "backend": "gloo", "maxRestarts": 1,
+                  "outputURI": f"s3://models/{ns}/tiny-llm/1", "credentialsSecret": "s3-creds",
+                  "env": [{"name": "STEPS", "value": "150"}],
+                  "resources": {"cpu": "1", "memory": "1Gi"}, **node.on_real_node()},
+        evaluation={"image": LLAMA, "command": ["python3", "/opt/modelops/evaluate.py"],
+                    "gates": [{"metric": "perplexity", "max": 100}], **node.on_real_node()}))
+    deadline = time.monotonic() + 900
+    while ((st := (kube.get_mv(ns, "tiny-llm-1") or {}).get("status") or {}).get("phase")
+           != "Ready"):
+        if st.get("phase") == "Failed" or time.monotonic() > deadline:
+            raise SystemExit(f"training did not end Ready: {st}")
+        time.sleep(1)
+    gguf = (node.STATE / "s3" / "models" / ns / "tiny-llm" / "1" / "model.gguf").read_bytes()
+    return st["artifactURI"] + "/model.gguf", hashlib.sha256(gguf).hexdigest(), time.time() - t0
+
+
+def slot_speed(kube: Any, ns: str, service: str) -> float:
+    """llama-server's generation speed per busy slot, from its counters."""
+    ip = kube.core.read_namespaced_service(service, ns).spec.cluster_ip
+    _, text = node.request_soon(ip, 8080, "GET", "/metrics")
+    values = {line.split()[0]: float(line.split()[-1]) for line in text.decode().splitlines()
+              if line.startswith("llamacpp:tokens_predicted")}
+    return values["llamacpp:tokens_predicted_total"] / values[
+        "llamacpp:tokens_predicted_seconds_total"]
+
+
+def rollback_run(kube: Any, ns: str, artifact: dict[str, Any], workdir: Path
+                 ) -> dict[str, float]:
+    secret(kube, ns)
+    prom = serving_pods_prometheus(workdir / f"prometheus-{ns}", kube.kubeconfig, ns)
+    try:
+        for v, serving in (("1", FAST), ("2", SLOW)):
+            kube.create(ns, model_version(f"tiny-llm-{v}", "tiny-llm", v, artifact=artifact,
+                                          serving=serving))
+        m = Model(kube, ns, "tiny-llm")
+        m.policy(targetVersion="1", replicas=1, service={"name": "tiny-llm", "port": 80},
+                 strategy={"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}},
+                 analysis={"interval": "5s", "failureLimit": 0, "inconclusiveLimit": 20,
+                           "prometheus": {"address": prom.address},
+                           "metrics": [{"name": "speed", "template": "tokens-per-second",
+                                        "window": "15s", "min": MIN_SPEED}]},
+                 rollback={"automatic": True})
+        m.wait("v1 stable", timeout=240, stableVersion="1", phase="Promoted")
+        deadline = time.monotonic() + 240
+        while ((kube.get_mv(ns, "tiny-llm-2") or {}).get("status") or {}).get("phase") != "Ready":
+            if time.monotonic() > deadline:
+                raise SystemExit("the slow version did not get Ready")
+            time.sleep(1)
+        load = LLMLoad(kube, ns, "tiny-llm", 80, rate=2, max_tokens=16)
+        try:
+            t0 = time.time()
+            m.patch({"targetVersion": "2"})
+            m.wait("canary at 50%", timeout=240, actualCanaryWeight=50)
+            at_weight = time.time()
+            m.wait("rolled back", timeout=240, phase="RolledBack")
+            written = time.time()
+        finally:
+            load.stop()
+    finally:
+        prom.stop()
+    return {"target_to_rollback_s": written - t0, "at_weight_to_rollback_s": written - at_weight}
+
+
+def med(xs: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rate", type=float, default=2.0)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    args = ap.parse_args()
+    kube = harness.cluster()
+    work = Path(tempfile.mkdtemp(prefix="modelops-llm-"))
+    op = harness.operator(harness.install_identity(kube, work))
+    try:
+        ns = harness.fresh_namespace(kube, "bench-llm")
+        uri, digest, trained_s = train(kube, ns)
+        harness.log(f"trained, evaluated and published in {trained_s:.0f}s: {uri}")
+        artifact = {"uri": uri, "digest": f"sha256:{digest}", "credentialsSecret": "s3-creds"}
+        ready = []
+        for i in range(args.repeats):
+            ready.append(startup(kube, ns, f"llm{i}-1", {"artifact": artifact,
+                                                         "serving": FAST}, real=True))
+            harness.log(f"version {i + 1}/{args.repeats} ready: {ready[-1]}")
+        load = LLMLoad(kube, ns, "llm0-1", 8080, rate=args.rate, max_tokens=32)
+        t0 = time.time()
+        time.sleep(args.seconds)
+        client = summary(load.answers(since=t0 + 5))
+        load.stop()
+        speed = slot_speed(kube, ns, "llm0-1")
+        harness.log(f"load: {client}; llama-server {speed:.0f} tokens/s per busy slot")
+        harness.wait_gone(kube, ns)
+        rollbacks = []
+        for i in range(args.repeats):
+            ns = harness.fresh_namespace(kube, f"bench-llm-rollback-{i}")
+            rollbacks.append(rollback_run(kube, ns, artifact, work))
+            harness.log(f"rollback {i + 1}/{args.repeats}: {rollbacks[-1]}")
+            harness.wait_gone(kube, ns)
+    finally:
+        op.stop()
+        harness.remove_identity(kube)
+    harness.save("llm", {
+        "trained_s": trained_s, "rate": args.rate, "seconds": args.seconds,
+        "ready_s": med([r["ready_s"] for r in ready]),
+        "pod_to_fetched_s": med([r["pod_to_fetched_s"] for r in ready]),
+        "pod_to_ready_s": med([r["pod_to_ready_s"] for r in ready]),
+        "client": client, "server_tokens_per_s": speed,
+        "rollback_s": med([r["target_to_rollback_s"] for r in rollbacks]),
+        "rollback_at_weight_s": med([r["at_weight_to_rollback_s"] for r in rollbacks]),
+        "runs": {"ready": ready, "rollbacks": rollbacks}})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

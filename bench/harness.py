@@ -7,6 +7,7 @@ user agent, from the API server's side.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -14,13 +15,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "operator"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "operator"), str(ROOT), str(ROOT / "hack" / "cluster")]
 
+import localcluster  # noqa: E402
 from tests.support.identity import ChartIdentity  # noqa: E402
 from tests.support.kube import Kube  # noqa: E402
 from tests.support.operator import OperatorProcess  # noqa: E402
@@ -55,6 +57,23 @@ def save(name: str, data: dict[str, Any]) -> Path:
         "commit": measured.rstrip("+"), "dirty": measured.endswith("+"),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}, indent=2) + "\n")
     return path
+
+
+@contextlib.contextmanager
+def without_policy_agent() -> Iterator[None]:
+    """The cluster without the real node's NetworkPolicy agent (kube-router) for a while.
+
+    It watches every pod of the cluster, kwok's included, and re-syncs the node's iptables on
+    each change: in a burst of thousands of simulated pods it took most of a core from the
+    operator and the baseline alike (the 5000 burst ran several times slower). On a real
+    cluster that agent runs on the nodes, not beside the control plane, so the scale runs
+    leave it out; it is started again as it was afterwards."""
+    c = localcluster.Cluster()
+    c.stop(["kube-router"])
+    try:
+        yield
+    finally:
+        c.resume("kube-router")
 
 
 def log(msg: str) -> None:

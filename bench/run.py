@@ -49,7 +49,9 @@ def main() -> int:
         if args.only in (None, "scale"):
             plan = [(n, args.repeats) for n in sizes] + ([(5000, 1)] if args.big else [])
             for n, repeats in plan:
-                results["scale"][n] = run_size(kube, admin, sa, n, repeats, args.idle, audit)
+                with harness.without_policy_agent():
+                    results["scale"][n] = run_size(kube, admin, sa, n, repeats, args.idle,
+                                                   audit)
                 harness.save(f"scale-{n}", results["scale"][n])
         if args.only in (None, "rollout"):
             results["rollout"] = rollout.run(kube, sa, args.repeats)

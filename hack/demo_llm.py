@@ -28,7 +28,7 @@ def version(n: str, cpu: str | None = None) -> str:
 
 def llm_tour(kube: Kube, prom: Prometheus) -> None:
     say("7. An LLM made here: trained by a 2-pod gang, evaluated by llama.cpp, served, answering")
-    note("a small Llama (about 1M parameters) learns the public-domain corpus in "
+    note("a small Llama (about 0.6M parameters) learns the public-domain corpus in "
          "images/trainer/corpus across 2 pods (torchrun, gloo), is written as GGUF to S3 with "
          "the text it held out; llama-perplexity scores it; llama-server serves it")
     kubectl("apply", "-n", NS, "-f", str(EXAMPLES / "llm" / "tiny-llm-v1.yaml"))

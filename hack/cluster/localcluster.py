@@ -117,8 +117,13 @@ class Cluster:
         # A listener's socket can outlive the process by a moment (threads letting go).
         for port in listen_ports(how["argv"]):
             self._wait(f"{name}'s port {port} released", lambda p=port: port_free(p), 30)
-        self._start(name, how["argv"], how["env"])
+        self.resume(name)
         return time.monotonic() - down
+
+    def resume(self, name: str) -> None:
+        """Start one of the cluster's processes again as it was started (after `stop`)."""
+        how = json.loads((self.state / "argv" / name).read_text())
+        self._start(name, how["argv"], how["env"])
 
     def _pids(self) -> dict[str, int]:
         d = self.state / "pids"

@@ -2,19 +2,51 @@
 model in $MODEL_DIR on heldout.txt, the text its trainer held out and published beside it.
 Writes {"perplexity": ..., "chunks": ...} to $METRICS_PATH (the evaluation Job's termination
 message, which the operator reads into status.evaluation and its gates). CONTEXT: the window
-llama-perplexity scores in (default 128, the trainer's; the text must hold two of them)."""
+llama-perplexity scores in (default: the context length the model was trained with, from the
+GGUF's metadata; the text must hold two windows)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, BinaryIO
 
 sys.path.insert(0, str(Path(__file__).parent))
 from serve import model_file, threads
+
+# GGUF value types (ggml's gguf.h): struct formats of the scalars; 8 is a string, 9 an array.
+SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
+           10: "<Q", 11: "<q", 12: "<d"}
+
+
+def _value(f: BinaryIO, kind: int) -> Any:
+    if kind == 8:
+        (n,) = struct.unpack("<Q", f.read(8))
+        return f.read(n).decode("utf-8", "replace")
+    if kind == 9:
+        item, count = struct.unpack("<IQ", f.read(12))
+        return [_value(f, item) for _ in range(count)]
+    fmt = SCALARS[kind]
+    return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+
+
+def metadata(path: Path) -> dict[str, Any]:
+    """The key-value metadata at the head of a GGUF file."""
+    with path.open("rb") as f:
+        if f.read(4) != b"GGUF":
+            sys.exit(f"evaluate: {path} is not a GGUF file")
+        _version, _tensors, count = struct.unpack("<IQQ", f.read(20))
+        out = {}
+        for _ in range(count):
+            key = _value(f, 8)
+            (kind,) = struct.unpack("<I", f.read(4))
+            out[key] = _value(f, kind)
+        return out
 
 
 def main() -> None:
@@ -22,10 +54,13 @@ def main() -> None:
     text = folder / "heldout.txt"
     if not text.is_file():
         sys.exit(f"evaluate: no heldout.txt beside the model in {folder}")
+    model = model_file(folder)
+    meta = metadata(model)
+    context = os.environ.get("CONTEXT") or str(
+        meta.get(f"{meta.get('general.architecture')}.context_length", 512))
     out = subprocess.run(
-        ["/usr/local/bin/llama-perplexity", "--model", str(model_file(folder)),
-         "--file", str(text), "--ctx-size", os.environ.get("CONTEXT", "128"),
-         "--threads", str(threads())], capture_output=True, text=True)
+        ["/usr/local/bin/llama-perplexity", "--model", str(model), "--file", str(text),
+         "--ctx-size", context, "--threads", str(threads())], capture_output=True, text=True)
     found = re.search(r"Final estimate: PPL = ([0-9.]+)", out.stdout + out.stderr)
     if out.returncode != 0 or not found:
         sys.exit("evaluate: llama-perplexity failed: " + (out.stderr or out.stdout)[-1500:])

@@ -1,21 +1,23 @@
 """Train a small causal language model across a torchrun gang (gloo or nccl) and publish it as a
 GGUF file that llama.cpp's llama-server serves.
 
-The model is a Llama (RMSNorm, rotary attention, SwiGLU, tied embeddings) of a few million
-parameters at the defaults, trained on corpus/public-domain.txt with a byte-level BPE tokenizer
-learnt from the same text. It is written the way llama.cpp computes the `llama` architecture:
-rotary embedding over adjacent pairs (ggml's "normal" mode), so its weights go into the GGUF as
-they are, with no reordering of Q and K. Every rank trains on its own random windows with
-DistributedDataParallel; rank 0 checkpoints to $CHECKPOINT_DIR (if set) every CHECKPOINT_EVERY
-steps and a restarted gang resumes from it.
+The model is a Llama (RMSNorm, rotary attention, SwiGLU, tied embeddings) of about 0.6M
+parameters at the defaults (it need not be good, only real: two CPU pods train it in about a
+minute, and it learns the corpus by heart), trained on corpus/public-domain.txt with a
+byte-level BPE tokenizer learnt from the same text. It is written the way llama.cpp computes
+the `llama` architecture (rotary embedding over adjacent pairs, ggml's "normal" mode), so its
+weights go into the GGUF as they are, with no reordering of Q and K. Every rank trains on its
+own random windows with DistributedDataParallel; rank 0 checkpoints to $CHECKPOINT_DIR (if set)
+every CHECKPOINT_EVERY steps and a restarted gang resumes from it.
 
 Rank 0 writes to $OUTPUT_URI (s3://bucket/prefix, credentials and endpoint from AWS_* variables,
 or a folder): model.gguf; heldout.txt, the last tenth of the corpus by lines, never trained on
 (the evaluation measures perplexity on it); and sample.json, a prompt with the greedy
 continuation this code computes, so a test can check that llama.cpp reads the weights the same.
 
-Settings (env): STEPS (300), DIM (128), LAYERS (4), HEADS (4), CONTEXT (128), VOCAB (512),
-BATCH (16 per rank), LR (0.003), SEED (0), STEP_SECONDS (a pause per step, for tests).
+Settings (env): STEPS (200), DIM (128), LAYERS (2), HEADS (4), CONTEXT (64), VOCAB (512),
+BATCH (16 per rank), LR (0.005), SEED (0), CHECKPOINT_EVERY (25), STEP_SECONDS (a pause per
+step, for tests).
 """
 
 from __future__ import annotations
@@ -239,8 +241,8 @@ def main() -> None:
     dist.init_process_group(os.environ.get("DIST_BACKEND", "gloo"))
     rank, world = dist.get_rank(), dist.get_world_size()
     log(f"joined a gang of {world} through {os.environ.get('MASTER_ADDR')}")
-    steps, dim, layers = env_int("STEPS", 300), env_int("DIM", 128), env_int("LAYERS", 4)
-    heads, context, batch = env_int("HEADS", 4), env_int("CONTEXT", 128), env_int("BATCH", 16)
+    steps, dim, layers = env_int("STEPS", 200), env_int("DIM", 128), env_int("LAYERS", 2)
+    heads, context, batch = env_int("HEADS", 4), env_int("CONTEXT", 64), env_int("BATCH", 16)
     corpus = Path(os.environ.get("CORPUS", HERE / "corpus" / "public-domain.txt"))
     train_text, heldout = split(corpus.read_text())
     tok = train_tokenizer(train_text, env_int("VOCAB", 512))  # deterministic: same on every rank
@@ -248,7 +250,7 @@ def main() -> None:
     torch.manual_seed(env_int("SEED", 0))
     model = TinyLlama(tok.get_vocab_size(), dim, layers, heads)
     ddp = DistributedDataParallel(model)
-    opt = torch.optim.AdamW(ddp.parameters(), lr=float(os.environ.get("LR", "0.003")))
+    opt = torch.optim.AdamW(ddp.parameters(), lr=float(os.environ.get("LR", "0.005")))
     if rank == 0:
         n = sum(p.numel() for p in model.parameters())
         log(f"{n / 1e6:.2f}M parameters, {len(ids)} training tokens, vocab {tok.get_vocab_size()}")
@@ -265,7 +267,7 @@ def main() -> None:
     every, pause = env_int("CHECKPOINT_EVERY", 25), float(os.environ.get("STEP_SECONDS", 0))
     for step in range(start, steps):
         for group in opt.param_groups:  # cosine decay to a tenth
-            group["lr"] = float(os.environ.get("LR", "0.003")) * (
+            group["lr"] = float(os.environ.get("LR", "0.005")) * (
                 0.1 + 0.45 * (1 + math.cos(math.pi * step / max(1, steps))))
         starts = torch.randint(0, len(ids) - context - 1, (batch,), generator=gen)
         x = torch.stack([ids[s:s + context] for s in starts])

@@ -53,5 +53,6 @@ def test_the_tiny_llm_example_is_served_by_llama_server() -> None:
     pod = render("llm/tiny-llm-v1.yaml")
     server = pod["containers"][0]
     assert server["image"] == Settings().llamacpp_image
-    assert "--metrics" in server["args"] and server["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert "--metrics" in server["args"]
+    assert server["readinessProbe"]["httpGet"]["path"] == "/health"
     assert pod["initContainers"][0]["image"] == Settings().fetcher_image  # weights from S3

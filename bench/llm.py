@@ -54,7 +54,7 @@ def train(kube: Any, ns: str) -> tuple[str, str, float]:
         training={"image": TRAINER, "command": ["python3", "/opt/modelops/train_lm.py"],
                   "nodes": 2, "gpusPerNode": 0, "backend": "gloo", "maxRestarts": 1,
                   "outputURI": f"s3://models/{ns}/tiny-llm/1", "credentialsSecret": "s3-creds",
-                  "resources": {"cpu": "1", "memory": "1Gi"}, **node.on_real_node()},
+                  "resources": {"memory": "1Gi"}, **node.on_real_node()},
         evaluation={"image": LLAMA, "command": ["python3", "/opt/modelops/evaluate.py"],
                     "gates": [{"metric": "perplexity", "max": 250}], **node.on_real_node()}))
     deadline = time.monotonic() + 900

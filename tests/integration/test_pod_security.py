@@ -61,6 +61,7 @@ def test_every_pod_the_operator_makes_is_admitted_under_restricted(
         "vllm": serving_pod(runtime="vllm", resources={"gpu": 2}),
         "triton": serving_pod(runtime="triton"),
         "torchserve": serving_pod(runtime="torchserve"),
+        "llamacpp": serving_pod(runtime="llamacpp"),
     }
     templates["training"], templates["evaluation"] = training_pods()
     for name, template in templates.items():

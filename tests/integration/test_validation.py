@@ -53,6 +53,9 @@ def indent(text: str) -> str:
     pytest.param("model: m\nversion: '1'\nartifact: {uri: s3://b/m}\nserving: {replicas: 1}",
                  "serving.image is required when serving.runtime is custom", id="custom-no-image"),
     pytest.param("model: m\nversion: '1'\nartifact: {uri: s3://b/m}\n"
+                 "serving: {runtime: llamacpp, resources: {gpu: 1}}",
+                 "the llamacpp preset's image is built for CPU", id="llamacpp-gpu-no-image"),
+    pytest.param("model: m\nversion: '1'\nartifact: {uri: s3://b/m}\n"
                  "serving: {runtime: onnx, image: i}", "Unsupported value: \"onnx\"",
                  id="unknown-runtime"),
     pytest.param("model: m\nversion: '1'\nartifact: {uri: s3://b/m}\n"

@@ -61,6 +61,10 @@ class Serving(ApiModel):
             "serving.image is required when serving.runtime is custom "
             "(presets have a default image)",
             reason="FieldValueRequired", fieldPath=".image"),
+        cel("self.runtime != 'llamacpp' || has(self.image) || !has(self.resources) "
+            "|| !has(self.resources.gpu) || self.resources.gpu == 0",
+            "the llamacpp preset's image is built for CPU: set serving.image to a llama-server "
+            "built with CUDA to use GPUs", reason="FieldValueRequired", fieldPath=".image"),
     )}
 
     runtime: Runtime = Field(

@@ -158,8 +158,7 @@ def _llm(r: Results) -> str:
     return (f"ready from S3 {r['ready_s']['median']:.1f} s; {r['server_tokens_per_s']:.0f} "
             f"tokens/s per busy slot (llama-server), {c['tokens_per_s_p50']} tokens/s and time "
             f"to first token {c['ttft_p50_ms']:.0f} ms (p50) for the client at {r['rate']:g} "
-            f"requests/s; a slower canary rolled back {r['rollback_at_weight_s']['median']:.0f}"
-            " s after it took traffic")
+            "requests/s")
 
 
 # (what, results file, its figure). The order is the README's.

@@ -7,9 +7,9 @@ published to the local S3 server; then, medians over the repeats in one run:
   timeline: GGUF fetched and its digest checked, server started, ready);
 - tokens per second: llama-server's own figure per pod (generation speed of a busy slot, from
   /metrics) and the client's (decode rate after the first token) at a steady load;
-- time to first token at that load, from the client's side (streamed OpenAI completions);
-- rollback reaction: a slower version (the same weights on a tenth of a core) as a canary,
-  from the target change to the rollback written, with `tokens-per-second` analysis.
+- time to first token at that load, from the client's side (streamed OpenAI completions).
+(The rollback reaction for a slower LLM is not measured yet: its canary does not start; see
+the issue's note.)
 
     python bench/llm.py [--repeats 3] [--rate 2] [--seconds 60]
 """
@@ -29,14 +29,10 @@ from realnode import startup
 from tests.support import node
 from tests.support.llmload import LLMLoad, summary
 from tests.support.manifests import model_version
-from tests.support.prometheus import serving_pods_prometheus
-from tests.support.rollout import Model
 
 TRAINER = "localhost/modelops/trainer:dev"
 LLAMA = "localhost/modelops/llama-server:dev"
 FAST = {"runtime": "llamacpp", "resources": {"memory": "512Mi"}, **node.on_real_node()}
-SLOW = {**FAST, "resources": {"cpu": "100m", "memory": "512Mi"}}
-MIN_SPEED = 80
 
 
 def secret(kube: Any, ns: str) -> None:
@@ -77,43 +73,6 @@ def slot_speed(kube: Any, ns: str, service: str) -> float:
         "llamacpp:tokens_predicted_seconds_total"]
 
 
-def rollback_run(kube: Any, ns: str, artifact: dict[str, Any], workdir: Path
-                 ) -> dict[str, float]:
-    secret(kube, ns)
-    prom = serving_pods_prometheus(workdir / f"prometheus-{ns}", kube.kubeconfig, ns)
-    try:
-        for v, serving in (("1", FAST), ("2", SLOW)):
-            kube.create(ns, model_version(f"tiny-llm-{v}", "tiny-llm", v, artifact=artifact,
-                                          serving=serving))
-        m = Model(kube, ns, "tiny-llm")
-        m.policy(targetVersion="1", replicas=1, service={"name": "tiny-llm", "port": 80},
-                 strategy={"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}},
-                 analysis={"interval": "5s", "failureLimit": 0, "inconclusiveLimit": 20,
-                           "prometheus": {"address": prom.address},
-                           "metrics": [{"name": "speed", "template": "tokens-per-second",
-                                        "window": "15s", "min": MIN_SPEED}]},
-                 rollback={"automatic": True})
-        m.wait("v1 stable", timeout=240, stableVersion="1", phase="Promoted")
-        deadline = time.monotonic() + 240
-        while ((kube.get_mv(ns, "tiny-llm-2") or {}).get("status") or {}).get("phase") != "Ready":
-            if time.monotonic() > deadline:
-                raise SystemExit("the slow version did not get Ready")
-            time.sleep(1)
-        load = LLMLoad(kube, ns, "tiny-llm", 80, rate=2, max_tokens=16)
-        try:
-            t0 = time.time()
-            m.patch({"targetVersion": "2"})
-            m.wait("canary at 50%", timeout=240, actualCanaryWeight=50)
-            at_weight = time.time()
-            m.wait("rolled back", timeout=240, phase="RolledBack")
-            written = time.time()
-        finally:
-            load.stop()
-    finally:
-        prom.stop()
-    return {"target_to_rollback_s": written - t0, "at_weight_to_rollback_s": written - at_weight}
-
-
 def med(xs: list[float]) -> dict[str, float]:
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
 
@@ -145,12 +104,6 @@ def main() -> int:
         speed = slot_speed(kube, ns, "llm0-1")
         harness.log(f"load: {client}; llama-server {speed:.0f} tokens/s per busy slot")
         harness.wait_gone(kube, ns)
-        rollbacks = []
-        for i in range(args.repeats):
-            ns = harness.fresh_namespace(kube, f"bench-llm-rollback-{i}")
-            rollbacks.append(rollback_run(kube, ns, artifact, work))
-            harness.log(f"rollback {i + 1}/{args.repeats}: {rollbacks[-1]}")
-            harness.wait_gone(kube, ns)
     finally:
         op.stop()
         harness.remove_identity(kube)
@@ -159,10 +112,7 @@ def main() -> int:
         "ready_s": med([r["ready_s"] for r in ready]),
         "pod_to_fetched_s": med([r["pod_to_fetched_s"] for r in ready]),
         "pod_to_ready_s": med([r["pod_to_ready_s"] for r in ready]),
-        "client": client, "server_tokens_per_s": speed,
-        "rollback_s": med([r["target_to_rollback_s"] for r in rollbacks]),
-        "rollback_at_weight_s": med([r["at_weight_to_rollback_s"] for r in rollbacks]),
-        "runs": {"ready": ready, "rollbacks": rollbacks}})
+        "client": client, "server_tokens_per_s": speed, "runs": {"ready": ready}})
     return 0
 
 

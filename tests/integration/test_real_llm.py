@@ -16,6 +16,7 @@ from tests.support import node
 from tests.support.kube import Kube
 from tests.support.manifests import model_version
 from tests.support.shipped import ShippedOperator
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_node]
 
@@ -101,4 +102,8 @@ def test_a_gang_trained_llm_is_evaluated_served_and_answers(
     assert code == 200 and predicted and predicted[0] >= 24, metrics[:800]
     code, health = node.request_soon(ip, 8080, "GET", "/health")
     assert code == 200, health
+    # Gone before the next test starts: the node's proxies and policy agent settle first.
+    kube.kubectl("delete", "mv", "tiny-llm-1", "-n", namespace, "--wait=true", "--timeout=120s")
+    wait_for(lambda: not kube.core.list_namespaced_pod(namespace).items, timeout=120,
+             what="the LLM's pods gone")
 

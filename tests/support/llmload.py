@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .kube import Kube
+from .loadgen import log_records
 from .node import helper_pod
 from .waiting import wait_for
 
@@ -92,11 +93,7 @@ class LLMLoad:
                  what=f"LLM load generator {name} sending")
 
     def _lines(self) -> list[str]:
-        try:
-            text = self.kube.core.read_namespaced_pod_log(self.name, self.ns, container="load")
-        except Exception:  # not started yet
-            return []
-        return [line for line in str(text).splitlines() if line.startswith("{")]
+        return log_records(self.kube, self.ns, self.name)
 
     def answers(self, since: float = 0.0, until: float | None = None) -> list[Completion]:
         out = []

@@ -78,6 +78,15 @@ def iris_model(kube: Kube, ns: str, versions: list[str], replicas: int,
     return m
 
 
+def log_records(kube: Kube, ns: str, pod: str) -> list[str]:
+    """A load generator pod's records: the JSON lines its `load` container printed so far."""
+    try:
+        text = kube.core.read_namespaced_pod_log(pod, ns, container="load")
+    except Exception:  # not started yet
+        return []
+    return [line for line in str(text).splitlines() if line.startswith("{")]
+
+
 @dataclass(frozen=True)
 class Answer:
     t: float  # when the request was sent (the node's clock, which is the host's)
@@ -106,11 +115,7 @@ class LoadGen:
         return any("start" in line for line in self._lines())
 
     def _lines(self) -> list[str]:
-        try:
-            text = self.kube.core.read_namespaced_pod_log(self.name, self.ns, container="load")
-        except Exception:  # not started yet
-            return []
-        return [line for line in str(text).splitlines() if line.startswith("{")]
+        return log_records(self.kube, self.ns, self.name)
 
     def answers(self, since: float = 0.0, until: float | None = None) -> list[Answer]:
         out = []

@@ -158,7 +158,10 @@ def _llm(r: Results) -> str:
     return (f"ready from S3 {r['ready_s']['median']:.1f} s; {r['server_tokens_per_s']:.0f} "
             f"tokens/s per busy slot (llama-server), {c['tokens_per_s_p50']} tokens/s and time "
             f"to first token {c['ttft_p50_ms']:.0f} ms (p50) for the client at {r['rate']:g} "
-            "requests/s")
+            "requests/s; a slower canary (a tenth of a core) rolled back "
+            f"{r['rollback_status_s']['median']:.0f} s after it carried traffic, at 0 pods "
+            f"{r['rollback_traffic_s']['median']:.0f} s (analysis every {r['interval_s']} s, "
+            "tokens-per-second over 20 s)")
 
 
 # (what, results file, its figure). The order is the README's.

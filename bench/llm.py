@@ -7,9 +7,10 @@ published to the local S3 server; then, medians over the repeats in one run:
   timeline: GGUF fetched and its digest checked, server started, ready);
 - tokens per second: llama-server's own figure per pod (generation speed of a busy slot, from
   /metrics) and the client's (decode rate after the first token) at a steady load;
-- time to first token at that load, from the client's side (streamed OpenAI completions).
-(The rollback reaction for a slower LLM is not measured yet: its canary does not start; see
-the issue's note.)
+- time to first token at that load, from the client's side (streamed OpenAI completions);
+- the rollback reaction for a slower LLM: a canary of the same weights on a tenth of a core,
+  judged by the `tokens-per-second` template in a real Prometheus scraping the pods, from the
+  moment it carries traffic to status RolledBack and to its pods at 0.
 
     python bench/llm.py [--repeats 3] [--rate 2] [--seconds 60]
 """
@@ -29,10 +30,17 @@ from realnode import startup
 from tests.support import node
 from tests.support.llmload import LLMLoad, summary
 from tests.support.manifests import model_version
+from tests.support.prometheus import serving_pods_prometheus
+from tests.support.rollout import Model
+from tests.support.waiting import wait_for
 
 TRAINER = "localhost/modelops/trainer:dev"
 LLAMA = "localhost/modelops/llama-server:dev"
 FAST = {"runtime": "llamacpp", "resources": {"memory": "512Mi"}, **node.on_real_node()}
+# The same weights on a tenth of a core: its quota runs out in the middle of answers.
+SLOW = {**FAST, "resources": {"cpu": "100m", "memory": "512Mi"}}
+MIN_SPEED = 1000  # tokens/s per busy slot, 64-token answers: 3,600+ with free CPU, ~200 on a tenth
+INTERVAL_S = 5
 
 
 def secret(kube: Any, ns: str) -> None:
@@ -73,6 +81,51 @@ def slot_speed(kube: Any, ns: str, service: str) -> float:
         "llamacpp:tokens_predicted_seconds_total"]
 
 
+def slower_canary(m: Model, v: str) -> dict[str, Any]:
+    m.patch({"targetVersion": v})
+    m.wait(f"canary {v} carrying traffic", timeout=240, canaryVersion=v,
+           actualCanaryWeight=lambda w: bool(w))
+    t0 = time.monotonic()
+    st = wait_for(lambda: (s if (s := m.status()).get("phase") == "RolledBack"
+                           and s["history"][0]["version"] == v else None),
+                  timeout=300, interval=0.2, what=f"canary {v} rolled back")
+    decided = time.monotonic() - t0
+    wait_for(lambda: m.replicas(v) == 0, timeout=60, interval=0.2, what=f"canary {v} at 0 pods")
+    return {"status_s": decided, "traffic_s": time.monotonic() - t0,
+            "message": st["history"][0]["message"]}
+
+
+def slow_rollbacks(kube: Any, ns: str, artifact: dict[str, Any], prometheus: str,
+                   repeats: int, rate: float) -> list[dict[str, Any]]:
+    """Model `chat` served by a fast version; then `repeats` slower canaries in turn, each
+    timed from carrying traffic to RolledBack (the analysis decided) and to 0 pods."""
+    for v, serving in [("1", FAST)] + [(str(i + 2), SLOW) for i in range(repeats)]:
+        kube.create(ns, model_version(f"chat-{v}", "chat", v, artifact=artifact,
+                                      serving=serving))
+    m = Model(kube, ns, "chat")
+    m.policy(targetVersion="1", replicas=1, service={"name": "chat", "port": 80},
+             strategy={"canary": {"steps": [{"setWeight": 50}, {"pause": {"duration": "5m"}}]}},
+             analysis={"interval": f"{INTERVAL_S}s", "failureLimit": 0, "inconclusiveLimit": 30,
+                       "prometheus": {"address": prometheus},
+                       "metrics": [{"name": "speed", "template": "tokens-per-second",
+                                    "window": "20s", "min": MIN_SPEED}]},
+             rollback={"automatic": True})
+    m.wait("chat 1 stable", timeout=240, stableVersion="1", phase="Promoted")
+    load = LLMLoad(kube, ns, "chat", 80, rate=rate, max_tokens=64, name="chatload")
+    out = []
+    try:
+        for i in range(repeats):
+            out.append(slower_canary(m, str(i + 2)))
+            harness.log(f"slower canary {i + 1}/{repeats} rolled back {out[-1]['status_s']:.1f}s"
+                        f" after it carried traffic ({out[-1]['message']})")
+        clients = summary(load.answers())
+    finally:
+        load.stop()
+    if clients["failed"]:
+        raise SystemExit(f"clients failed during the slower canaries: {clients}")
+    return out
+
+
 def med(xs: list[float]) -> dict[str, float]:
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
 
@@ -103,6 +156,12 @@ def main() -> int:
         load.stop()
         speed = slot_speed(kube, ns, "llm0-1")
         harness.log(f"load: {client}; llama-server {speed:.0f} tokens/s per busy slot")
+        prom = serving_pods_prometheus(work / "prometheus", kube.kubeconfig, ns)
+        try:
+            rollbacks = slow_rollbacks(kube, ns, artifact, prom.address, args.repeats,
+                                       args.rate)
+        finally:
+            prom.stop()
         harness.wait_gone(kube, ns)
     finally:
         op.stop()
@@ -112,7 +171,11 @@ def main() -> int:
         "ready_s": med([r["ready_s"] for r in ready]),
         "pod_to_fetched_s": med([r["pod_to_fetched_s"] for r in ready]),
         "pod_to_ready_s": med([r["pod_to_ready_s"] for r in ready]),
-        "client": client, "server_tokens_per_s": speed, "runs": {"ready": ready}})
+        "client": client, "server_tokens_per_s": speed, "min_speed": MIN_SPEED,
+        "interval_s": INTERVAL_S,
+        "rollback_status_s": med([r["status_s"] for r in rollbacks]),
+        "rollback_traffic_s": med([r["traffic_s"] for r in rollbacks]),
+        "runs": {"ready": ready, "rollback": rollbacks}})
     return 0
 
 

@@ -218,7 +218,7 @@ def main() -> int:
                             "KUBECONFIG": str(KUBECONFIG)}, check=False)
         load.stop.set()
         load = None
-        llm_tour(kube)
+        llm_tour(kube, prom.address)
         say("Done. The cluster keeps running (`make cluster-down` stops it); "
             f"the demo's objects are in namespace {NS}.")
     finally:

@@ -2,7 +2,12 @@
 it: a small Llama trained by a two-pod torchrun gang (gloo) on the public-domain corpus,
 published as GGUF to the local S3 server, evaluated by llama.cpp's llama-perplexity on the text
 the trainer held out (a perplexity gate), served by the `llamacpp` preset (llama-server), and
-answering OpenAI completions, the same greedy words PyTorch computed from the same weights."""
+answering OpenAI completions, the same greedy words PyTorch computed from the same weights.
+Then canaries of that model under streamed traffic, judged on llama-server's own metrics in a
+real Prometheus: a slower version (a tenth of a core) is rolled back, an as-good one promoted.
+
+The second test serves the model the first one trained (training it again would double the
+longest part): run them together."""
 
 from __future__ import annotations
 
@@ -14,7 +19,10 @@ import pytest
 
 from tests.support import node
 from tests.support.kube import Kube
+from tests.support.llmload import LLMLoad, summary
 from tests.support.manifests import model_version
+from tests.support.prometheus import Prometheus
+from tests.support.rollout import Model
 from tests.support.shipped import ShippedOperator
 from tests.support.waiting import wait_for
 
@@ -23,6 +31,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.real_node]
 TRAINER = "localhost/modelops/trainer:dev"
 LLAMA = "localhost/modelops/llama-server:dev"
 VOCAB = 512
+TRAINED: dict[str, str] = {}  # where the first test's model lies (uri), for the second
+# llama-server's generation speed per busy slot (tokens-per-second) a canary must keep.
+# Measured here for answers of 64 tokens at 1 or 2 requests/s: 3,600-4,300 with the node's
+# free CPU, about 200 on a tenth of a core (its quota runs out in the middle of an answer, and
+# the slot waits for the next period). Shorter answers fit in a period more often (16 tokens:
+# about 500 on a tenth, from 2,300 on a whole core at 1 request/s): too close to judge.
+MIN_SPEED = 1000
+TOKENS = 64
 
 
 @pytest.fixture
@@ -82,6 +98,7 @@ def test_a_gang_trained_llm_is_evaluated_served_and_answers(
     ppl = st["evaluation"]["metrics"]["perplexity"]
     assert 1 < ppl < VOCAB / 2 and st["evaluation"]["passed"] is True, st["evaluation"]
 
+    TRAINED["uri"] = st["artifactURI"]
     sample = json.loads((node.STATE / "s3" / "models" / prefix / "sample.json").read_text())
     ip = kube.core.read_namespaced_service(st["serving"]["service"], namespace).spec.cluster_ip
     answer = completion(ip, {"model": "tiny-llm", "prompt": sample["prompt"], "max_tokens": 24,
@@ -107,3 +124,58 @@ def test_a_gang_trained_llm_is_evaluated_served_and_answers(
     wait_for(lambda: not kube.core.list_namespaced_pod(namespace).items, timeout=120,
              what="the LLM's pods gone")
 
+
+
+@pytest.mark.timeout(900)
+def test_llm_canaries_are_judged_on_llama_servers_metrics(
+        kube: Kube, namespace: str, operator: Any, pods_prometheus: Prometheus) -> None:
+    assert TRAINED, "serves the model test_a_gang_trained_llm... trains: run them together"
+    kube.kubectl("create", "secret", "generic", "s3-creds", "-n", namespace,
+                 *[f"--from-literal={k}={v}" for k, v in node.s3_env().items()])
+    artifact = {"uri": TRAINED["uri"], "credentialsSecret": "s3-creds"}
+    fast = {"runtime": "llamacpp", "resources": {"memory": "512Mi"}, **node.on_real_node()}
+    # The same weights on a tenth of a core (a CPU quota): the same answers, much more slowly.
+    slow = {**fast, "resources": {"cpu": "100m", "memory": "512Mi"}}
+    for v, serving in (("1", fast), ("2", slow), ("3", fast)):
+        kube.create(namespace, model_version(f"tiny-llm-{v}", "tiny-llm", v, artifact=artifact,
+                                             serving=serving))
+    m = Model(kube, namespace, "tiny-llm")
+    m.policy(targetVersion="1", replicas=1, service={"name": "tiny-llm", "port": 80},
+             strategy={"canary": {"steps": [{"setWeight": 50}, {"pause": {"duration": "30s"}}]}},
+             analysis={"interval": "10s", "failureLimit": 0, "inconclusiveLimit": 10,
+                       "prometheus": {"address": operator.reach(namespace, "prometheus",
+                                                                pods_prometheus.port)},
+                       "metrics": [{"name": "speed", "template": "tokens-per-second",
+                                    "window": "20s", "min": MIN_SPEED}]},
+             rollback={"automatic": True})
+    m.wait("v1 stable", timeout=240, stableVersion="1", phase="Promoted")
+    # A new Service: each node's proxy learns of it (and refuses connections) for a moment.
+    ip = kube.core.read_namespaced_service("tiny-llm", namespace).spec.cluster_ip
+    assert node.request_soon(ip, 80, "GET", "/health")[0] == 200
+    load = LLMLoad(kube, namespace, "tiny-llm", 80, rate=2, max_tokens=TOKENS)
+    try:
+        m.patch({"targetVersion": "2"})
+        try:
+            st = m.wait("the slow canary rolled back", timeout=300, phase="RolledBack")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\noperator:\n{operator.tail(200)}") from None
+        assert st["history"][0]["reason"] == "AnalysisFailed", st["history"][0]
+        assert "speed=" in st["history"][0]["message"], st["history"][0]
+        m.patch({"targetVersion": "3"})
+        st3 = m.wait("the as-good canary promoted", timeout=300, phase="Promoted",
+                     stableVersion="3")
+        answers = load.answers()
+        figures = summary(answers)
+    finally:
+        load.stop()
+    # The clients were served throughout (a slow canary is slow, not failing).
+    failed = [(time.strftime("%H:%M:%S", time.gmtime(a.t)), a.code, a.error)
+              for a in answers if a.code != 200]
+    if failed:
+        print("\n".join(map(str, failed)), "\n", json.dumps(st3["history"], indent=1))
+        print(kube.kubectl("get", "events", "-n", namespace, "--sort-by=.lastTimestamp",
+                           "-o", "custom-columns=T:.lastTimestamp,OBJ:.involvedObject.name,"
+                           "R:.reason,M:.message", check=False).stdout)
+    assert figures["requests"] >= 20 and not failed, (figures, failed, st3["history"])
+    print(f"LLM canaries: slow one rolled back ({st['history'][0]['message']}), as-good one "
+          f"promoted; clients: {figures}")

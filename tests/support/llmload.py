@@ -25,6 +25,11 @@ IMAGE = "localhost/modelops/llama-server:dev"
 SCRIPT = r"""
 import json, sys, threading, time, urllib.request
 url, rate, prompt, n = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+lock = threading.Lock()
+def record(r):  # one write per line: print() from threads may interleave two lines
+    with lock:
+        sys.stdout.write(json.dumps(r) + "\n")
+        sys.stdout.flush()
 body = json.dumps({"prompt": prompt, "max_tokens": n, "temperature": 0, "stream": True,
                    "cache_prompt": False}).encode()
 def one(t):
@@ -44,11 +49,10 @@ def one(t):
     except Exception as e:
         err = f"{type(e).__name__}: {e}"[:160]
     done = time.time()
-    print(json.dumps({"t": t, "ttft_ms": round(1000 * (first - t), 1) if first else None,
-                      "ms": round(1000 * (done - t), 1), "tokens": tokens, "code": code,
-                      "err": err}), flush=True)
+    record({"t": t, "ttft_ms": round(1000 * (first - t), 1) if first else None,
+            "ms": round(1000 * (done - t), 1), "tokens": tokens, "code": code, "err": err})
 gap, start = 1.0 / rate, time.time()
-print(json.dumps({"start": start}), flush=True)
+record({"start": start})
 k = 0
 while True:
     time.sleep(max(0.0, start + k * gap - time.time()))

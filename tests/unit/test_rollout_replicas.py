@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from modelops.rollout.policy import policy_record
 from modelops.rollout.replicas import version_replicas
 from modelops.traffic.gateway import GatewayProvider
 from modelops.traffic.replicas import ReplicasProvider, actual_weight
@@ -41,6 +42,14 @@ def record(stable: str = "1", canary: str | None = "2", weight: int = 50,
 
 def ready_all(_: str) -> int:
     return 4
+
+
+def test_the_first_version_runs_whole_before_it_is_promoted() -> None:
+    # A policy that has promoted nothing yet: its target is not scaled to zero while it waits
+    # (it would then be "Ready" with no pods, and promoted with none); the others are.
+    first = record(stable=None, canary=None, weight=0, first="1")  # type: ignore[arg-type]
+    assert version_replicas(first, "1", ready_all) == 4
+    assert version_replicas(first, "2", ready_all) == 0
 
 
 def test_version_replicas_other_versions_get_none() -> None:
@@ -86,3 +95,11 @@ def test_a_step_down_is_a_surge_too(ready: dict[str, int], stable: int, canary: 
     rec = record(weight=50)
     assert version_replicas(rec, "1", ready.__getitem__) == stable
     assert version_replicas(rec, "2", ready.__getitem__) == canary
+
+
+def test_a_policy_names_its_first_version_until_one_is_promoted() -> None:
+    spec = {"model": "m", "targetVersion": "1"}
+    [before] = policy_record("ns", "m", {}, spec, {}).values()
+    [after] = policy_record("ns", "m", {}, {**spec, "targetVersion": "2"},
+                            {"stableVersion": "1"}).values()
+    assert before["first"] == "1" and after["first"] is None

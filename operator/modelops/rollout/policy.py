@@ -14,6 +14,10 @@ def policy_record(namespace: str | None, name: str, meta: dict[str, Any], spec: 
                   status: dict[str, Any]) -> dict[Any, Any]:
     """Index entry: what ModelVersions need to know of the policy that manages their model."""
     c = ((spec.get("strategy") or {}).get("canary") or {})
+    # Before its first version is promoted the policy has no stable; its target will be, and
+    # runs at the policy's size meanwhile (scaled to zero, it would be promoted with no pods).
+    first = None if status.get("stableVersion") or status.get("canaryVersion") else (
+        spec.get("targetVersion"))
     return {(namespace, spec.get("model")): {
         "name": name, "created": meta.get("creationTimestamp") or "",
         "deleting": bool(meta.get("deletionTimestamp")),
@@ -21,7 +25,7 @@ def policy_record(namespace: str | None, name: str, meta: dict[str, Any], spec: 
         "weight": int(status.get("canaryWeight") or 0), "replicas": int(spec.get("replicas", 1)),
         "traffic": next((k for k in c.get("trafficRouting") or {} if k in PROVIDERS), None),
         "outgoing": status.get("outgoing"), "incoming": (status.get("incoming") or {}).get(
-            "version"),
+            "version"), "first": first,
     }}
 
 

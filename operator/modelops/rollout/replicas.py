@@ -20,8 +20,10 @@ def version_replicas(policy: dict[str, Any], version: str, ready: Callable[[str]
     version's serving pods are ready now."""
     total, stable, canary = policy["replicas"], policy["stable"], policy["canary"]
     outgoing = policy.get("outgoing") or {}
-    if version == policy.get("incoming"):
-        return int(total)  # a rollback target comes up beside the stable before it takes over
+    if version in (policy.get("incoming"), policy.get("first")):
+        # A rollback target comes up beside the stable before it takes over; the first
+        # version comes up whole before it is promoted.
+        return int(total)
     if version == outgoing.get("version") and version not in (stable, canary):
         # A rolled-back canary keeps its pods (and its share) until the stable is back at
         # full size; the previous stable stays warm until the policy lets it go.

@@ -12,7 +12,7 @@ published to the local S3 server; then, medians over the repeats in one run:
   judged by the `tokens-per-second` template in a real Prometheus scraping the pods, from the
   moment it carries traffic to status RolledBack and to its pods at 0.
 
-    python bench/llm.py [--repeats 3] [--rate 2] [--seconds 60]
+    python bench/llm.py [--repeats 3] [--rate 2] [--seconds 30]
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rate", type=float, default=2.0)
-    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--seconds", type=float, default=30.0)
     args = ap.parse_args()
     kube = harness.cluster()
     work = Path(tempfile.mkdtemp(prefix="modelops-llm-"))
@@ -149,13 +149,16 @@ def main() -> int:
             ready.append(startup(kube, ns, f"llm{i}-1", {"artifact": artifact,
                                                          "serving": FAST}, real=True))
             harness.log(f"version {i + 1}/{args.repeats} ready: {ready[-1]}")
-        load = LLMLoad(kube, ns, "llm0-1", 8080, rate=args.rate, max_tokens=32)
-        t0 = time.time()
-        time.sleep(args.seconds)
-        client = summary(load.answers(since=t0 + 5))
-        load.stop()
-        speed = slot_speed(kube, ns, "llm0-1")
-        harness.log(f"load: {client}; llama-server {speed:.0f} tokens/s per busy slot")
+        loads = []
+        for i in range(args.repeats):  # each version in turn: its own pod, its own load
+            load = LLMLoad(kube, ns, f"llm{i}-1", 8080, rate=args.rate, max_tokens=32,
+                           name=f"llmload{i}")
+            t0 = time.time()
+            time.sleep(args.seconds)
+            client = summary(load.answers(since=t0 + 5))
+            load.stop()
+            loads.append({**client, "server_tokens_per_s": slot_speed(kube, ns, f"llm{i}-1")})
+            harness.log(f"load {i + 1}/{args.repeats}: {loads[-1]}")
         prom = serving_pods_prometheus(work / "prometheus", kube.kubeconfig, ns)
         try:
             rollbacks = slow_rollbacks(kube, ns, artifact, prom.address, args.repeats,
@@ -171,11 +174,15 @@ def main() -> int:
         "ready_s": med([r["ready_s"] for r in ready]),
         "pod_to_fetched_s": med([r["pod_to_fetched_s"] for r in ready]),
         "pod_to_ready_s": med([r["pod_to_ready_s"] for r in ready]),
-        "client": client, "server_tokens_per_s": speed, "min_speed": MIN_SPEED,
+        "client": {k: statistics.median(r[k] for r in loads) for k in (
+            "ttft_p50_ms", "ttft_p90_ms", "tokens_per_s_p50")},
+        "failed": sum(r["failed"] for r in loads), "requests": sum(r["requests"] for r in loads),
+        "server_tokens_per_s": statistics.median(r["server_tokens_per_s"] for r in loads),
+        "min_speed": MIN_SPEED,
         "interval_s": INTERVAL_S,
         "rollback_status_s": med([r["status_s"] for r in rollbacks]),
         "rollback_traffic_s": med([r["traffic_s"] for r in rollbacks]),
-        "runs": {"ready": ready, "rollback": rollbacks}})
+        "runs": {"ready": ready, "load": loads, "rollback": rollbacks}})
     return 0
 
 

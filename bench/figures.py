@@ -155,8 +155,10 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 def _llm(r: Results) -> str:
     c = r["client"]
-    return (f"ready from S3 {r['ready_s']['median']:.1f} s; {r['server_tokens_per_s']:.0f} "
-            f"tokens/s per busy slot (llama-server), {c['tokens_per_s_p50']} tokens/s and time "
+    return (f"trained, evaluated and published by the gang in {r['trained_s']:.0f} s; a new "
+            f"version ready from S3 {r['ready_s']['median']:.1f} s; "
+            f"{r['server_tokens_per_s']:.0f} tokens/s per busy slot (llama-server), "
+            f"{c['tokens_per_s_p50']:.0f} tokens/s and time "
             f"to first token {c['ttft_p50_ms']:.0f} ms (p50) for the client at {r['rate']:g} "
             "requests/s; a slower canary (a tenth of a core) rolled back "
             f"{r['rollback_status_s']['median']:.0f} s after it carried traffic, at 0 pods "

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
-from realnode import startup
+from bench.realnode import startup  # not hack/cluster/realnode (harness puts it first)
 from tests.support import node
 from tests.support.llmload import LLMLoad, summary
 from tests.support.manifests import model_version

@@ -21,7 +21,8 @@ def version(n: str, uri: str, resources: dict[str, str], why: str) -> str:
         "metadata": {"name": f"tiny-llm-v{n}", "annotations": {"demo": why}},
         "spec": {"model": "tiny-llm", "version": n,
                  "artifact": {"uri": uri, "credentialsSecret": "s3-creds"},
-                 "serving": {"runtime": "llamacpp", "resources": resources}}})
+                 "serving": {"runtime": "llamacpp", "resources": resources,
+                             **node.on_real_node()}}})
 
 
 def llm_tour(kube: Kube, prometheus: str) -> None:

@@ -45,6 +45,8 @@ def watch_mv(kube: Kube, name: str, want: str, timeout: float = 90) -> None:
             seen = now
         if now[0] == want:
             return
+        if now[0] == "Failed":  # for good: say why rather than wait out the timeout
+            raise SystemExit(f"{name} failed: {st.get('conditions')}")
         time.sleep(0.3)
     raise SystemExit(f"{name} did not reach {want} in {timeout}s")
 

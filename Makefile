@@ -82,7 +82,7 @@ run: $(STAMP)  ## the operator against $$KUBECONFIG (default: the local cluster)
 	hack/cluster/kubectl apply --server-side -f crds/
 	$(BIN)/kopf run -m modelops.handlers --all-namespaces --standalone --liveness=http://127.0.0.1:8081/healthz
 
-demo: $(STAMP) cluster-up  ## a guided walkthrough on the local cluster (serving, training, canary, rollback, a regression in production caught and notified, an LLM trained, evaluated and served)
+demo: $(STAMP) cluster-up  ## a guided walkthrough on the local cluster (serving, training, canary, rollback, a regression in production caught and notified, an LLM trained, evaluated, served and rolled out as a canary judged on its tokens per second)
 	bash hack/install-debs.sh
 	$(BIN)/python hack/demo.py
 

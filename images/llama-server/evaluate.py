@@ -63,7 +63,9 @@ def main() -> None:
          "--ctx-size", context, "--threads", str(threads())], capture_output=True, text=True)
     found = re.search(r"Final estimate: PPL = ([0-9.]+)", out.stdout + out.stderr)
     if out.returncode != 0 or not found:
-        sys.exit("evaluate: llama-perplexity failed: " + (out.stderr or out.stdout)[-1500:])
+        # Its per-chunk figures go to stdout, the rest to stderr: the tails of both.
+        sys.exit(f"evaluate: llama-perplexity exited {out.returncode} without a final "
+                 f"estimate: {out.stderr[-1200:]}\n(stdout) {out.stdout[-300:]}")
     chunks = re.search(r"calculating perplexity over (\d+) chunks", out.stdout + out.stderr)
     metrics = {"perplexity": round(float(found.group(1)), 3)}
     if chunks:

@@ -85,9 +85,11 @@ def test_a_gang_trained_llm_is_evaluated_served_and_answers(
         serving={"runtime": "llamacpp", "resources": {"memory": "512Mi"}, **placement}))
     deadline = time.monotonic() + 600
     while (phase := status(kube, namespace, "tiny-llm-1").get("phase")) != "Ready":
+        # What failed first: pytest cuts a long message short.
         assert phase != "Failed" and time.monotonic() < deadline, (
-            status(kube, namespace, "tiny-llm-1"), logs(kube, namespace, "training")[-3000:],
-            logs(kube, namespace, "evaluation")[-2000:])
+            [c.get("message") for c in status(kube, namespace, "tiny-llm-1").get(
+                "conditions", []) if c.get("status") != "True"],
+            logs(kube, namespace, "evaluation")[-2000:], logs(kube, namespace, "training")[-2000:])
         time.sleep(2)
     st = status(kube, namespace, "tiny-llm-1")
     trained = logs(kube, namespace, "training")

@@ -8,7 +8,7 @@ export KUBECONFIG ?= $(CURDIR)/.localcluster/kubeconfig
 export PYTHONPATH := $(CURDIR)/operator
 
 
-.PHONY: torch-env help venv binaries images argocd-binaries cluster-up cluster-down cluster-status argocd-up argocd-down crds check-crds lint test \
+.PHONY: torch-env help venv binaries images autoscalers-up autoscalers-down argocd-binaries cluster-up cluster-down cluster-status argocd-up argocd-down crds check-crds lint test \
         test-unit test-integration run demo bench bench-compare chaos clean
 
 help:  ## list the targets
@@ -28,6 +28,12 @@ binaries:  ## build etcd, kube-*, kubelet, kubectl, kwok, helm, CoreDNS and kube
 images: binaries  ## the real node's images (buildah, no Docker), rebuilt when their sources change
 	bash hack/install-debs.sh
 	bash hack/images/build.sh
+
+autoscalers-up: cluster-up  ## KEDA and metrics-server on the real node (docs/autoscaling.md)
+	$(PY) hack/cluster/autoscalers.py up
+
+autoscalers-down:
+	$(PY) hack/cluster/autoscalers.py down
 
 argocd-binaries:  ## build Argo CD's controller and repo server once (the GitOps tests)
 	bash hack/cluster/build.sh argocd

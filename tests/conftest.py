@@ -188,6 +188,22 @@ def argocd(kube: Kube) -> Iterator[Argo]:
         server.down()
 
 
+@pytest.fixture(scope="module")
+def autoscalers(kube: Kube) -> Iterator[None]:
+    """KEDA (its operator and external-metrics API server) and metrics-server, built here,
+    on the real node, installed from their releases' own manifests (hack/cluster/
+    autoscalers.py). Per module: their pods' requests would crowd the real node for the
+    training gangs that run after."""
+    mod = _load("autoscalers")
+    cluster = mod.Cluster()
+    assert str(cluster.kubeconfig) == kube.kubeconfig, "autoscaling tests need the local cluster"
+    server = mod.Autoscalers(cluster)
+    server.up()
+    yield
+    if not os.environ.get("MODELOPS_KEEP_CLUSTER"):
+        server.down()
+
+
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
     prom = Prometheus(tmp_path_factory.mktemp("prometheus"))

@@ -227,6 +227,79 @@ GO
   built "argocd $ARGOCD_VERSION"
 }
 
+# KEDA for autoscaling: its operator (the scalers, and the HPA it makes for a ScaledObject)
+# and its external-metrics API server, from a copy of the release's module source trimmed to
+# the scalers modelops uses (prometheus, cpu, memory). All of KEDA's 70-odd scalers live in
+# one package that imports every cloud SDK: 3,712 packages to compile; trimmed, 1,960.
+build_keda() {
+  local dir="$cache/keda-$KEDA_VERSION"
+  if all_present "$dir/bin" keda-operator keda-adapter && [ -d "$dir/config/default" ]; then
+    say "keda $KEDA_VERSION: cached"; return
+  fi
+  say "keda $KEDA_VERSION: fetching the module"
+  local mod
+  mod=$(module_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")
+  [ -f "$mod/go.mod" ] || die "could not download github.com/kedacore/keda/v2@$KEDA_VERSION"
+  rm -rf "$dir/src"
+  mkdir -p "$dir/src" "$dir/bin"
+  cp -r "$mod/." "$dir/src/" && chmod -R u+w "$dir/src"
+  local scalers="$dir/src/pkg/scalers" builder="$dir/src/pkg/scaling/scalers_builder.go"
+  find "$scalers" -maxdepth 1 -name '*.go' \( -name '*_test.go' -o \( -name '*_scaler.go' \
+    -not -name prometheus_scaler.go -not -name cpu_memory_scaler.go \) \) -delete
+  rm -rf "$scalers"/{kafka,liiklus,openstack,splunk,sumologic,externalscaler}
+  # Defined beside a scaler that is gone, used by the prometheus scaler.
+  printf 'package scalers\n\nconst externalMetricType = "External"\n' > "$scalers/modelops_kept.go"
+  grep -q '// TRIGGERS-START' "$builder" && grep -q '// TRIGGERS-END' "$builder" ||
+    die "keda: the scaler switch in $builder has moved; the trim no longer applies"
+  python3 - "$builder" <<'PY'
+import sys
+path = sys.argv[1]
+src = open(path).read()
+head, rest = src.split("\t// TRIGGERS-START\n", 1)
+_, tail = rest.split("\t// TRIGGERS-END\n", 1)
+open(path, "w").write(head + """\t// TRIGGERS-START
+\tswitch triggerType {
+\tcase "cpu":
+\t\treturn scalers.NewCPUMemoryScaler(corev1.ResourceCPU, config)
+\tcase "memory":
+\t\treturn scalers.NewCPUMemoryScaler(corev1.ResourceMemory, config)
+\tcase "prometheus":
+\t\treturn scalers.NewPrometheusScaler(config)
+\tdefault:
+\t\treturn nil, fmt.Errorf("no scaler found for type: %s (this build has prometheus, cpu and memory)", triggerType)
+\t}
+\t// TRIGGERS-END
+""" + tail)
+PY
+  say "keda $KEDA_VERSION: compiling the operator and the metrics API server (trimmed)"
+  (cd "$dir/src" && go build -v -trimpath \
+      -ldflags "-s -w -X github.com/kedacore/keda/v2/version.Version=${KEDA_VERSION#v}" \
+      -o "$dir/bin/" ./cmd/operator ./cmd/adapter 2>&1 | progress keda)
+  [ -x "$dir/bin/operator" ] && [ -x "$dir/bin/adapter" ] || die "keda build did not produce its binaries"
+  mv "$dir/bin/operator" "$dir/bin/keda-operator" && mv "$dir/bin/adapter" "$dir/bin/keda-adapter"
+  # Its install manifests (kustomize), as the release's keda-X.yaml is made from them.
+  rm -rf "$dir/config" && cp -r "$dir/src/config" "$dir/config"
+  rm -rf "$dir/src"
+  built "keda $KEDA_VERSION"
+}
+
+# metrics-server for CPU autoscaling (the resource metrics API the HPA reads), and its
+# install manifests (kustomize) from the same module.
+build_metrics_server() {
+  local dir="$cache/metrics-server-$METRICS_SERVER_VERSION"
+  if all_present "$dir/bin" metrics-server && [ -d "$dir/manifests/base" ]; then
+    say "metrics-server $METRICS_SERVER_VERSION: cached"; return
+  fi
+  say "metrics-server $METRICS_SERVER_VERSION: building"
+  mkdir -p "$dir/bin"
+  GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" \
+    "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION" || die "metrics-server build failed"
+  local mod
+  mod=$(module_dir "sigs.k8s.io/metrics-server@$METRICS_SERVER_VERSION")
+  rm -rf "$dir/manifests" && cp -r "$mod/manifests" "$dir/manifests" && chmod -R u+w "$dir/manifests"
+  built "metrics-server $METRICS_SERVER_VERSION"
+}
+
 # olah, a self-hosted Hugging Face hub mirror (PyPI), in a virtualenv of its own: the local
 # hub that serves hf:// artifacts from git repositories.
 build_olah() {
@@ -272,6 +345,8 @@ for part in $want; do
     kube-router) build_kube_router ;;
     kubernetes) build_kubernetes ;;
     argocd) build_argocd ;;
+    keda) build_keda ;;
+    metrics-server) build_metrics_server ;;
     *) die "unknown part $part" ;;
   esac
 done

@@ -175,7 +175,7 @@ class Cluster:
         t0 = time.monotonic()
         self.state.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
-        if not (self.pki / "kubelet-client.crt").exists():  # made by an older version: redo
+        if not (self.pki / "front-proxy-client.crt").exists():  # made by an older version: redo
             make_certs(self.pki)
         ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "kcm", "sched", "kwok",
                                           "s3", "hf", "node_proxy")}
@@ -216,6 +216,16 @@ class Cluster:
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={pki / 'ca.crt'}",
+            # The aggregation layer (autoscaling's external and resource metrics APIs): the
+            # API server proxies to extension API servers as front-proxy-client, passing the
+            # caller in headers they trust only from that name.
+            f"--requestheader-client-ca-file={pki / 'ca.crt'}",
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
+            f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--authorization-mode=Node,RBAC",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",

@@ -28,6 +28,9 @@ def make_certs(pki: Path) -> None:
         "node": ("/O=system:nodes/CN=system:node:real-node", "clientAuth"),
         "kube-proxy": ("/CN=system:kube-proxy", "clientAuth"),
         "kubelet-client": ("/O=system:masters/CN=kube-apiserver-kubelet-client", "clientAuth"),
+        # The aggregation layer: the API server calling an extension API server (KEDA's
+        # external metrics, metrics-server) on a user's behalf; only this name may.
+        "front-proxy-client": ("/CN=front-proxy-client", "clientAuth"),
     }
     for name, (subj, usage) in clients.items():
         ext = pki / f"{name}.ext"

@@ -139,6 +139,30 @@ one_binary() {  # one_binary NAME FILE PATH USER KEY: an image holding one stati
   export_image "$1" "localhost/modelops/$1:dev" "$5"
 }
 
+# KEDA's operator and metrics API server, as its release images hold them (/keda,
+# /keda-adapter), from the binaries hack/cluster/build.sh keda makes.
+build_keda() {
+  local bin="$cache/keda-$KEDA_VERSION/bin"
+  bash "$root/hack/cluster/build.sh" keda  # "cached" once built
+  local k
+  k=$(key keda "$bin/keda-operator")
+  if fresh keda "$k"; then say "keda: cached"
+  else t0=$SECONDS; one_binary keda "$bin/keda-operator" /keda 65532 "$k"; fi
+  k=$(key keda-metrics-apiserver "$bin/keda-adapter")
+  if fresh keda-metrics-apiserver "$k"; then say "keda-metrics-apiserver: cached"
+  else t0=$SECONDS; one_binary keda-metrics-apiserver "$bin/keda-adapter" /keda-adapter 65532 "$k"; fi
+}
+
+# metrics-server (the resource metrics API an HPA on CPU reads), from the binary
+# hack/cluster/build.sh metrics-server makes.
+build_metrics_server() {
+  local bin="$cache/metrics-server-$METRICS_SERVER_VERSION/bin/metrics-server"
+  bash "$root/hack/cluster/build.sh" metrics-server  # "cached" once built
+  local k; k=$(key metrics-server "$bin")
+  if fresh metrics-server "$k"; then say "metrics-server: cached"; return; fi
+  one_binary metrics-server "$bin" /metrics-server 65532 "$k"
+}
+
 # A one-file image whose content is MODELOPS_PROBE_TOKEN: tests/integration/test_images.py
 # rebuilds it to show that the node runs the image last built, not one loaded before.
 build_probe() {
@@ -158,7 +182,7 @@ build_probe() {
   rm -rf "$tmp"
 }
 
-want=${*:-pause coredns operator fetcher model-server trainer llama-server}
+want=${*:-pause coredns operator fetcher model-server trainer llama-server keda metrics-server}
 for name in $want; do
   t0=$SECONDS
   case $name in
@@ -166,6 +190,8 @@ for name in $want; do
     coredns) build_coredns ;;
     base) build_base ;;
     probe) build_probe ;;
+    keda) build_keda ;;
+    metrics-server) build_metrics_server ;;
     operator) bud operator "$root" "$root/Dockerfile" "$root/pyproject.toml" "$root/README.md" "$root/operator" ;;
     *) [ -f "$root/images/$name/Dockerfile" ] || die "unknown image $name"
        bud "$name" "$root/images/$name" "$root/images/$name/Dockerfile" "$root/images/$name" ;;

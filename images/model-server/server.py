@@ -6,11 +6,16 @@ model_version $MODELOPS_VERSION (the operator sets both). /metrics has KServe's 
 and http_requests_total{code,handler}; MODELOPS_EXAMPLE_ERROR_RATE (0 to 1) makes that share
 of infer requests fail with a 500, so canary analysis has something real to catch;
 MODELOPS_EXAMPLE_ERROR_AFTER (seconds) holds the failures back that long after the model
-loaded: a version that serves well, then degrades (what monitoring catches).
+loaded: a version that serves well, then degrades (what monitoring catches);
+MODELOPS_EXAMPLE_LATENCY (seconds) makes each answer take that long, for load tests, and
+MODELOPS_EXAMPLE_WORK_MS that many milliseconds of CPU (a heavier model's compute);
+http_requests_in_flight counts the inference requests being answered (what autoscaling
+follows).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -25,11 +30,13 @@ from fastapi import Request, Response
 from kserve import InferOutput, InferRequest, InferResponse, Model, ModelServer
 from kserve.errors import InferenceError
 from kserve.model_server import app
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 log = logging.getLogger("modelops.example")
 REQUESTS = Counter("http_requests", "HTTP requests answered, by status code and handler",
                    ["code", "handler"])
+# What an autoscaler follows (spec.autoscaling's requests-in-flight template).
+IN_FLIGHT = Gauge("http_requests_in_flight", "Inference requests being answered now")
 
 
 def handler(path: str) -> str:
@@ -43,18 +50,25 @@ def handler(path: str) -> str:
 
 @app.middleware("http")
 async def count(request: Request, call_next: Any) -> Response:
-    response = await call_next(request)
+    if handler(request.url.path) == "infer":
+        with IN_FLIGHT.track_inprogress():
+            response = await call_next(request)
+    else:
+        response = await call_next(request)
     REQUESTS.labels(code=str(response.status_code), handler=handler(request.url.path)).inc()
     return response
 
 
 class Iris(Model):
     def __init__(self, name: str, version: str, model_dir: Path, error_rate: float,
-                 error_after: float = 0.0) -> None:
+                 error_after: float = 0.0, latency: float = 0.0, work_ms: float = 0.0) -> None:
         super().__init__(name)
         self.version = version
         self.model_dir = model_dir
         self.error_rate, self.error_after = error_rate, error_after
+        # A heavier model's answer time, for load tests: requests then overlap in a pod as
+        # they would on a real model (the wait does not block the others).
+        self.latency, self.work_ms = latency, work_ms
         self.model: Any = None
         self.loaded = 0.0
 
@@ -74,8 +88,14 @@ class Iris(Model):
         self.loaded = time.monotonic()
         return True
 
-    def predict(self, payload: InferRequest, headers: dict[str, str] | None = None,
-                response_headers: dict[str, str] | None = None) -> InferResponse:
+    async def predict(self, payload: InferRequest, headers: dict[str, str] | None = None,
+                      response_headers: dict[str, str] | None = None) -> InferResponse:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self.work_ms:  # the event loop's own time, as a model's forward pass would take
+            until = time.process_time() + self.work_ms / 1000
+            while time.process_time() < until:
+                pass
         failing = time.monotonic() - self.loaded >= self.error_after
         if failing and random.random() < self.error_rate:
             raise InferenceError("injected failure (MODELOPS_EXAMPLE_ERROR_RATE)")
@@ -96,7 +116,9 @@ model = Iris(os.environ.get("MODELOPS_MODEL") or os.environ.get("MODEL_NAME") or
              os.environ.get("MODELOPS_VERSION") or os.environ.get("MODEL_VERSION") or "",
              Path(os.environ.get("MODEL_DIR", "/mnt/models")),
              float(os.environ.get("MODELOPS_EXAMPLE_ERROR_RATE") or 0),
-             float(os.environ.get("MODELOPS_EXAMPLE_ERROR_AFTER") or 0))
+             float(os.environ.get("MODELOPS_EXAMPLE_ERROR_AFTER") or 0),
+             float(os.environ.get("MODELOPS_EXAMPLE_LATENCY") or 0),
+             float(os.environ.get("MODELOPS_EXAMPLE_WORK_MS") or 0))
 
 if __name__ == "__main__":
     if not 0 <= model.error_rate <= 1:

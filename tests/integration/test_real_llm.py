@@ -181,3 +181,54 @@ def test_llm_canaries_are_judged_on_llama_servers_metrics(
     assert figures["requests"] >= 20 and not failed, (figures, failed, st3["history"])
     print(f"LLM canaries: slow one rolled back ({st['history'][0]['message']}), as-good one "
           f"promoted; clients: {figures}")
+
+
+@pytest.mark.timeout(600)
+def test_an_llm_version_scales_on_its_queue(
+        kube: Kube, namespace: str, operator: Any, pods_prometheus: Prometheus,
+        autoscalers: None) -> None:
+    """spec.autoscaling's `queue-length` template on llama-server's own
+    `llamacpp:requests_deferred`: one slot a pod and a fifth of a core, so a steady stream
+    queues at one pod and is served at two or three."""
+    assert TRAINED, "serves the model test_a_gang_trained_llm... trains: run them together"
+    kube.kubectl("create", "secret", "generic", "s3-creds", "-n", namespace,
+                 *[f"--from-literal={k}={v}" for k, v in node.s3_env().items()])
+    kube.create(namespace, model_version(
+        "tiny-llm-1", "tiny-llm", "1",
+        artifact={"uri": TRAINED["uri"], "credentialsSecret": "s3-creds"},
+        serving={"runtime": "llamacpp", "resources": {"cpu": "200m", "memory": "512Mi"},
+                 "args": ["--host", "0.0.0.0", "--port", "8080", "--metrics", "--alias",
+                          "$(MODEL_NAME)", "--parallel", "1"], **node.on_real_node()}))
+    m = Model(kube, namespace, "tiny-llm")
+    m.policy(targetVersion="1", replicas=1, service={"name": "tiny-llm", "port": 80},
+             autoscaling={"minReplicas": 1, "maxReplicas": 3,
+                          "scaleDownStabilizationSeconds": 20,
+                          "prometheus": {"address": operator.reach(namespace, "prometheus",
+                                                                   pods_prometheus.port)},
+                          "metrics": [{"template": "queue-length", "target": 1}]})
+    m.wait("v1 stable", timeout=240, stableVersion="1", phase="Promoted")
+    so = kube.kubectl("get", "scaledobject", "tiny-llm", "-n", namespace, "-o", "json").stdout
+    assert "llamacpp:requests_deferred" in json.loads(so)["spec"]["triggers"][0]["metadata"][
+        "query"]
+    ip = kube.core.read_namespaced_service("tiny-llm", namespace).spec.cluster_ip
+    assert node.request_soon(ip, 80, "GET", "/health")[0] == 200
+
+    def ready() -> int:
+        dep = kube.apps.read_namespaced_deployment("tiny-llm-1", namespace)
+        return int(dep.status.ready_replicas or 0)
+    load = LLMLoad(kube, namespace, "tiny-llm", 80, rate=8, max_tokens=TOKENS)
+    try:
+        start = time.time()
+        wait_for(lambda: ready() >= 2, timeout=240,
+                 what=f"a second llama-server for the queue; last {m.status()}")
+        grown = time.time()
+        time.sleep(10)
+        answers = load.answers()
+    finally:
+        load.stop()
+    wait_for(lambda: ready() == 1 and m.status().get("replicas") == 1, timeout=240,
+             what="back to one llama-server once the queue is gone")
+    failed = [(a.code, a.error) for a in answers if a.code != 200]
+    assert len(answers) >= 40 and not failed, (len(answers), failed[:5])
+    print(f"LLM on its queue: a second server ready {grown - start:.1f}s after the load; "
+          f"{len(answers)} completions, 0 failed; {summary(answers)}")

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from modelops.analysis.templates import TEMPLATES
+from modelops.autoscale.templates import QUERIES
 from modelops.serving.presets import PRESETS, TORCHSERVE_CONFIG, TORCHSERVE_VERSION, VLLM_VERSION
 from tests.support.sources import llama_pin, source
 
@@ -101,6 +102,7 @@ def test_vllm_exports_what_the_templates_and_drain_read(vllm: Path) -> None:
     loggers = (vllm / "vllm/v1/metrics/loggers.py").read_text()
     exported = set(re.findall(r'name="(vllm:[a-z_]+)"', loggers))
     wanted = metric_names(TEMPLATES["vllm"], "vllm:", True) | {PRESETS["vllm"].busy_metric or ""}
+    wanted |= metric_names(QUERIES["vllm"], "vllm:", True)  # what autoscaling follows
     assert len(wanted) >= 6 and wanted <= exported, wanted - exported
 
 
@@ -180,5 +182,6 @@ def test_llama_server_exports_what_the_templates_and_drain_read(llama: Path) -> 
     assert '"llamacpp:"' in task  # the prefix every series gets
     exported = {"llamacpp:" + n for n in re.findall(r'^\s*"([a-z_]+)",\s*$', task, re.M)}
     wanted = metric_names(TEMPLATES["llamacpp"], "llamacpp:", False)
+    wanted |= metric_names(QUERIES["llamacpp"], "llamacpp:", False)  # what autoscaling follows
     wanted.add(PRESETS["llamacpp"].busy_metric or "")
-    assert len(wanted) >= 3 and wanted <= exported, (wanted - exported, sorted(exported))
+    assert len(wanted) >= 4 and wanted <= exported, (wanted - exported, sorted(exported))

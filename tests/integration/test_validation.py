@@ -101,6 +101,20 @@ def test_modelversion_rejections(kube: Kube, namespace: str, spec: str, message:
                  "[{name: err, query: q, max: 1}]}", "spec.analysis.prometheus.address",
                  id="prometheus-not-url"),
     pytest.param("model: m\nhistoryLimit: 0", "spec.historyLimit", id="history-limit"),
+    pytest.param("model: m\nautoscaling: {minReplicas: 4, maxReplicas: 2, metrics: "
+                 "[{template: cpu, target: 70}]}", "minReplicas must be <= maxReplicas",
+                 id="autoscaling-min-over-max"),
+    pytest.param("model: m\nautoscaling: {minReplicas: 0, maxReplicas: 2, metrics: "
+                 "[{template: cpu, target: 70}]}", "spec.autoscaling.minReplicas",
+                 id="autoscaling-to-zero"),
+    pytest.param("model: m\nautoscaling: {maxReplicas: 2, metrics: [{template: cpu, "
+                 "query: q, target: 1}]}",
+                 "a scaling metric needs exactly one of query or template",
+                 id="autoscaling-query-and-template"),
+    pytest.param("model: m\nautoscaling: {maxReplicas: 2, metrics: "
+                 "[{template: requests-in-flight, target: 4}]}",
+                 "autoscaling metrics other than cpu need a Prometheus",
+                 id="autoscaling-without-prometheus"),
 ])
 def test_updatepolicy_rejections(kube: Kube, namespace: str, spec: str, message: str) -> None:
     r = kube.apply_yaml(namespace, UP.format(name="bad", spec=indent(spec)))

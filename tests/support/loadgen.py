@@ -26,15 +26,16 @@ from .rollout import Model
 from .waiting import wait_for
 
 SCRIPT = r"""
-import json, sys, time, urllib.error, urllib.request
+import json, sys, threading, time, urllib.error, urllib.request
 url, rate, body = sys.argv[1], float(sys.argv[2]), sys.argv[3].encode()
+# open: each request on a thread of its own at its time (requests overlap, as from many
+# clients); closed: one at a time, the next when the last answered.
+open_loop = len(sys.argv) > 4 and sys.argv[4] == "open"
 gap, start = 1.0 / rate, time.time()
+lock = threading.Lock()
 print(json.dumps({"start": start}), flush=True)
-n = 0
-while True:
-    due = start + n * gap
-    time.sleep(max(0.0, due - time.time()))
-    n += 1
+
+def one():
     t = time.time()
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
@@ -48,25 +49,41 @@ while True:
         version = json.loads(out).get("model_version") if code == 200 else None
     except Exception:
         version = None
-    print(json.dumps({"t": t, "ms": round(1000 * (time.time() - t), 1), "code": code,
-                      "v": version, "err": None if code == 200 else out[:160].decode(
-                          errors="replace")}), flush=True)
+    line = json.dumps({"t": t, "ms": round(1000 * (time.time() - t), 1), "code": code,
+                       "v": version, "err": None if code == 200 else out[:160].decode(
+                           errors="replace")})
+    with lock:  # whole lines, one writer at a time
+        print(line, flush=True)
+
+n = 0
+while True:
+    due = start + n * gap
+    time.sleep(max(0.0, due - time.time()))
+    n += 1
+    if open_loop:
+        threading.Thread(target=one, daemon=True).start()
+    else:
+        one()
 """
 
 
 def iris_model(kube: Kube, ns: str, versions: list[str], replicas: int,
                steps: list[Any] | None = None, error_rate: dict[str, float] | None = None,
-               error_after: dict[str, float] | None = None, **policy: Any) -> Model:
+               error_after: dict[str, float] | None = None, latency: float = 0.0,
+               work_ms: float = 0.0, **policy: Any) -> Model:
     """Versions of the example `iris` model on the real node, light enough that two full sets
     fit beside each other, and a policy of `replicas` replicas with the first one stable and
     the Service `iris:80` (`error_rate`: version -> MODELOPS_EXAMPLE_ERROR_RATE; `error_after`:
-    version -> MODELOPS_EXAMPLE_ERROR_AFTER, seconds it serves well first)."""
+    version -> MODELOPS_EXAMPLE_ERROR_AFTER, seconds it serves well first; `latency`: seconds
+    each answer takes, MODELOPS_EXAMPLE_LATENCY; `work_ms`: its CPU, MODELOPS_EXAMPLE_WORK_MS)."""
     url, data = serve_example_model(kube, ns)
     artifact = {"uri": url, "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
     for v in versions:
         env = [{"name": f"MODELOPS_EXAMPLE_ERROR_{key}", "value": str(values[v])}
                for key, values in (("RATE", error_rate or {}), ("AFTER", error_after or {}))
                if v in values]
+        env += [{"name": "MODELOPS_EXAMPLE_LATENCY", "value": str(latency)}] if latency else []
+        env += [{"name": "MODELOPS_EXAMPLE_WORK_MS", "value": str(work_ms)}] if work_ms else []
         kube.create(ns, model_version(f"iris-v{v}", "iris", v, artifact=artifact, serving={
             "image": EXAMPLE_IMAGE, "port": 8080, "readinessPath": "/v2/health/ready",
             # The default CPU request and no CPU limit (see test_real_serving.serving).
@@ -98,7 +115,7 @@ class Answer:
 
 class LoadGen:
     def __init__(self, kube: Kube, namespace: str, service: str, port: int, model: str,
-                 rate: float = 20.0, name: str = "loadgen") -> None:
+                 rate: float = 20.0, name: str = "loadgen", open_loop: bool = False) -> None:
         self.kube, self.ns, self.name = kube, namespace, name
         url = f"http://{service}.{namespace}.svc.cluster.local:{port}/v2/models/{model}/infer"
         kube.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps({
@@ -108,7 +125,8 @@ class LoadGen:
                                     "name": "load", "image": EXAMPLE_IMAGE,
                                     "imagePullPolicy": "IfNotPresent",
                                     "command": ["python3", "-u", "-c", SCRIPT, url, str(rate),
-                                                json.dumps(IRIS_SETOSA)]}]})}))
+                                                json.dumps(IRIS_SETOSA),
+                                                "open" if open_loop else "closed"]}]})}))
         wait_for(self._started, timeout=90, what=f"load generator {name} sending")
 
     def _started(self) -> bool:

@@ -57,7 +57,11 @@ def test_names_columns_and_subresources() -> None:
     assert mv["spec"]["names"]["shortNames"] == ["mv"]
     assert up["spec"]["names"]["shortNames"] == ["up"]
     for crd, cols in ((mv, ["Model", "Version", "Phase", "Ready", "Age"]),
-                      (up, ["Model", "Stable", "Canary", "Weight", "Phase", "Age"])):
+                      (up, ["Model", "Stable", "Canary", "Weight", "Replicas", "Phase", "Age"])):
         v = crd["spec"]["versions"][0]
         assert [c["name"] for c in v["additionalPrinterColumns"]] == cols
-        assert v["subresources"] == {"status": {}}
+    assert mv["spec"]["versions"][0]["subresources"] == {"status": {}}
+    # The policy scales (kubectl scale, an HPA, KEDA): spec.replicas <-> status.replicas.
+    assert up["spec"]["versions"][0]["subresources"] == {"status": {}, "scale": {
+        "specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
+        "labelSelectorPath": ".status.selector"}}

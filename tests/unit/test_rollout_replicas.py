@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from modelops.api.updatepolicy import UpdatePolicyStatus
 from modelops.rollout.policy import policy_record
-from modelops.rollout.replicas import version_replicas
+from modelops.rollout.replicas import in_traffic, version_replicas
 from modelops.traffic.gateway import GatewayProvider
 from modelops.traffic.replicas import ReplicasProvider, actual_weight
 
@@ -103,3 +104,30 @@ def test_a_policy_names_its_first_version_until_one_is_promoted() -> None:
     [after] = policy_record("ns", "m", {}, {**spec, "targetVersion": "2"},
                             {"stableVersion": "1"}).values()
     assert before["first"] == "1" and after["first"] is None
+
+
+@pytest.mark.parametrize(("total", "ready", "stable", "canary"), [
+    pytest.param(8, {"1": 3, "2": 1}, 7, 2,
+                 id="scaled-up-the-canary-grows-the-stable-gives-only-for-ready-pods"),
+    pytest.param(8, {"1": 7, "2": 2}, 6, 2, id="then-both-at-the-step"),
+    pytest.param(4, {"1": 6, "2": 2}, 3, 1, id="scaled-down-both-to-the-step-at-once"),
+    pytest.param(2, {"1": 3, "2": 1}, 1, 1, id="down-to-two-still-one-canary-pod"),
+])
+def test_scaling_mid_canary_keeps_the_step(total: int, ready: dict[str, int], stable: int,
+                                           canary: int) -> None:
+    # The scale subresource (kubectl scale, an HPA, KEDA) writes the total in the middle of a
+    # 25% step: the split follows the weight and every rise is a surge.
+    rec = {**record(weight=25), "replicas": total}
+    assert version_replicas(rec, "1", ready.__getitem__) == stable
+    assert version_replicas(rec, "2", ready.__getitem__) == canary
+
+
+def test_the_versions_in_traffic_are_the_scale_subresources_replicas() -> None:
+    st = UpdatePolicyStatus.model_validate
+    assert in_traffic(st({"stableVersion": "1", "canaryVersion": "2"})) == ["1", "2"]
+    # A warm previous stable carries no load: an HPA must not count it.
+    assert in_traffic(st({"stableVersion": "2", "outgoing": {
+        "version": "1", "replicas": 4, "serving": False}})) == ["2"]
+    assert in_traffic(st({"stableVersion": "1", "outgoing": {
+        "version": "2", "replicas": 1, "serving": True}})) == ["1", "2"]
+    assert in_traffic(st({})) == []

@@ -52,6 +52,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [split.smi-spec.io]
   resources: [trafficsplits]
   verbs: [get, list, watch, create, patch, update, delete]
+- apiGroups: [keda.sh]  # spec.autoscaling: the ScaledObject a policy owns
+  resources: [scaledobjects]
+  verbs: [get, create, patch, delete]  # create: a server-side apply that makes one
 {{- if and .Values.ha.enabled .Values.watchNamespaces }}
 - apiGroups: [kopf.dev]
   resources: [kopfpeerings]

@@ -57,6 +57,10 @@ def _convert(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
                 out[key] = {k: _convert(v, defs) for k, v in value.items()}
             elif "type" not in node:
                 out["type"] = "object"
+        elif key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
+            # JSON Schema's bound (`gt`/`lt`) is OpenAPI v3.0's bound plus a flag.
+            out["minimum" if key == "exclusiveMinimum" else "maximum"] = value
+            out[key] = True
         elif key == "items":
             out[key] = _convert(value, defs)
         elif key == "additionalProperties":
@@ -85,8 +89,15 @@ def _order(item: tuple[str, Any]) -> tuple[int, str]:
     return (_FIRST.index(key) if key in _FIRST else len(_FIRST), key)
 
 
+# The UpdatePolicy's scale subresource: `kubectl scale`, an HPA or a KEDA ScaledObject
+# drive a model's total replicas, which the policy divides between its versions.
+POLICY_SCALE = {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
+                "labelSelectorPath": ".status.selector"}
+
+
 def _crd(kind: str, plural: str, short: str, spec: type[BaseModel], status: type[BaseModel],
-         columns: list[dict[str, Any]], description: str) -> dict[str, Any]:
+         columns: list[dict[str, Any]], description: str,
+         scale: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -101,7 +112,7 @@ def _crd(kind: str, plural: str, short: str, spec: type[BaseModel], status: type
                 "name": VERSION,
                 "served": True,
                 "storage": True,
-                "subresources": {"status": {}},
+                "subresources": {"status": {}, **({"scale": scale} if scale else {})},
                 "additionalPrinterColumns": columns,
                 "schema": {"openAPIV3Schema": {
                     "description": description,
@@ -133,7 +144,7 @@ def crds() -> dict[str, dict[str, Any]]:
             "UpdatePolicy", "updatepolicies", "up", updatepolicy.UpdatePolicySpec,
             updatepolicy.UpdatePolicyStatus, updatepolicy.printer_columns(),
             "How traffic for one model moves between its versions: canary steps, metric "
-            "analysis, automatic rollback and history."),
+            "analysis, automatic rollback and history.", POLICY_SCALE),
     }
 
 

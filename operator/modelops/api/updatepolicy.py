@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from .analysis import Analysis, AnalysisStatus
+from .autoscaling import Autoscaling
 from .common import DNS1035, ApiModel, Conditions, Duration, cel, validations
 from .modelversion import VERSION_PATTERN
 from .monitoring import Monitoring, MonitoringStatus
@@ -124,6 +125,11 @@ class UpdatePolicySpec(ApiModel):
             "has(self.analysis)",
             "monitoring metrics need a Prometheus: set monitoring.prometheus or "
             "analysis.prometheus"),
+        cel("!has(self.autoscaling) || has(self.autoscaling.prometheus) || "
+            "has(self.analysis) || self.autoscaling.metrics.all(m, has(m.template) && "
+            "m.template == 'cpu')",
+            "autoscaling metrics other than cpu need a Prometheus: set "
+            "autoscaling.prometheus or analysis.prometheus"),
     )}
 
     model: str = Field(description="The model this policy routes; one policy per (namespace, "
@@ -133,7 +139,13 @@ class UpdatePolicySpec(ApiModel):
     target_version: str | None = Field(None, description="The version that should serve; "
                                        "changing it starts a rollout.", pattern=VERSION_PATTERN)
     auto_update: AutoUpdate | None = Field(None, description="Follow new Ready versions.")
-    replicas: int = Field(1, ge=0, le=1000, description="Total serving replicas for the model.")
+    replicas: int = Field(1, ge=0, le=1000, description="Total serving replicas for the model, "
+                          "divided between its versions by the current weight. The scale "
+                          "subresource: `kubectl scale`, an HPA or a KEDA ScaledObject may "
+                          "write it.")
+    autoscaling: Autoscaling | None = Field(None, description="Replicas that follow load: "
+                                            "the operator owns a KEDA ScaledObject that writes "
+                                            "spec.replicas (leave it out of Git).")
     service: ServiceRef | None = Field(None, description="The stable Service clients call.")
     strategy: Strategy | None = Field(None, description="How a new version takes traffic.")
     analysis: Analysis | None = Field(None, description="Metric analysis during every step.")
@@ -234,6 +246,13 @@ class UpdatePolicyStatus(ApiModel):
                                                       "yet delivered, and delivery counts.")
     retraining: RetrainingStatus | None = Field(None, description="Retrainings this policy "
                                                 "started, and why.")
+    scaler: str | None = Field(None, description="The KEDA ScaledObject this policy owns "
+                               "(spec.autoscaling), deleted when autoscaling is taken out.")
+    replicas: int | None = Field(None, description="Serving pods of the versions that take "
+                                 "traffic (stable and canary), ready or not: the scale "
+                                 "subresource's current replicas.")
+    selector: str | None = Field(None, description="Label selector of the model's serving "
+                                 "pods (the scale subresource's; an HPA averages their CPU).")
 
 
 def printer_columns() -> list[dict[str, Any]]:
@@ -242,6 +261,7 @@ def printer_columns() -> list[dict[str, Any]]:
         {"name": "Stable", "type": "string", "jsonPath": ".status.stableVersion"},
         {"name": "Canary", "type": "string", "jsonPath": ".status.canaryVersion"},
         {"name": "Weight", "type": "integer", "jsonPath": ".status.canaryWeight"},
+        {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]

@@ -24,15 +24,19 @@ from ..api.updatepolicy import (
     UpdatePolicyStatus,
     valid_action,
 )
+from ..autoscale.scaledobject import autoscaling_condition
+from ..autoscale.scaledobject import problems as scaler_problems
+from ..autoscale.sync import sync_scaler
 from ..desired import needs_apply, stamp
 from ..indexes import Indexes
 from ..kube import MODELVERSIONS, UPDATEPOLICIES, ApiError, patch_for
 from ..notify import outbox
 from ..state import State
-from ..traffic.base import Backend, Provider, Split, stable_service
+from ..traffic.base import Backend, Provider, Split, serving_label_selector, stable_service
 from ..traffic.registry import provider_for
 from . import monitor, retrain
 from .policy import governing
+from .replicas import in_traffic
 from .state import Observed, decide
 from .target import VersionInfo, latest_claims
 from .verdict import measurement_due, values
@@ -144,6 +148,8 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     route = _route(state, provider, ns, spec)
     bad = problems(spec, name, idx.up_by_model.get((ns, spec.model), []), state)
     bad += missing_templates(spec, versions)
+    runtime = _runtime(versions, old.get("stableVersion"), spec.target_version)
+    bad += scaler_problems(spec, runtime)
     status = UpdatePolicyStatus.model_validate(old)
     wrong = provider.problem(up, spec, _split(versions, ready, route, status))
     bad += [wrong] if wrong else []
@@ -176,6 +182,7 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     shared = bool(st.canary_version or (st.outgoing and st.outgoing.serving))
     await _apply_traffic(state, up, spec, provider, _split(versions, ready, route, st),
                          st.canary_weight or 0, shared)
+    scaler, no_scaler = await sync_scaler(state, up, spec, runtime, old.get("scaler"))
     phase, message = st.phase or PolicyPhase.IDLE, st.message or ""
     stable = versions.get(st.stable_version or "")
     healthy = phase != PolicyPhase.DEGRADED and (not st.stable_version or (
@@ -186,7 +193,11 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     conds = set_condition(conds, "Healthy", healthy, "StableServing" if healthy else phase,
                           message, gen, now)
     conds = monitoring_condition(conds, spec, st, gen, now)
-    written = {**d.status, "conditions": conds, "observedGeneration": gen}
+    conds = autoscaling_condition(conds, spec, scaler, no_scaler, gen, now)
+    written = {**d.status, "conditions": conds, "observedGeneration": gen, "scaler": scaler,
+               "replicas": sum(_pods(idx.mo_deployments, ns, versions[v].service)
+                               for v in in_traffic(st) if v in versions),
+               "selector": serving_label_selector(spec.model)}
     await _write(state, up, written)
     await _make_retrained(state, up, spec, st, versions)
     body = kopf.Body(cast(kopf.RawBody, up))
@@ -200,7 +211,9 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
         metrics.NOTIFICATIONS.labels("dropped").inc(gone)
     if state.sender and box.pending:
         state.sender.send({**up, "status": written}, outbox.heads(box, now))
-    waits = [t for t in (d.requeue_after, outbox.next_due(box, now)) if t is not None]
+    # KEDA may be installed later: look again now and then.
+    waits = [t for t in (d.requeue_after, outbox.next_due(box, now), 60.0 if no_scaler else None)
+             if t is not None]
     return min(waits) if waits else None
 
 
@@ -274,10 +287,24 @@ async def _refuse(state: State, up: dict[str, Any], old: dict[str, Any],
     await _write(state, up, new)
 
 
+def _pods(deployments: Any, ns: str, name: str) -> int:
+    """A Deployment's pods that are not terminating, ready or not (its status.replicas)."""
+    for dep in deployments.get((ns, name), []):
+        return int((dep.get("status") or {}).get("replicas") or 0)
+    return 0
+
+
 def _ready(deployments: Any, ns: str, name: str) -> int:
     for dep in deployments.get((ns, name), []):
         return int((dep.get("status") or {}).get("readyReplicas") or 0)
     return 0
+
+
+def _runtime(versions: dict[str, VersionInfo], stable: str | None, target: str | None) -> str:
+    """The serving runtime the scaler's templates follow: the stable version's, else the
+    target's (before the first promotion)."""
+    v = versions.get(stable or "") or versions.get(target or "")
+    return v.runtime if v else "custom"
 
 
 def _backend(versions: dict[str, VersionInfo], version: str | None) -> Backend | None:

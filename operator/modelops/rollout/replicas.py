@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..api.updatepolicy import UpdatePolicyStatus
 from ..traffic.registry import by_name
 
 
@@ -37,3 +38,13 @@ def version_replicas(policy: dict[str, Any], version: str, ready: Callable[[str]
         # The stable gives up pods only for canary pods that are ready to take them.
         return max(s, total - min(ready(canary), c)) if canary else s
     return 0
+
+
+def in_traffic(st: UpdatePolicyStatus) -> list[str]:
+    """The versions that take traffic now: stable, canary, and a rolled-back canary that
+    serves until the stable is back. A warm previous stable (out of traffic) is not among
+    them, as an HPA should not count pods that carry no load."""
+    out = [v for v in (st.stable_version, st.canary_version) if v]
+    if st.outgoing and st.outgoing.serving and st.outgoing.version not in out:
+        out.append(st.outgoing.version)
+    return out

@@ -104,6 +104,11 @@ def serving_selector(model: str) -> dict[str, str]:
     return {names.MODEL: model, SERVING_LABEL: "true"}
 
 
+def serving_label_selector(model: str) -> str:
+    """The model's serving pods, all versions, as a label selector string (scale's)."""
+    return ",".join(f"{k}={v}" for k, v in sorted(serving_selector(model).items()))
+
+
 def stable_only(model: str, stable: str | None) -> dict[str, str]:
     """A router's stable Service: callers of the Service (not the route) reach stable only."""
     sel = serving_selector(model)

@@ -1,0 +1,1 @@
+"""Autoscaling: the scaler object an UpdatePolicy with spec.autoscaling owns."""

@@ -85,7 +85,7 @@ def scaling_run(kube: Kube, ns: str, name: str, prom_url: str) -> dict[str, Any]
     ramped = time.time()
     up_answers = heavy.answers(since=step, until=ramped)  # its log goes with its pod
     heavy.stop()
-    light = LoadGen(kube, ns, "iris", 80, "iris", rate=4, name="light")
+    light = LoadGen(kube, ns, "iris", 80, "iris", rate=1, name="light")
     wait_for(lambda: total(m) == 1 and ready(kube, ns, "1") == 1, timeout=300, interval=1,
              what=f"{name}: back to 1")
     down = time.time()

@@ -145,10 +145,14 @@ class Kube:
                     # Rotated in-cluster token or expired credentials: log in again, once.
                     await session.close()
                     continue
-                payload = json.loads(text) if text else None
                 if resp.status >= 400:
+                    # A path no API serves (a CRD not installed) answers in plain text.
+                    try:
+                        payload = json.loads(text) if text else None
+                    except ValueError:
+                        payload = None
                     raise ApiError(resp.status, payload if payload is not None else text)
-                return payload
+                return json.loads(text) if text else None
         raise AssertionError("unreachable")
 
     # -- verbs -----------------------------------------------------------------------------

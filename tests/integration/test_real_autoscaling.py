@@ -109,7 +109,7 @@ def test_scaling_mid_canary_keeps_the_answered_share_at_the_step(
         wait_for(lambda: ready(kube, namespace, "1")[1] + ready(kube, namespace, "2")[1] >= 4,
                  timeout=240, what=f"4 ready pods under load; last {m.status()}")
         scaled = now()
-        time.sleep(15)
+        time.sleep(30)
         end = now()
         answers = load.answers(since=start, until=end)
         load.stop()
@@ -122,8 +122,12 @@ def test_scaling_mid_canary_keeps_the_answered_share_at_the_step(
     assert not bad, explain(bad, rec, start)
     during, after = (share([a for a in answers if t0 <= a.t < t1], "2")
                      for t0, t1 in ((start, scaled), (scaled + 2, end)))
-    # The canary answers its step's share while the model grows, and once it has grown.
-    assert abs(during - 50) <= 5 and abs(after - 50) <= 5, (during, after)
+    # The canary answers its step's share while the model grows and once it has grown. Each
+    # request picks an endpoint at random: over all ~900 answers 5 points are 3 standard
+    # errors; the parts, with fewer answers each, get 10.
+    whole = share(answers, "2")
+    assert abs(whole - 50) <= 5, (whole, during, after, len(answers))
+    assert abs(during - 50) <= 10 and abs(after - 50) <= 10, (during, after)
     print(f"scaling mid-canary: 2 -> 4 pods in {scaled - start:.1f}s at the 50% step; canary "
-          f"share {during:.1f}% while scaling, {after:.1f}% after; {len(answers)} answers, "
-          "0 failed")
+          f"share {whole:.1f}% ({during:.1f}% while scaling, {after:.1f}% after); "
+          f"{len(answers)} answers, 0 failed")

@@ -82,7 +82,8 @@ def test_version_replicas_other_versions_get_none() -> None:
 ])
 def test_every_change_is_a_surge(rec: dict[str, object], version: str, canary_ready: int,
                                  replicas: int) -> None:
-    assert version_replicas(rec, version, lambda v: canary_ready) == replicas
+    # The stable (1) has all its 4 pods ready; the others have `canary_ready`.
+    assert version_replicas(rec, version, lambda v: 4 if v == "1" else canary_ready) == replicas
 
 
 @pytest.mark.parametrize(("ready", "stable", "canary"), [
@@ -107,8 +108,8 @@ def test_a_policy_names_its_first_version_until_one_is_promoted() -> None:
 
 
 @pytest.mark.parametrize(("total", "ready", "stable", "canary"), [
-    pytest.param(8, {"1": 3, "2": 1}, 7, 2,
-                 id="scaled-up-the-canary-grows-the-stable-gives-only-for-ready-pods"),
+    pytest.param(8, {"1": 3, "2": 1}, 6, 2,
+                 id="scaled-up-both-grow-to-their-share-none-beyond"),
     pytest.param(8, {"1": 7, "2": 2}, 6, 2, id="then-both-at-the-step"),
     pytest.param(4, {"1": 6, "2": 2}, 3, 1, id="scaled-down-both-to-the-step-at-once"),
     pytest.param(2, {"1": 3, "2": 1}, 1, 1, id="down-to-two-still-one-canary-pod"),
@@ -116,7 +117,8 @@ def test_a_policy_names_its_first_version_until_one_is_promoted() -> None:
 def test_scaling_mid_canary_keeps_the_step(total: int, ready: dict[str, int], stable: int,
                                            canary: int) -> None:
     # The scale subresource (kubectl scale, an HPA, KEDA) writes the total in the middle of a
-    # 25% step: the split follows the weight and every rise is a surge.
+    # 25% step: the split follows the weight; the stable never grows past its share while
+    # the canary's new pods start (the answered share would swing to the stable).
     rec = {**record(weight=25), "replicas": total}
     assert version_replicas(rec, "1", ready.__getitem__) == stable
     assert version_replicas(rec, "2", ready.__getitem__) == canary

@@ -25,8 +25,8 @@ async def sync_scaler(state: State, up: dict[str, Any], spec: UpdatePolicySpec, 
             try:
                 await state.kube.delete(SCALEDOBJECTS, ns, scaler)
             except ApiError as e:
-                if e.status != 404:  # KEDA gone with its kind: nothing left to delete
-                    raise
+                if e.status != 404:  # 404: KEDA gone with its kind, nothing left to delete
+                    return scaler, f"the ScaledObject could not be deleted: {e.reason}"
             state.cache.applied.pop(("ScaledObject", ns, scaler), None)
         return None, None
     want = stamp(want)

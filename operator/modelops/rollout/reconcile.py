@@ -194,7 +194,8 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
                           message, gen, now)
     conds = monitoring_condition(conds, spec, st, gen, now)
     conds = autoscaling_condition(conds, spec, scaler, no_scaler, gen, now)
-    written = {**d.status, "conditions": conds, "observedGeneration": gen, "scaler": scaler,
+    written = {**{k: v for k, v in d.status.items() if k != "scaler"}, **(
+        {"scaler": scaler} if scaler else {}), "conditions": conds, "observedGeneration": gen,
                "replicas": sum(_pods(idx.mo_deployments, ns, versions[v].service)
                                for v in in_traffic(st) if v in versions),
                "selector": serving_label_selector(spec.model)}

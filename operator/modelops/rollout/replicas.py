@@ -35,8 +35,10 @@ def version_replicas(policy: dict[str, Any], version: str, ready: Callable[[str]
         # until the stable's are ready to take their share (never grows for a missing stable).
         return max(c, min(ready(canary), total - ready(stable))) if stable else c
     if version == stable:
-        # The stable gives up pods only for canary pods that are ready to take them.
-        return max(s, total - min(ready(canary), c)) if canary else s
+        # The stable gives up pods only for canary pods that are ready to take them; but it
+        # never grows past its share for canary pods that are only starting (a scaler raising
+        # the total mid-canary): the pods it keeps are ones that serve now.
+        return max(s, min(total - min(ready(canary), c), ready(stable))) if canary else s
     return 0
 
 

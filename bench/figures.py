@@ -166,6 +166,16 @@ def _llm(r: Results) -> str:
             "tokens-per-second over 20 s)")
 
 
+def _autoscaling(r: Results) -> str:
+    f, c, k = (r["summary"][n] for n in ("in-flight", "cpu", "canary"))
+    return (f"load step → added capacity serving: {f['total_s']:.0f} s on requests in flight "
+            f"(scaler {f['scaler_s']:.0f} s + pod {f['pod_s']:.0f} s), {c['total_s']:.0f} s on "
+            f"CPU (scaler {c['scaler_s']:.0f} s + pod {c['pod_s']:.0f} s); "
+            f"{f['failed_up'] + f['failed_down'] + c['failed_up'] + c['failed_down']:.0f} "
+            f"requests failed scaling up or down; a 50% canary answered "
+            f"{k['share_scaling']:.0f}% while it scaled 2 → 4")
+
+
 # (what, results file, its figure). The order is the README's.
 ROWS: list[tuple[str, str, Callable[[Results], str]]] = [
     ("cold build of the cluster's binaries (etcd, Kubernetes, kwok, helm, CoreDNS, versitygw, "
@@ -196,6 +206,9 @@ ROWS: list[tuple[str, str, Callable[[Results], str]]] = [
      "run, nothing lost, doubled or unplanned", "crash-campaign", _campaign),
     ("LLM on the real node: the gang-trained tiny Llama as GGUF, served by llama.cpp "
      "(`llamacpp`) on CPU", "llm", _llm),
+    ("autoscaling on the real node: KEDA on requests in flight and an HPA on CPU, side by "
+     "side, 1 to 4 replicas ([docs/autoscaling.md](docs/autoscaling.md))", "autoscaling",
+     _autoscaling),
     ("faults on real pods under load, during a canary ([docs/reliability.md]"
      "(docs/reliability.md))", "faults", _faults),
 ]

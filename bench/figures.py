@@ -167,13 +167,15 @@ def _llm(r: Results) -> str:
 
 
 def _autoscaling(r: Results) -> str:
-    f, c, k = (r["summary"][n] for n in ("in-flight", "cpu", "canary"))
+    f, c, k = (r["summary"][n] for n in ("in-flight", "cpu", "canary-in-flight"))
+    kc = r["summary"].get("canary-cpu")
     return (f"load step → added capacity serving: {f['total_s']:.0f} s on requests in flight "
             f"(scaler {f['scaler_s']:.0f} s + pod {f['pod_s']:.0f} s), {c['total_s']:.0f} s on "
             f"CPU (scaler {c['scaler_s']:.0f} s + pod {c['pod_s']:.0f} s); "
             f"{f['failed_up'] + f['failed_down'] + c['failed_up'] + c['failed_down']:.0f} "
             f"requests failed scaling up or down; a 50% canary answered "
-            f"{k['share_scaling']:.0f}% while it scaled 2 → 4")
+            f"{k['share_scaling']:.0f}% while it scaled 2 → 4 on requests in flight"
+            + (f", {kc['share_scaling']:.0f}% on CPU" if kc else ""))
 
 
 # (what, results file, its figure). The order is the README's.

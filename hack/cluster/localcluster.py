@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE))  # pki.py lives beside this file, however it is lo
 import hostservices  # noqa: E402
 import realnode  # noqa: E402
 from kwoknodes import node_list  # noqa: E402
-from pki import kubeconfig, make_certs  # noqa: E402
+from pki import aggregation_flags, kubeconfig, make_certs  # noqa: E402
 from procs import alive, free_port, http_ok, listen_ports, port_free, tail  # noqa: E402
 
 ROOT = HERE.parent.parent
@@ -216,16 +216,7 @@ class Cluster:
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={pki / 'ca.crt'}",
-            # The aggregation layer (autoscaling's external and resource metrics APIs): the
-            # API server proxies to extension API servers as front-proxy-client, passing the
-            # caller in headers they trust only from that name.
-            f"--requestheader-client-ca-file={pki / 'ca.crt'}",
-            "--requestheader-allowed-names=front-proxy-client",
-            "--requestheader-username-headers=X-Remote-User",
-            "--requestheader-group-headers=X-Remote-Group",
-            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-            f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
-            f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
+            *aggregation_flags(pki),
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--authorization-mode=Node,RBAC",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",

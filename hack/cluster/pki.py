@@ -48,6 +48,19 @@ def make_certs(pki: Path) -> None:
     openssl("rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
 
 
+def aggregation_flags(pki: Path) -> list[str]:
+    """The API server's aggregation layer (the external and resource metrics APIs that
+    autoscaling reads): it calls extension API servers as front-proxy-client, passing the
+    caller in headers they trust from that name only."""
+    return [f"--requestheader-client-ca-file={pki / 'ca.crt'}",
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
+            f"--proxy-client-key-file={pki / 'front-proxy-client.key'}"]
+
+
 def kubeconfig(path: Path, server: str, pki: Path, user: str) -> None:
     cfg = {
         "apiVersion": "v1",

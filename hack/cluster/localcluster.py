@@ -69,6 +69,7 @@ def binaries() -> dict[str, Path]:
         "versitygw": CACHE / f"versitygw-{v['VERSITYGW_VERSION']}" / "bin" / "versitygw",
         "olah": CACHE / f"olah-{v['OLAH_VERSION']}" / "bin" / "python",
         "gateway-api-crds": CACHE / f"gateway-api-{v['GATEWAY_API_VERSION']}" / "crds",
+        "traefik": CACHE / f"traefik-{v['TRAEFIK_VERSION']}" / "bin" / "traefik",
         "smi-crds": CACHE / f"smi-crds-{v['ARGO_ROLLOUTS_VERSION']}" / "split.yaml",
         "kube-router": CACHE / (f"kube-router-{v['KUBE_ROUTER_VERSION']}-" + hashlib.sha256(
             v["KUBE_ROUTER_DEPS"].strip('"').encode()).hexdigest()[:8]) / "bin" / "kube-router",
@@ -80,7 +81,8 @@ def ensure_binaries() -> dict[str, Path]:
     if not all(p.exists() for p in bins.values()):
         log("building missing binaries (first run only)")
         subprocess.run(["bash", str(HERE / "build.sh"), "etcd", "kwok", "kubernetes",
-                        "gateway-api", "smi", "versitygw", "olah", "kube-router"], check=True)
+                        "gateway-api", "smi", "versitygw", "olah", "kube-router", "traefik"],
+                       check=True)
     return bins
 
 
@@ -277,6 +279,8 @@ class Cluster:
         if realnode.enabled():
             realnode.RealNode(self, CACHE).up(bins, ports["apiserver"], ports["node_proxy"],
                                               {"s3": ports["s3"], "hf": ports["hf"]})
+            import gateway  # imports this module: loaded only here
+            gateway.Gateway(self).up()
         else:
             self._start("nodelink", [sys.executable, str(HERE / "nodelink.py"),
                                      "--egress", str(self.state / "egress.sock"),

@@ -163,6 +163,16 @@ build_metrics_server() {
   one_binary metrics-server "$bin" /metrics-server 65532 "$k"
 }
 
+# Traefik, the local cluster's Gateway API implementation, from the binary
+# hack/cluster/build.sh traefik makes (its release image holds /traefik, as this one).
+build_traefik() {
+  local bin="$cache/traefik-$TRAEFIK_VERSION/bin/traefik"
+  bash "$root/hack/cluster/build.sh" traefik  # "cached" once built
+  local k; k=$(key traefik "$bin")
+  if fresh traefik "$k"; then say "traefik: cached"; return; fi
+  one_binary traefik "$bin" /traefik 65532 "$k"
+}
+
 # A one-file image whose content is MODELOPS_PROBE_TOKEN: tests/integration/test_images.py
 # rebuilds it to show that the node runs the image last built, not one loaded before.
 build_probe() {
@@ -182,7 +192,7 @@ build_probe() {
   rm -rf "$tmp"
 }
 
-want=${*:-pause coredns operator fetcher model-server trainer llama-server keda metrics-server}
+want=${*:-pause coredns operator fetcher model-server trainer llama-server keda metrics-server traefik}
 for name in $want; do
   t0=$SECONDS
   case $name in
@@ -192,6 +202,7 @@ for name in $want; do
     probe) build_probe ;;
     keda) build_keda ;;
     metrics-server) build_metrics_server ;;
+    traefik) build_traefik ;;
     operator) bud operator "$root" "$root/Dockerfile" "$root/pyproject.toml" "$root/README.md" "$root/operator" ;;
     *) [ -f "$root/images/$name/Dockerfile" ] || die "unknown image $name"
        bud "$name" "$root/images/$name" "$root/images/$name/Dockerfile" "$root/images/$name" ;;

@@ -9,13 +9,16 @@ MODELOPS_EXAMPLE_ERROR_AFTER (seconds) holds the failures back that long after t
 loaded: a version that serves well, then degrades (what monitoring catches);
 MODELOPS_EXAMPLE_LATENCY (seconds) makes each answer take that long, for load tests, and
 MODELOPS_EXAMPLE_WORK_MS that many milliseconds of CPU (a heavier model's compute);
-http_requests_in_flight counts the inference requests being answered (what autoscaling
-follows).
+MODELOPS_EXAMPLE_DISAGREE (0 to 1) answers that share of inputs with another class (which
+ones is decided by the input itself, so a version disagrees with the model on the same inputs
+every time: what shadow comparison catches); http_requests_in_flight counts the inference
+requests being answered (what autoscaling follows).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import random
@@ -61,7 +64,8 @@ async def count(request: Request, call_next: Any) -> Response:
 
 class Iris(Model):
     def __init__(self, name: str, version: str, model_dir: Path, error_rate: float,
-                 error_after: float = 0.0, latency: float = 0.0, work_ms: float = 0.0) -> None:
+                 error_after: float = 0.0, latency: float = 0.0, work_ms: float = 0.0,
+                 disagree: float = 0.0) -> None:
         super().__init__(name)
         self.version = version
         self.model_dir = model_dir
@@ -69,6 +73,7 @@ class Iris(Model):
         # A heavier model's answer time, for load tests: requests then overlap in a pod as
         # they would on a real model (the wait does not block the others).
         self.latency, self.work_ms = latency, work_ms
+        self.disagree = disagree
         self.model: Any = None
         self.loaded = 0.0
 
@@ -101,10 +106,20 @@ class Iris(Model):
             raise InferenceError("injected failure (MODELOPS_EXAMPLE_ERROR_RATE)")
         x = np.asarray(payload.inputs[0].as_numpy(), dtype=np.float32).reshape(-1, 4)
         classes = self.model.predict(x).astype(np.int64)
+        if self.disagree:
+            for i, row in enumerate(x):
+                if disagrees(row, self.disagree):
+                    classes[i] = (classes[i] + 1) % 3
         out = InferOutput(name="output-0", shape=list(classes.shape), datatype="INT64",
                           data=classes.tolist())
         return InferResponse(response_id=payload.id or "", model_name=self.name,
                              model_version=self.version, infer_outputs=[out])
+
+
+def disagrees(row: Any, share: float) -> bool:
+    """Whether this input is one of the `share` the version answers differently."""
+    digest = hashlib.sha256(np.asarray(row, dtype=np.float32).tobytes()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 @app.get("/healthz")
@@ -118,11 +133,14 @@ model = Iris(os.environ.get("MODELOPS_MODEL") or os.environ.get("MODEL_NAME") or
              float(os.environ.get("MODELOPS_EXAMPLE_ERROR_RATE") or 0),
              float(os.environ.get("MODELOPS_EXAMPLE_ERROR_AFTER") or 0),
              float(os.environ.get("MODELOPS_EXAMPLE_LATENCY") or 0),
-             float(os.environ.get("MODELOPS_EXAMPLE_WORK_MS") or 0))
+             float(os.environ.get("MODELOPS_EXAMPLE_WORK_MS") or 0),
+             float(os.environ.get("MODELOPS_EXAMPLE_DISAGREE") or 0))
 
 if __name__ == "__main__":
     if not 0 <= model.error_rate <= 1:
         sys.exit(f"MODELOPS_EXAMPLE_ERROR_RATE must be within 0 and 1, not {model.error_rate}")
+    if not 0 <= model.disagree <= 1:
+        sys.exit(f"MODELOPS_EXAMPLE_DISAGREE must be within 0 and 1, not {model.disagree}")
     model.load()
     ModelServer(http_port=int(os.environ.get("PORT", "8080")), enable_grpc=False,
                 workers=1).start([model])

@@ -87,7 +87,9 @@ def values(index: Any, key: Any) -> list[Any]:
 # rollout); the rest of it is neither kept nor a reason to reconcile.
 STATUS_READ = {"Deployment": ("observedGeneration", "replicas", "readyReplicas",
                               "updatedReplicas", "availableReplicas"),
-               "Job": ("conditions",), "Service": ()}
+               "Job": ("conditions",), "Service": (),
+               # A route's gateway says in status.parents whether it accepted it (Gateway API).
+               "HTTPRoute": ("parents",)}
 
 
 def compact(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,10 @@ class Settings(BaseModel):
         "localhost/modelops/llama-server:dev",
         description="Image of the `llamacpp` runtime preset (images/llama-server: llama.cpp's "
         "llama-server built from pinned source by `make images`).")
+    shadow_image: str = Field(
+        "localhost/modelops/operator:dev",
+        description="Image of the comparer that setMirror steps run (the operator's own image: "
+        "`python -m modelops.shadow.server`); the chart sets the operator's image.")
     model_dir: str = Field("/mnt/models", description="Where the artifact appears in serving pods.")
     reconcile_workers: int = Field(
         64, ge=1, description="ModelVersions reconciled at once; the rest wait in a queue.")

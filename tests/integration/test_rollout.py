@@ -233,7 +233,8 @@ apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: m}
 spec:
-  parentRefs: [{name: public-gateway}]
+  parentRefs: [{name: modelops, namespace: traefik}]  # the local cluster's gateway
+  hostnames: [m.example]
   rules:
   - matches: [{path: {type: PathPrefix, value: /m}}]
     backendRefs: [{name: placeholder, port: 80}]

@@ -26,18 +26,22 @@ from .rollout import Model
 from .waiting import wait_for
 
 SCRIPT = r"""
-import json, sys, threading, time, urllib.error, urllib.request
+import json, random, sys, threading, time, urllib.error, urllib.request
 url, rate, body = sys.argv[1], float(sys.argv[2]), sys.argv[3].encode()
 # open: each request on a thread of its own at its time (requests overlap, as from many
 # clients); closed: one at a time, the next when the last answered.
 open_loop = len(sys.argv) > 4 and sys.argv[4] == "open"
+headers = {"Content-Type": "application/json", **json.loads(sys.argv[5] if len(sys.argv) > 5
+                                                           else "{}")}
+# varied: each request a different iris-like input (seeded), so that answers differ.
+varied = random.Random(int(sys.argv[6])) if len(sys.argv) > 6 and sys.argv[6] else None
 gap, start = 1.0 / rate, time.time()
 lock = threading.Lock()
 print(json.dumps({"start": start}), flush=True)
 
-def one():
+def one(data):
     t = time.time()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             code, out = r.status, r.read()
@@ -46,42 +50,55 @@ def one():
     except Exception as e:
         code, out = 0, f"{type(e).__name__}: {e}"[:160].encode()
     try:
-        version = json.loads(out).get("model_version") if code == 200 else None
+        answer = json.loads(out) if code == 200 else {}
+        version = answer.get("model_version")
+        label = answer["outputs"][0]["data"][0] if varied else None
     except Exception:
-        version = None
+        version = label = None
     line = json.dumps({"t": t, "ms": round(1000 * (time.time() - t), 1), "code": code,
-                       "v": version, "err": None if code == 200 else out[:160].decode(
+                       "v": version, "y": label, "err": None if code == 200 else out[:160].decode(
                            errors="replace")})
     with lock:  # whole lines, one writer at a time
         print(line, flush=True)
+
+def iris():
+    x = [round(varied.uniform(lo, hi), 1) for lo, hi in ((4.3, 7.9), (2.0, 4.4), (1.0, 6.9),
+                                                          (0.1, 2.5))]
+    return json.dumps({"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP32",
+                                   "data": x}]}).encode()
 
 n = 0
 while True:
     due = start + n * gap
     time.sleep(max(0.0, due - time.time()))
     n += 1
+    data = iris() if varied else body
     if open_loop:
-        threading.Thread(target=one, daemon=True).start()
+        threading.Thread(target=one, args=(data,), daemon=True).start()
     else:
-        one()
+        one(data)
 """
 
 
 def iris_model(kube: Kube, ns: str, versions: list[str], replicas: int,
                steps: list[Any] | None = None, error_rate: dict[str, float] | None = None,
                error_after: dict[str, float] | None = None, latency: float = 0.0,
-               work_ms: float = 0.0, **policy: Any) -> Model:
+               work_ms: float = 0.0, disagree: dict[str, float] | None = None,
+               routing: dict[str, Any] | None = None, **policy: Any) -> Model:
     """Versions of the example `iris` model on the real node, light enough that two full sets
     fit beside each other, and a policy of `replicas` replicas with the first one stable and
     the Service `iris:80` (`error_rate`: version -> MODELOPS_EXAMPLE_ERROR_RATE; `error_after`:
     version -> MODELOPS_EXAMPLE_ERROR_AFTER, seconds it serves well first; `latency`: seconds
-    each answer takes, MODELOPS_EXAMPLE_LATENCY; `work_ms`: its CPU, MODELOPS_EXAMPLE_WORK_MS)."""
+    each answer takes, MODELOPS_EXAMPLE_LATENCY; `work_ms`: its CPU, MODELOPS_EXAMPLE_WORK_MS;
+    `disagree`: version -> MODELOPS_EXAMPLE_DISAGREE; `routing`: the canary's trafficRouting)."""
     url, data = serve_example_model(kube, ns)
     artifact = {"uri": url, "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
     for v in versions:
         env = [{"name": f"MODELOPS_EXAMPLE_ERROR_{key}", "value": str(values[v])}
                for key, values in (("RATE", error_rate or {}), ("AFTER", error_after or {}))
                if v in values]
+        env += [{"name": "MODELOPS_EXAMPLE_DISAGREE", "value": str((disagree or {})[v])}
+                ] if v in (disagree or {}) else []
         env += [{"name": "MODELOPS_EXAMPLE_LATENCY", "value": str(latency)}] if latency else []
         env += [{"name": "MODELOPS_EXAMPLE_WORK_MS", "value": str(work_ms)}] if work_ms else []
         kube.create(ns, model_version(f"iris-v{v}", "iris", v, artifact=artifact, serving={
@@ -90,7 +107,8 @@ def iris_model(kube: Kube, ns: str, versions: list[str], replicas: int,
             "resources": {"memory": "256Mi"}, "env": env, **on_real_node()}))
     m = Model(kube, ns, "iris")
     m.policy(targetVersion=versions[0], replicas=replicas, service={"name": "iris", "port": 80},
-             strategy={"canary": {"steps": steps or []}}, **policy)
+             strategy={"canary": {"steps": steps or [], **(
+                 {"trafficRouting": routing} if routing else {})}}, **policy)
     m.wait(f"v{versions[0]} stable", timeout=240, stableVersion=versions[0], phase="Promoted")
     return m
 
@@ -111,13 +129,19 @@ class Answer:
     code: int  # 0: no HTTP answer (refused, reset, timed out)
     version: str | None
     error: str | None
+    label: int | None = None  # the class answered (varied inputs only)
 
 
 class LoadGen:
     def __init__(self, kube: Kube, namespace: str, service: str, port: int, model: str,
-                 rate: float = 20.0, name: str = "loadgen", open_loop: bool = False) -> None:
+                 rate: float = 20.0, name: str = "loadgen", open_loop: bool = False,
+                 url: str | None = None, headers: dict[str, str] | None = None,
+                 seed: int | None = None) -> None:
+        """`url`: another address than the model's Service (a gateway's); `headers` sent with
+        every request (a Host, a tester's header); `seed`: varied inputs, seeded."""
         self.kube, self.ns, self.name = kube, namespace, name
-        url = f"http://{service}.{namespace}.svc.cluster.local:{port}/v2/models/{model}/infer"
+        url = url or f"http://{service}.{namespace}.svc.cluster.local:{port}"
+        url += f"/v2/models/{model}/infer"
         kube.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps({
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
             "spec": helper_pod({"restartPolicy": "Never",
@@ -126,7 +150,9 @@ class LoadGen:
                                     "imagePullPolicy": "IfNotPresent",
                                     "command": ["python3", "-u", "-c", SCRIPT, url, str(rate),
                                                 json.dumps(IRIS_SETOSA),
-                                                "open" if open_loop else "closed"]}]})}))
+                                                "open" if open_loop else "closed",
+                                                json.dumps(headers or {}),
+                                                "" if seed is None else str(seed)]}]})}))
         wait_for(self._started, timeout=90, what=f"load generator {name} sending")
 
     def _started(self) -> bool:
@@ -141,7 +167,7 @@ class LoadGen:
             r: dict[str, Any] = json.loads(line)
             if "t" not in r or r["t"] < since or (until is not None and r["t"] >= until):
                 continue
-            out.append(Answer(r["t"], r["ms"], r["code"], r["v"], r["err"]))
+            out.append(Answer(r["t"], r["ms"], r["code"], r["v"], r["err"], r.get("y")))
         return out
 
     def wait_answers(self, n: int, since: float, timeout: float = 120) -> list[Answer]:

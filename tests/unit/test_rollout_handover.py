@@ -4,6 +4,9 @@ version to leave the Service."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from modelops.rollout.replicas import version_replicas
 from tests.unit.test_rollout_state import Sim, policy, rolled_out, versions
 
@@ -107,12 +110,33 @@ def test_a_canary_that_never_got_ready_goes_at_once() -> None:
     assert sim.ready() == {"1": 4}  # no pods asked of 2 any more
 
 
-def test_a_routed_canary_needs_no_draining() -> None:
+def route(*services: str, accepted: bool = True) -> dict[str, Any]:
+    gen = 3
+    return {"metadata": {"name": "r", "generation": gen}, "spec": {"rules": [{"backendRefs": [
+        {"name": s, "port": 8080, "weight": 50} for s in services]}]},
+            "status": {"parents": [{"conditions": [
+                {"type": t, "status": "True", "observedGeneration": gen if accepted else 1}
+                for t in ("Accepted", "ResolvedRefs")]}]}}
+
+
+def test_a_routed_canary_keeps_its_pods_until_the_gateway_routes_around_it() -> None:
     sim = rolled_out(policy(targetVersion="1", strategy={"canary": {
-        "steps": [{"setWeight": 10}], "trafficRouting": {"gatewayAPI": {"httpRoute": "r"}}}}))
+        "steps": [{"setWeight": 10}, {"pause": {}}],
+        "trafficRouting": {"gatewayAPI": {"httpRoute": "r"}}}}))
+    sim.vs = {v: replace(info, service=f"m-{v}") for v, info in sim.vs.items()}
     sim.step()
-    sim.step(action="abort")
-    assert sim.phase == "Degraded" and "outgoing" not in sim.status
+    sim.step(action="abort", route=route("m-1", "m-2"))
+    assert sim.phase == "Degraded"
+    assert sim.status["outgoing"] == {"version": "2", "replicas": 1, "serving": True}
+    sim.step(after=1, route=route("m-1", "m-2"))  # the route still names it
+    sim.step(after=1, route=route("m-1", accepted=False))  # rewritten, not yet accepted
+    assert sim.status["outgoing"]["serving"] is True and sim.ready()["2"] == 1
+    sim.step(after=1, route=route("m-1"))  # accepted without it: warm 30 s more, then gone
+    assert sim.status["outgoing"]["serving"] is False and sim.ready()["2"] == 1
+    sim.step(after=31, route=route("m-1"))
+    assert sim.ready().get("2") is None
+    sim.step(after=1, route=route("m-1"), ready={"1": 4})
+    assert "outgoing" not in sim.status
 
 
 def test_a_new_rollout_waits_for_the_warm_version_to_leave_the_service() -> None:

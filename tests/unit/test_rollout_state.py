@@ -59,6 +59,7 @@ class Sim:
         if action:
             self.status["pendingAction"] = action
         d = decide(self.spec, self.status, Observed(self.vs, obs.get("ready", self.ready()),
+                                                     route=obs.get("route"),
                                                      measurement=measurement,
                                                      monitoring=obs.get("monitoring")),
                    self.now)

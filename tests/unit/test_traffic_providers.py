@@ -8,9 +8,17 @@ from typing import Any
 
 import pytest
 
+from modelops.api.routing import HeaderMatch
 from modelops.api.updatepolicy import TrafficRouting, UpdatePolicySpec
-from modelops.traffic.base import Backend, Split, carried_weight
-from modelops.traffic.gateway import GatewayProvider, backend_refs, route_patch
+from modelops.traffic.base import Backend, Split, Want, carried_weight
+from modelops.traffic.gateway import (
+    GatewayProvider,
+    accepted,
+    backend_refs,
+    desired_rules,
+    refusal,
+    same_rules,
+)
 from modelops.traffic.registry import PROVIDERS, ROUTE_RESOURCES, by_name, provider_for
 from modelops.traffic.replicas import ReplicasProvider
 from modelops.traffic.smi import SMIProvider, backends
@@ -28,10 +36,21 @@ def spec(routing: dict[str, Any] | None = None, **extra: Any) -> UpdatePolicySpe
                                             **extra})
 
 
-def httproute(*refs: tuple[str, int]) -> dict[str, Any]:
-    return {"kind": "HTTPRoute", "metadata": {"name": "r", "namespace": "ns"},
+V3 = Backend("2", "m-shadow", 80)  # the comparer
+
+
+def httproute(*refs: tuple[str, int], accepted: bool = True, generation: int = 1,
+              resolved: str = "True") -> dict[str, Any]:
+    """A route, as stored once a gateway accepted it (`accepted`: at its generation)."""
+    conds = [{"type": "Accepted", "status": "True", "observedGeneration": generation},
+             {"type": "ResolvedRefs", "status": resolved, "reason": "BackendNotFound",
+              "message": "no m-9", "observedGeneration": generation}]
+    return {"kind": "HTTPRoute", "metadata": {"name": "r", "namespace": "ns",
+                                              "generation": generation + (not accepted)},
             "spec": {"rules": [{"backendRefs": [{"name": n, "port": 8080, "weight": w}
-                                                for n, w in refs]}]}}
+                                                for n, w in refs]}]},
+            "status": {"parents": [{"controllerName": "traefik.io/gateway-controller",
+                                    "conditions": conds}]}}
 
 
 def trafficsplit(*refs: tuple[str, float], owner: str | None = "u-1") -> dict[str, Any]:
@@ -57,7 +76,7 @@ def test_replicas_provider(ready: tuple[int, int], weight: int, achieved: int,
                            reached: bool) -> None:
     p, s = ReplicasProvider(), Split(V1, V2, *ready)
     assert p.achieved(s) == achieved
-    assert p.reached(s, weight, 4) is reached
+    assert p.reached(s, Want(weight), 4) is reached
     assert p.promotable(s) and p.route_name(spec()) is None and p.route_resource is None
     # Shared by two versions (a canary) the Service spreads over the model's pods; alone, it
     # selects the stable version (a warm previous version stays out of traffic).
@@ -70,23 +89,66 @@ def test_replicas_provider(ready: tuple[int, int], weight: int, achieved: int,
 
 # -- gatewayAPI: a user's HTTPRoute ------------------------------------------------------------
 @pytest.mark.parametrize(("route", "ready_canary", "weight", "achieved", "reached"), [
-    pytest.param(httproute(("m-1", 100)), 0, 0, 0, True, id="all-stable"),
+    pytest.param(httproute(("m-1", 100), ("m-2", 0)), 0, 0, 0, True, id="all-stable"),
     pytest.param(httproute(("m-1", 80), ("m-2", 20)), 1, 20, 20, True, id="twenty"),
     pytest.param(httproute(("m-1", 80), ("m-2", 20)), 0, 20, 0, False,
                  id="weight-without-a-ready-pod-is-not-traffic"),
     pytest.param(httproute(("m-1", 100)), 1, 20, 0, False, id="route-not-written-yet"),
-    pytest.param(httproute(("m-1", 1), ("m-2", 3)), 3, 75, 75, True, id="weights-not-100"),
-    pytest.param(httproute(("m-1", 1), ("m-2", 3)), 1, 75, 75, False,
+    pytest.param(httproute(("m-1", 1), ("m-2", 3)), 3, 75, 75, False,
+                 id="weights-not-100-are-rewritten"),
+    pytest.param(httproute(("m-1", 25), ("m-2", 75)), 1, 75, 75, False,
                  id="weight-without-the-pods-it-needs-is-not-reached"),
-    pytest.param(None, 1, 20, 0, False, id="no-route"),
+    pytest.param(httproute(("m-1", 80), ("m-2", 20), accepted=False), 1, 20, None, False,
+                 id="written-but-not-yet-accepted-is-not-known"),
+    pytest.param(httproute(("m-1", 80), ("m-2", 20), resolved="False"), 1, 20, None, False,
+                 id="refused-by-the-gateway"),
+    pytest.param(None, 1, 20, None, False, id="no-route"),
 ])
 def test_gateway_provider(route: dict[str, Any] | None, ready_canary: int, weight: int,
-                          achieved: int, reached: bool) -> None:
+                          achieved: int | None, reached: bool) -> None:
     p, s = GatewayProvider(), Split(V1, V2, 4, ready_canary, route)
     assert p.achieved(s) == achieved
-    assert p.reached(s, weight, 4) is reached
+    assert p.reached(s, Want(weight), 4) is reached
     assert p.promotable(s) is (route is not None)
     assert p.problem(UP, spec(), s) is None
+    assert (p.waiting_for(s) is None) is (route is not None and achieved is not None)
+
+
+def test_what_the_gateway_says_against_a_route_is_the_wait_message() -> None:
+    route = httproute(("m-1", 80), resolved="False")
+    assert not accepted(route)
+    assert refusal(route) == "ResolvedRefs: BackendNotFound no m-9"
+    assert "no m-9" in (GatewayProvider().waiting_for(Split(V1, V2, 4, 1, route)) or "")
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    async def patch(self, *args: Any) -> dict[str, Any]:
+        self.calls.append(("patch", args[-1]))
+        return {"metadata": {"name": "r", "namespace": "ns"}, **args[-1]}
+
+    async def apply(self, obj: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.calls.append(("apply", obj))
+        return obj
+
+    async def delete(self, res: Any, ns: str, name: str) -> bool:
+        self.calls.append(("delete", name))
+        return True
+
+
+def set_route(route: dict[str, Any] | None, want: Want, ready_canary: int = 4,
+              shadow: int = 1) -> list[tuple[str, Any]]:
+    kube = Recording()
+    s = Split(V1, V2, 4, ready_canary, route, shadow)
+    asyncio.run(GatewayProvider().set_route(kube, UP, spec(replicas=4),  # type: ignore[arg-type]
+                                            s, want))
+    return kube.calls
+
+
+def refs(rule: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(r["name"], r["weight"]) for r in rule["backendRefs"]]
 
 
 @pytest.mark.parametrize(("route", "weight", "patched"), [
@@ -96,10 +158,98 @@ def test_gateway_provider(route: dict[str, Any] | None, ready_canary: int, weigh
 ])
 def test_gateway_route_patch(route: dict[str, Any] | None, weight: int,
                              patched: list[tuple[str, int]] | None) -> None:
-    patch = route_patch(route, V1, V2, weight)
-    got = None if patch is None else [(r["name"], r["weight"])
-                                      for r in patch["spec"]["rules"][0]["backendRefs"]]
-    assert got == patched
+    calls = set_route(route, Want(weight))
+    assert (refs(calls[0][1]["spec"]["rules"][0]) if calls else None) == patched
+
+
+def test_gateway_writes_the_carried_weight_not_the_steps() -> None:
+    calls = set_route(httproute(("m-1", 100)), Want(100), ready_canary=1)
+    assert refs(calls[0][1]["spec"]["rules"][0]) == [("m-1", 75), ("m-2", 25)]
+
+
+def test_gateway_backend_refs_without_a_canary_are_all_stable() -> None:
+    assert [(r["name"], r["weight"]) for r in backend_refs("r", Split(V1, None), Want(30),
+                                                           30)] == [("m-1", 100)]
+
+
+TESTER = (HeaderMatch.model_validate({"headerName": "X-Canary", "headerValue": "yes"}),)
+COOKIE = (HeaderMatch.model_validate({"cookieName": "beta", "cookieValue": "on"}),)
+
+
+def test_a_header_route_copies_each_user_rule_with_the_headers_added() -> None:
+    route = httproute(("m-1", 100))
+    route["spec"]["rules"] = [
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/v2"}}],
+         "filters": [{"type": "ResponseHeaderModifier"}], "backendRefs": []},
+        {"backendRefs": []}]
+    rules = desired_rules(route, Split(V1, V2, 4, 1), Want(10, TESTER + COOKIE), 10)
+    assert [r.get("name") for r in rules] == [None, None, "modelops-header-0",
+                                              "modelops-header-1"]
+    assert refs(rules[0]) == refs(rules[1]) == [("m-1", 90), ("m-2", 10)]
+    first, second = rules[2], rules[3]
+    assert refs(first) == refs(second) == [("m-2", 100)]
+    assert first["filters"] == [{"type": "ResponseHeaderModifier"}]  # the user's, kept
+    assert first["matches"] == [{"path": {"type": "PathPrefix", "value": "/v2"}, "headers": [
+        {"type": "Exact", "name": "X-Canary", "value": "yes"},
+        {"type": "RegularExpression", "name": "Cookie", "value": r"(^|;\s*)beta=on(;|$)"}]}]
+    assert second["matches"][0]["path"] == {"type": "PathPrefix", "value": "/"}
+    # Written once; then the route has it, and taken out when the step says so.
+    with_header = {**route, "spec": {"rules": rules}}
+    assert same_rules(rules, desired_rules(with_header, Split(V1, V2, 4, 1),
+                                           Want(10, TESTER + COOKIE), 10))
+    assert GatewayProvider().reached(Split(V1, V2, 4, 1, with_header), Want(10, TESTER + COOKIE),
+                                     4)
+    assert not GatewayProvider().reached(Split(V1, V2, 4, 1, with_header), Want(10), 4)
+    removed = desired_rules(with_header, Split(V1, V2, 4, 1), Want(10), 10)
+    assert [r.get("name") for r in removed] == [None, None]
+
+
+def test_a_header_route_waits_for_one_ready_canary_pod() -> None:
+    route = httproute(("m-1", 100), ("m-2", 0))
+    # No ready canary pod: no header rule yet (header requests would find no pod).
+    assert len(desired_rules(route, Split(V1, V2, 4, 0), Want(0, TESTER), 0)) == 1
+    route["spec"]["rules"] = desired_rules(route, Split(V1, V2, 4, 1), Want(0, TESTER), 0)
+    assert not GatewayProvider().reached(Split(V1, V2, 4, 0, route), Want(0, TESTER), 4)
+    assert GatewayProvider().reached(Split(V1, V2, 4, 1, route), Want(0, TESTER), 4)
+    assert GatewayProvider().replicas(4, Want(0, TESTER).load) == (4, 1)
+
+
+def test_standard_mirroring_is_a_request_mirror_filter_to_the_comparer() -> None:
+    want = Want(0, mirror=20, shadow=V3)
+    calls = set_route(httproute(("m-1", 100), ("m-2", 0)), want)
+    stable = calls[0][1]["spec"]["rules"][0]["backendRefs"][0]
+    assert stable["name"] == "m-1" and stable["filters"] == [{"type": "RequestMirror",
+        "requestMirror": {"backendRef": {"group": "", "kind": "Service", "name": "m-shadow",
+                                         "port": 80}, "percent": 20}}]
+    route = httproute(("m-1", 100), ("m-2", 0))
+    route["spec"] = calls[0][1]["spec"]
+    assert not GatewayProvider().reached(Split(V1, V2, 4, 4, route, 0), want, 4)  # no comparer
+    assert GatewayProvider().reached(Split(V1, V2, 4, 4, route, 1), want, 4)
+
+
+def test_traefik_mirroring_is_a_traefikservice_named_in_the_stables_place() -> None:
+    want = Want(10, mirror=50, shadow=V3, implementation="Traefik")
+    calls = set_route(httproute(("m-1", 100), ("m-2", 0)), want)
+    (kind, ts), (_, patch) = calls
+    assert kind == "apply" and ts["kind"] == "TraefikService"
+    assert ts["spec"]["mirroring"]["name"] == "m-1"
+    assert ts["spec"]["mirroring"]["mirrors"] == [{"kind": "Service", "name": "m-shadow",
+                                                   "port": 80, "percent": 50}]
+    assert ts["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    first = patch["spec"]["rules"][0]["backendRefs"]
+    assert [(r["kind"], r["name"], r["weight"]) for r in first] == [
+        ("TraefikService", ts["metadata"]["name"], 90), ("Service", "m-2", 10)]
+    # Another percent is another TraefikService; the old one goes once the route is moved.
+    route = httproute()
+    route["spec"] = patch["spec"]
+    calls = set_route(route, Want(10, mirror=20, shadow=V3, implementation="Traefik"))
+    assert [c[0] for c in calls] == ["apply", "patch", "delete"]
+    assert calls[2][1] == ts["metadata"]["name"] != calls[0][1]["metadata"]["name"]
+    # Mirroring over: the stable's Service again, and the TraefikService deleted.
+    route["spec"] = calls[1][1]["spec"]
+    calls = set_route(route, Want(10, implementation="Traefik"))
+    assert [c[0] for c in calls] == ["patch", "delete"]
+    assert refs(calls[0][1]["spec"]["rules"][0]) == [("m-1", 90), ("m-2", 10)]
 
 
 @pytest.mark.parametrize(("ready_canary", "weight", "carried"), [
@@ -115,26 +265,6 @@ def test_gateway_route_patch(route: dict[str, Any] | None, weight: int,
 def test_a_route_carries_only_what_the_ready_canary_pods_can_take(
         ready_canary: int, weight: int, carried: int) -> None:
     assert carried_weight(Split(V1, V2, 4, ready_canary), weight, 4) == carried
-
-
-def test_gateway_writes_the_carried_weight_not_the_steps() -> None:
-    class Recording:
-        patches: list[Any] = []
-
-        async def patch(self, *args: Any) -> dict[str, Any]:
-            self.patches.append(args[-1])
-            return {}
-
-    kube = Recording()
-    s = Split(V1, V2, 4, 1, httproute(("m-1", 100)))
-    asyncio.run(GatewayProvider().set_weight(kube, UP, spec(replicas=4), s,  # type: ignore[arg-type]
-                                             100))
-    assert [(r["name"], r["weight"]) for r in kube.patches[0]["spec"]["rules"][0][
-        "backendRefs"]] == [("m-1", 75), ("m-2", 25)]
-
-
-def test_gateway_backend_refs_without_a_canary_are_all_stable() -> None:
-    assert [(r["name"], r["weight"]) for r in backend_refs(V1, None, 30)] == [("m-1", 100)]
 
 
 # -- smi: a TrafficSplit the policy owns ---------------------------------------------------------
@@ -153,7 +283,7 @@ def test_smi_provider(route: dict[str, Any] | None, ready_canary: int, weight: i
                       achieved: int, reached: bool, problem: bool) -> None:
     p, s = SMIProvider(), Split(V1, V2, 4, ready_canary, route)
     assert p.achieved(s) == achieved
-    assert p.reached(s, weight, 4) is reached
+    assert p.reached(s, Want(weight), 4) is reached
     assert (p.problem(UP, spec({"smi": {}}), s) is not None) is problem
 
 

@@ -52,6 +52,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [split.smi-spec.io]
   resources: [trafficsplits]
   verbs: [get, list, watch, create, patch, update, delete]
+- apiGroups: [traefik.io]  # gatewayAPI implementation Traefik: a setMirror step's mirroring
+  resources: [traefikservices]
+  verbs: [create, patch, delete]  # create: a server-side apply that makes one
 - apiGroups: [keda.sh]  # spec.autoscaling: the ScaledObject a policy owns
   resources: [scaledobjects]
   verbs: [get, create, patch, delete]  # create: a server-side apply that makes one

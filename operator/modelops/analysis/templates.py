@@ -27,6 +27,9 @@ at the preset's version:
 - torchserve (0.12, metrics_mode=prometheus): `Requests2XX/4XX/5XX` (host-wide: they also count
   management and metrics calls) and `ts_inference_latency_microseconds` /
   `ts_inference_requests_total` counters (docs/metrics.md); mean latency likewise.
+Every runtime also has the comparer's templates (shadow.server), for setMirror steps:
+`agreement` (the share of compared mirrored requests the canary answered alike) and
+`latency-difference` (the canary's mean answer time minus the stable's, seconds).
 Where a 5xx series does not exist until the first error, `or vector(0)` makes "no errors"
 read 0 rather than "no data".
 """
@@ -80,6 +83,16 @@ TEMPLATES: dict[str, dict[str, str]] = {
                          f"sum(rate(ts_inference_requests_total{{{SEL}}}[{W}])) / 1e6"),
     },
 }
+# The comparer's series, whatever the runtime: its pod carries the canary's labels.
+SHADOW = {
+    "agreement": (f"sum(increase(modelops_shadow_agreed_total{{{SEL}}}[{W}])) / "
+                  f"sum(increase(modelops_shadow_compared_total{{{SEL}}}[{W}]))"),
+    "latency-difference": (
+        f"sum(rate(modelops_shadow_latency_difference_seconds_sum{{{SEL}}}[{W}])) / "
+        f"sum(rate(modelops_shadow_latency_difference_seconds_count{{{SEL}}}[{W}]))"),
+}
+for _queries in TEMPLATES.values():
+    _queries.update(SHADOW)
 NAMES = sorted({name for queries in TEMPLATES.values() for name in queries})
 # Runtimes whose server counts no failed requests (see above).
 WITHOUT_ERRORS = frozenset({"llamacpp"})

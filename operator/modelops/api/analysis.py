@@ -11,7 +11,8 @@ from .common import DNS1035, ApiModel, Duration, cel, validations
 
 Template = Literal["error-rate", "latency-p99", "latency-mean", "ttft-p99", "tpot-p99",
                    "tpot-mean", "queue-length", "kv-cache-usage",
-                   "tokens-per-second"]  # analysis.templates
+                   "tokens-per-second", "agreement",
+                   "latency-difference"]  # analysis.templates
 
 
 class PrometheusRef(ApiModel):
@@ -36,8 +37,11 @@ class MetricCheck(ApiModel):
         None, description="A ready-made query for the canary's runtime preset instead of "
         "`query`: error-rate (0-1), latency-p99 or latency-mean (seconds); for LLM runtimes also "
         "ttft-p99 (time to first token), tpot-p99 or tpot-mean (time per output token), "
-        "queue-length (requests waiting), kv-cache-usage (0-1), tokens-per-second. See "
-        "docs/metrics.md for which runtime has which.")
+        "queue-length (requests waiting), kv-cache-usage (0-1), tokens-per-second; during "
+        "setMirror steps, for every runtime: agreement (0-1, the share of mirrored requests "
+        "the canary answered as the stable did) and latency-difference (seconds the canary "
+        "took more than the stable, on average). See docs/metrics.md for which runtime has "
+        "which.")
     window: Duration = Field("1m", description="The rate window of a template's query.")
     min: float | None = Field(None, description="Lowest passing value.")
     max: float | None = Field(None, description="Highest passing value.")

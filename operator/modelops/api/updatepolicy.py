@@ -15,6 +15,7 @@ from .monitoring import Monitoring, MonitoringStatus
 from .notifications import NotificationsStatus, Subscription
 from .phases import PolicyPhase
 from .retraining import Retraining, RetrainingStatus
+from .routing import HeaderMatch, Implementation, SetHeaderRoute, SetMirror, Shadow
 
 Outcome = Literal["Promoted", "RolledBack", "Aborted"]
 ACTIONS = ("promote", "promote-full", "abort", "retry", "resume")
@@ -52,15 +53,25 @@ class Pause(ApiModel):
                                       "manual promote.")
 
 
+STEP_KINDS = ("setWeight", "pause", "setHeaderRoute", "setMirror")
+
+
 class CanaryStep(ApiModel):
     model_config = {"json_schema_extra": validations(
-        cel("has(self.setWeight) != has(self.pause)",
-            "each step is exactly one of setWeight or pause"),
+        cel(" + ".join(f"(has(self.{k}) ? 1 : 0)" for k in STEP_KINDS) + " == 1",
+            "each step is exactly one of " + ", ".join(STEP_KINDS[:-1]) + " or "
+            + STEP_KINDS[-1]),
     )}
 
     set_weight: int | None = Field(None, ge=0, le=100, description="Percent of traffic for the "
                                    "canary (0-100).")
     pause: Pause | None = Field(None, description="Wait: for a duration, or until promoted.")
+    set_header_route: SetHeaderRoute | None = Field(
+        None, description="Send requests with these headers or cookies to the canary (testers "
+        "reach it before any user does); needs trafficRouting.gatewayAPI.")
+    set_mirror: SetMirror | None = Field(
+        None, description="Copy a share of requests to the canary and compare its answers with "
+        "the stable's (analysis template `agreement`); needs trafficRouting.gatewayAPI.")
 
 
 class ReplicasRouting(ApiModel):
@@ -70,6 +81,10 @@ class ReplicasRouting(ApiModel):
 class GatewayAPIRouting(ApiModel):
     http_route: str = Field(description="Name of the HTTPRoute whose backendRefs weights follow "
                             "the steps.", pattern=DNS1035, max_length=63)
+    implementation: Implementation = Field(
+        "Standard", description="Standard: only Gateway API's own fields (mirroring with the "
+        "RequestMirror filter). Traefik: mirroring through a TraefikService that the route "
+        "names, as Traefik implements no RequestMirror filter.")
 
 
 class SMIRouting(ApiModel):
@@ -101,11 +116,20 @@ class TrafficRouting(ApiModel):
 
 
 class Canary(ApiModel):
+    model_config = {"json_schema_extra": validations(
+        cel("self.steps.all(s, !has(s.setHeaderRoute) && !has(s.setMirror)) || "
+            "(has(self.trafficRouting) && has(self.trafficRouting.gatewayAPI))",
+            "setHeaderRoute and setMirror steps need trafficRouting.gatewayAPI: a route "
+            "matches headers and mirrors requests, replica counts cannot"),
+    )}
+
     steps: list[CanaryStep] = Field(
         default_factory=list, max_length=64,
         description="Steps in order; after the last one the canary gets 100% and is promoted.")
     traffic_routing: TrafficRouting | None = Field(None, description="How weights are applied "
                                                    "(default replicas).")
+    shadow: Shadow | None = Field(None, description="How mirrored answers are compared "
+                                  "(setMirror steps).")
 
 
 class Strategy(ApiModel):
@@ -212,7 +236,15 @@ class UpdatePolicyStatus(ApiModel):
     canary_version: str | None = Field(None, description="Version being rolled out.")
     current_step_index: int | None = Field(None, description="Index of the current step.")
     canary_weight: int | None = Field(None, description="Weight set by the current step.")
-    actual_canary_weight: int | None = Field(None, description="Weight actually achieved.")
+    actual_canary_weight: int | None = Field(None, description="Weight actually achieved: "
+                                             "the route's, once its gateway accepted it, or "
+                                             "what ready replicas carry.")
+    header_route: list[HeaderMatch] | None = Field(None, description="The header or cookie "
+                                                   "match that sends requests to the canary "
+                                                   "(setHeaderRoute), while it holds.",
+                                                   max_length=8)
+    mirror_percent: int | None = Field(None, description="Percent of requests mirrored to the "
+                                       "canary (setMirror), while it holds.")
     analysis: AnalysisStatus | None = Field(None, description="Analysis of the current rollout.")
     history: list[HistoryEntry] | None = Field(None, description="Rollouts, newest first.",
                                                max_length=100)

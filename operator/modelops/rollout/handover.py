@@ -32,8 +32,9 @@ def keep_warm(m: _Machine, version: str | None) -> None:
     delay = m.spec.scale_down_delay_seconds
     if not version or version == m.st.stable_version:
         return
-    if delay <= 0:
-        m.st.outgoing = None
+    if delay <= 0:  # a route may still name it: it goes once the route is rewritten
+        m.st.outgoing = None if m.provider.pods_carry_weight else Outgoing(
+            version=version, replicas=m.spec.replicas, serving=True)
         return
     m.st.outgoing = Outgoing(version=version, replicas=m.spec.replicas, serving=False,
                              until=now_iso(m.now + timedelta(seconds=delay)))
@@ -44,7 +45,13 @@ def drain_canary(m: _Machine, canary: str, replicas: int) -> None:
     """A canary that ends without promotion: where its pods carry part of the model's traffic,
     they keep it until the stable has all its replicas ready again. A stable that is whole
     already (a canary whose pods never got ready took nothing from it) lets the canary go at
-    once: no later event would come to settle it."""
+    once: no later event would come to settle it. Where a route carries the weight, the canary
+    keeps its pods until the gateway has the route without it, and scaleDownDelaySeconds more
+    (a gateway applies a route a moment after it accepts it; Argo Rollouts waits likewise)."""
+    if not m.provider.pods_carry_weight:
+        m.st.outgoing = Outgoing(version=canary, replicas=replicas, serving=True) if (
+            replicas > 0) else None
+        return
     whole = m.ready(m.st.stable_version) >= m.spec.replicas
     if m.provider.pods_carry_weight and replicas > 0 and not whole:
         m.st.outgoing = Outgoing(version=canary, replicas=replicas, serving=True)
@@ -62,8 +69,14 @@ def settle_outgoing(m: _Machine) -> None:
                                                              st.canary_version):
         st.outgoing = None
     elif out.serving:
-        if m.ready(st.stable_version) >= m.spec.replicas:
-            st.outgoing = None  # the stable serves alone again; the canary's pods may go
+        if not m.provider.released(m.split(), m.backend(out.version), m.spec.replicas):
+            return
+        delay = 0 if m.provider.pods_carry_weight else m.spec.scale_down_delay_seconds
+        if delay > 0:  # out of the route now: warm a while, as a previous stable
+            out.serving, out.until = False, now_iso(m.now + timedelta(seconds=delay))
+            m.wake_in(delay)
+        else:
+            st.outgoing = None  # nothing sends it traffic any more; its pods may go
     elif out.until and parse_time(out.until) > m.now:
         m.wake_in((parse_time(out.until) - m.now).total_seconds())
     elif out.replicas:

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..api.updatepolicy import UpdatePolicySpec
+from ..traffic.base import load_weight
 from ..traffic.registry import PROVIDERS, provider_for
 
 
@@ -22,7 +23,11 @@ def policy_record(namespace: str | None, name: str, meta: dict[str, Any], spec: 
         "name": name, "created": meta.get("creationTimestamp") or "",
         "deleting": bool(meta.get("deletionTimestamp")),
         "stable": status.get("stableVersion"), "canary": status.get("canaryVersion"),
-        "weight": int(status.get("canaryWeight") or 0), "replicas": int(spec.get("replicas", 1)),
+        # The canary's pods are sized for the share it sees: weight, mirror or header route.
+        "weight": load_weight(int(status.get("canaryWeight") or 0),
+                              int(status.get("mirrorPercent") or 0),
+                              bool(status.get("headerRoute"))),
+        "replicas": int(spec.get("replicas", 1)),
         "traffic": next((k for k in c.get("trafficRouting") or {} if k in PROVIDERS), None),
         "outgoing": status.get("outgoing"), "incoming": (status.get("incoming") or {}).get(
             "version"), "first": first,

@@ -31,8 +31,18 @@ from ..desired import needs_apply, stamp
 from ..indexes import Indexes
 from ..kube import MODELVERSIONS, UPDATEPOLICIES, ApiError, patch_for
 from ..notify import outbox
+from ..shadow import children as shadow
+from ..shadow.sync import sync_shadow
 from ..state import State
-from ..traffic.base import Backend, Provider, Split, serving_label_selector, stable_service
+from ..traffic.base import (
+    Backend,
+    Provider,
+    Split,
+    Want,
+    serving_label_selector,
+    stable_service,
+    want_for,
+)
 from ..traffic.registry import provider_for
 from . import monitor, retrain
 from .policy import governing
@@ -159,7 +169,9 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
 
     up = await take_action(state, up)
     status = UpdatePolicyStatus.model_validate(up.get("status") or {})
-    obs = Observed(versions, ready, route)
+    comparer = shadow.backend(name, status.canary_version)
+    obs = Observed(versions, ready, route, shadow=comparer,
+                   shadow_ready=_ready(idx.mo_deployments, ns, comparer.service))
     if measurement_due(spec, status, now) and spec.analysis and status.canary_version:
         obs.measurement = await _measure(state, spec.analysis.metrics,
                                          spec.analysis.prometheus.address, spec, ns,
@@ -180,8 +192,14 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     box, dropped = outbox.enqueue(box, subs, d.events, now, details(st))
     st.notifications = box if box.pending or box.next_id else None
     shared = bool(st.canary_version or (st.outgoing and st.outgoing.serving))
-    await _apply_traffic(state, up, spec, provider, _split(versions, ready, route, st),
-                         st.canary_weight or 0, shared)
+    canary = versions.get(st.canary_version or "")
+    await sync_shadow(state, up, spec, st.mirror_percent or 0,  # before a route mirrors to it
+                      _backend(versions, st.stable_version), _backend(versions, st.canary_version),
+                      canary.runtime if canary else "custom")
+    comparer = shadow.backend(name, st.canary_version)
+    await _apply_traffic(state, up, spec, provider, _split(
+        versions, ready, route, st, _ready(idx.mo_deployments, ns, comparer.service)),
+                         want_for(spec, st, comparer), shared)
     scaler, no_scaler = await sync_scaler(state, up, spec, runtime, old.get("scaler"))
     phase, message = st.phase or PolicyPhase.IDLE, st.message or ""
     stable = versions.get(st.stable_version or "")
@@ -314,10 +332,11 @@ def _backend(versions: dict[str, VersionInfo], version: str | None) -> Backend |
 
 
 def _split(versions: dict[str, VersionInfo], ready: dict[str, int],
-           route: dict[str, Any] | None, status: UpdatePolicyStatus) -> Split:
+           route: dict[str, Any] | None, status: UpdatePolicyStatus,
+           ready_shadow: int = 0) -> Split:
     stable, canary = status.stable_version, status.canary_version
     return Split(_backend(versions, stable), _backend(versions, canary),
-                 ready.get(stable or "", 0), ready.get(canary or "", 0), route)
+                 ready.get(stable or "", 0), ready.get(canary or "", 0), route, ready_shadow)
 
 
 def _route(state: State, provider: Provider, ns: str,
@@ -331,14 +350,14 @@ def _route(state: State, provider: Provider, ns: str,
 
 
 async def _apply_traffic(state: State, up: dict[str, Any], spec: UpdatePolicySpec,
-                         provider: Provider, split: Split, weight: int, shared: bool) -> None:
+                         provider: Provider, split: Split, want: Want, shared: bool) -> None:
     svc = stamp(stable_service(up, spec, provider, split.stable.version if split.stable
                                else None, shared))
     have = state.cache.child("mo_services", "Service", svc["metadata"]["namespace"],
                              svc["metadata"]["name"])
     if needs_apply(svc, have):
         await state.kube.apply(svc)
-    written = await provider.set_weight(state.kube, up, spec, split, weight)
+    written = await provider.set_route(state.kube, up, spec, split, want)
     if written is not None:
         state.cache.answered(written)
 

@@ -14,9 +14,9 @@ from typing import Any
 from ..api.conditions import now_iso, parse_time
 from ..api.phases import PolicyPhase, VersionPhase
 from ..api.updatepolicy import AnalysisStatus, HistoryEntry, UpdatePolicySpec, UpdatePolicyStatus
-from ..traffic.base import Backend, Split
+from ..traffic.base import Backend, Split, Want, want_for
 from ..traffic.registry import provider_for
-from . import handover, hold, monitor, retrain, verdict
+from . import handover, hold, monitor, retrain, routing, verdict
 from .outcomes import ABORTED, PROMOTED, ROLLED_BACK
 from .target import Target, VersionInfo, pick_target
 from .verdict import typed
@@ -30,6 +30,8 @@ class Observed:
     route: dict[str, Any] | None = None  # the traffic provider's route, as last seen
     measurement: list[dict[str, Any]] | None = None  # one analysis round taken just now
     monitoring: list[dict[str, Any]] | None = None  # one monitoring round taken just now
+    shadow: Backend | None = None  # the comparer's Service (setMirror steps)
+    shadow_ready: int = 0  # its ready pods
 
 
 @dataclass
@@ -69,7 +71,10 @@ class _Machine:
         stable, canary = self.st.stable_version, self.st.canary_version
         return Split(self.backend(stable), self.backend(canary),
                      self.obs.ready.get(stable or "", 0), self.obs.ready.get(canary or "", 0),
-                     self.obs.route)
+                     self.obs.route, self.obs.shadow_ready)
+
+    def want(self) -> Want:
+        return want_for(self.spec, self.st, self.obs.shadow)
 
     def backend(self, version: str | None) -> Backend | None:
         v = self.obs.versions.get(version or "")
@@ -109,9 +114,10 @@ class _Machine:
             handover.keep_warm(self, previous)
         else:
             handover.drain_canary(self, canary, self.provider.replicas(
-                self.spec.replicas, st.canary_weight or 0)[1])
+                self.spec.replicas, self.want().load)[1])
         self.history(entry)
         st.canary_version = st.current_step_index = st.step_start_time = None
+        st.header_route = st.mirror_percent = None
         st.paused_time = st.pause_reason = None
         st.canary_weight = st.actual_canary_weight = 0
         self.say(phase, message)
@@ -286,7 +292,9 @@ class _Machine:
         self.say(PolicyPhase.PAUSED, why)
 
     def observe_weight(self) -> None:
-        self.st.actual_canary_weight = self.provider.achieved(self.split())
+        achieved = self.provider.achieved(self.split())
+        if achieved is not None:
+            self.st.actual_canary_weight = achieved
 
     def walk_steps(self) -> None:
         st, spec = self.st, self.spec
@@ -302,30 +310,27 @@ class _Machine:
                 return
             step = plan[i]
             started = parse_time(st.step_start_time or self.stamp)
-            if step.set_weight is not None:
-                if st.canary_weight != step.set_weight:
-                    st.canary_weight = step.set_weight
-                    self.event("Normal", "WeightSet",
-                               f"step {i + 1}/{len(plan)}: canary {self.canary} at "
-                               f"{step.set_weight}%")
-                    self.observe_weight()
-                reached = self.weight_reached(step.set_weight)
+            if step.pause is None:
+                what = routing.set_route(self, step, f"step {i + 1}/{len(plan)}")
+                self.observe_weight()
+                reached = self.weight_reached()
                 done = reached or self.take_action("promote")
                 if reached:
-                    self.event("Normal", "StepReached", f"step {i + 1}/{len(plan)}: canary "
-                               f"{self.canary} at {st.actual_canary_weight}% of traffic")
+                    self.event("Normal", "StepReached", f"step {i + 1}/{len(plan)}: {what} in "
+                               f"effect; canary {self.canary} at {st.actual_canary_weight}% of "
+                               "traffic")
                 if not done:
                     waited = (self.now - started).total_seconds()
                     if waited > spec.progress_deadline_seconds:
-                        msg = (f"step {i + 1} could not reach {step.set_weight}% in "
+                        msg = (f"step {i + 1} could not reach {what} in "
                                f"{spec.progress_deadline_seconds}s (actual "
-                               f"{st.actual_canary_weight}%)")
+                               f"{st.actual_canary_weight}%){self.waiting_for()}")
                         self.end_rollout(ROLLED_BACK, "ProgressDeadlineExceeded", msg,
                                          PolicyPhase.DEGRADED)
                         self.event("Warning", "ProgressDeadlineExceeded", msg)
                         return
-                    st.message = (f"step {i + 1}/{len(plan)}: waiting for {step.set_weight}% "
-                                  f"(actual {st.actual_canary_weight}%)")
+                    st.message = (f"step {i + 1}/{len(plan)}: waiting for {what} "
+                                  f"(actual {st.actual_canary_weight}%){self.waiting_for()}")
                     self.wake_in(spec.progress_deadline_seconds - waited + 0.5)
                     return
             else:
@@ -368,8 +373,12 @@ class _Machine:
         self.wake_in(spec.progress_deadline_seconds - waited + 0.5)
         return False
 
-    def weight_reached(self, weight: int) -> bool:
-        return self.provider.reached(self.split(), weight, self.spec.replicas)
+    def weight_reached(self) -> bool:
+        return self.provider.reached(self.split(), self.want(), self.spec.replicas)
+
+    def waiting_for(self) -> str:
+        why = self.provider.waiting_for(self.split())
+        return f"; waiting for {why}" if why else ""
 
     def finish(self) -> None:
         st = self.st

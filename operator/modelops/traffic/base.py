@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..api.updatepolicy import UpdatePolicySpec
+from ..api.routing import HeaderMatch
+from ..api.updatepolicy import UpdatePolicySpec, UpdatePolicyStatus
 from ..kube import Kube, Resource
 from ..serving import names
 from ..serving.builders import SERVING_LABEL
@@ -36,6 +37,38 @@ class Split:
     ready_stable: int = 0  # ready serving pods of each
     ready_canary: int = 0
     route: dict[str, Any] | None = None  # the provider's route as last seen (None: not found)
+    ready_shadow: int = 0  # ready pods of the comparer mirrored requests go to
+
+
+@dataclass(frozen=True)
+class Want:
+    """What the route should carry now: the canary's weight, the requests matched to it by
+    header or cookie (setHeaderRoute), and the share copied to the comparer (setMirror)."""
+
+    weight: int
+    headers: tuple[HeaderMatch, ...] = ()
+    mirror: int = 0
+    shadow: Backend | None = None  # the comparer's Service, while mirroring
+    implementation: str = "Standard"  # the gatewayAPI dialect (api.routing.Implementation)
+
+    @property
+    def load(self) -> int:
+        """The share of requests the canary sees, in percent: what its pods are sized for."""
+        return load_weight(self.weight, self.mirror, bool(self.headers))
+
+
+def load_weight(weight: int, mirror: int, headers: bool) -> int:
+    """A canary that only header-matched requests reach still needs a pod."""
+    return max(weight, mirror, 1 if headers else 0)
+
+
+def want_for(spec: UpdatePolicySpec, st: UpdatePolicyStatus, shadow: Backend | None) -> Want:
+    """What the policy's route should carry, from its status (the steps set it there)."""
+    c = spec.strategy.canary if spec.strategy else None
+    gw = c.traffic_routing.gateway_api if c and c.traffic_routing else None
+    return Want(weight=st.canary_weight or 0, headers=tuple(st.header_route or ()),
+                mirror=st.mirror_percent or 0, shadow=shadow if st.mirror_percent else None,
+                implementation=gw.implementation if gw else "Standard")
 
 
 class Provider(Protocol):
@@ -54,11 +87,18 @@ class Provider(Protocol):
     def replicas(self, total: int, weight: int) -> tuple[int, int]:
         """(stable, canary) replicas while the canary has `weight`."""
 
-    def achieved(self, split: Split) -> int:
-        """The canary weight really in effect."""
+    def achieved(self, split: Split) -> int | None:
+        """The canary weight really in effect (None: not known now; the last word stands)."""
 
-    def reached(self, split: Split, weight: int, total: int) -> bool:
-        """Whether `weight` is in effect, with the pods it needs ready."""
+    def reached(self, split: Split, want: Want, total: int) -> bool:
+        """Whether `want` is in effect, with the pods it needs ready."""
+
+    def waiting_for(self, split: Split) -> str | None:
+        """What a step that has not reached its weight waits for, beyond pods (a message)."""
+
+    def released(self, split: Split, leaving: Backend | None, total: int) -> bool:
+        """Whether a version leaving the traffic (a rolled-back canary, a previous stable) no
+        longer takes any: its pods may go."""
 
     def promotable(self, split: Split) -> bool:
         """Whether the canary at full size may take over (the route, if any, is there)."""
@@ -66,10 +106,10 @@ class Provider(Protocol):
     def problem(self, up: dict[str, Any], spec: UpdatePolicySpec, split: Split) -> str | None:
         """Why this policy cannot be served as it stands (a user's input to fix), if so."""
 
-    async def set_weight(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
-                         split: Split, weight: int) -> dict[str, Any] | None:
-        """Make the route carry `weight` to the canary; the route as written, or None when
-        nothing was written."""
+    async def set_route(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
+                        split: Split, want: Want) -> dict[str, Any] | None:
+        """Make the route carry `want`; the route as written, or None when nothing was
+        written."""
 
 
 def routed_replicas(total: int, weight: int) -> tuple[int, int]:

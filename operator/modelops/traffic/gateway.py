@@ -1,77 +1,171 @@
-"""Gateway API routing: the user's HTTPRoute; we own the backendRefs of its rules."""
+"""Gateway API routing: the user's HTTPRoute; we own the backendRefs of its rules, and add rules
+of our own (named `modelops-*`) for requests matched by header or cookie.
+
+A weight, a header route or a mirror counts as in effect only once the gateway has accepted
+the route's current generation (its status.parents), never from what we wrote alone.
+Mirroring: Gateway API's RequestMirror filter on the stable's backendRef (Standard), or, for
+Traefik, which implements no RequestMirror filter, a TraefikService of kind mirroring that the
+route names in the stable's place (traffic.traefik)."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from ..api.updatepolicy import UpdatePolicySpec
 from ..kube import Kube, Resource
+from . import traefik
 from .base import (
     Backend,
     Split,
+    Want,
     carried_weight,
     routed_achieved,
-    routed_reached,
     routed_replicas,
     stable_only,
 )
 
 HTTPROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
+OURS = "modelops-"  # the names of the rules we add
+ROOT = {"path": {"type": "PathPrefix", "value": "/"}}  # a rule without matches matches this
 
 
-def backend_refs(stable: Backend | None, canary: Backend | None,
-                 weight: int) -> list[dict[str, Any]]:
+def service_ref(b: Backend, weight: int | None = None) -> dict[str, Any]:
+    ref: dict[str, Any] = {"group": "", "kind": "Service", "name": b.service, "port": b.port}
+    if weight is not None:
+        ref["weight"] = weight
+    return ref
+
+
+def backend_refs(route: str, s: Split, want: Want, weight: int) -> list[dict[str, Any]]:
     refs = []
-    if stable:
-        refs.append({"kind": "Service", "name": stable.service, "port": stable.port,
-                     "weight": 100 - weight if canary else 100})
-    if canary:
-        refs.append({"kind": "Service", "name": canary.service, "port": canary.port,
-                     "weight": weight if stable else 100})
+    if s.stable:
+        ref = service_ref(s.stable, 100 - weight if s.canary else 100)
+        mirror = traefik.mirror_spec(s, want)
+        if mirror is not None and want.shadow is not None:
+            if want.implementation == "Traefik":
+                ref = {**traefik.service_ref(traefik.mirror_name(route, mirror)),
+                       "weight": ref["weight"]}
+            else:
+                ref["filters"] = [{"type": "RequestMirror", "requestMirror": {
+                    "backendRef": service_ref(want.shadow), "percent": want.mirror}}]
+        refs.append(ref)
+    if s.canary:
+        refs.append(service_ref(s.canary, weight if s.stable else 100))
     return refs
 
 
-def route_patch(route: dict[str, Any] | None, stable: Backend | None, canary: Backend | None,
-                weight: int) -> dict[str, Any] | None:
-    """A patch that makes every rule carry `weight` to the canary; None when they do."""
+def header_matches(matches: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """setHeaderRoute's matches as HTTPRoute header matches; a cookie is a regular expression
+    on the Cookie header (Gateway API has no cookie match)."""
+    out = []
+    for m in matches:
+        if m.header_name:
+            out.append({"type": "Exact", "name": m.header_name, "value": m.header_value})
+        else:
+            out.append({"type": "RegularExpression", "name": "Cookie", "value":
+                        f"(^|;\\s*){re.escape(m.cookie_name)}={re.escape(m.cookie_value)}(;|$)"})
+    return out
+
+
+def user_rules(route: dict[str, Any]) -> list[dict[str, Any]]:
+    rules = (route.get("spec") or {}).get("rules") or [{}]
+    return [r for r in rules if not (r.get("name") or "").startswith(OURS)] or [{}]
+
+
+def desired_rules(route: dict[str, Any], s: Split, want: Want,
+                  weight: int) -> list[dict[str, Any]]:
+    """The route's rules carrying `weight` (and a mirror) to the canary, followed by a copy of
+    each of the user's rules for header-matched requests (more header matches win in Gateway
+    API's precedence, for the same path). Header rules and mirrors wait for a ready canary
+    pod (and a ready comparer), as a weight does."""
+    refs = backend_refs(route["metadata"]["name"], s, want, weight)
+    users = user_rules(route)
+    out = [{**r, "backendRefs": refs} for r in users]
+    if want.headers and s.canary and s.ready_canary > 0:  # never to pods that are not there
+        headers = header_matches(want.headers)
+        for i, r in enumerate(users):
+            out.append({**r, "name": f"{OURS}header-{i}", "backendRefs": [
+                service_ref(s.canary, 100)], "matches": [
+                {**m, "headers": [*(m.get("headers") or []), *headers]}
+                for m in r.get("matches") or [ROOT]]})
+    return out
+
+
+def _norm(rule: dict[str, Any]) -> Any:
+    """A rule with the defaults the API server fills in, for comparing ours with what is
+    stored."""
+    def ref(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r.get("group", ""), r.get("kind", "Service"), r.get("name"), r.get("port"),
+                r.get("weight", 1), _json(r.get("filters") or []))
+
+    def match(m: dict[str, Any]) -> tuple[Any, ...]:
+        path = {"type": "PathPrefix", "value": "/", **(m.get("path") or {})}
+        headers = sorted((h.get("type", "Exact"), h["name"], h["value"])
+                         for h in m.get("headers") or [])
+        return (_json(path), _json(headers), _json(m.get("queryParams") or []), m.get("method"))
+
+    return (rule.get("name"), tuple(match(m) for m in rule.get("matches") or [ROOT]),
+            tuple(ref(r) for r in rule.get("backendRefs") or []), _json(rule.get("filters")))
+
+
+def _json(x: Any) -> str:
+    return json.dumps(x, sort_keys=True)
+
+
+def same_rules(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
+    return [_norm(r) for r in have] == [_norm(r) for r in want]
+
+
+def accepted(route: dict[str, Any] | None) -> bool:
+    """Whether a gateway has accepted the route as it is now: its parents' Accepted and
+    ResolvedRefs conditions are true for the current generation."""
     if route is None:
-        return None
-    want = backend_refs(stable, canary, weight)
-    rules = list((route.get("spec") or {}).get("rules") or [{}])
-    if all(_same(r.get("backendRefs") or [], want) for r in rules):
-        return None
-    return {"spec": {"rules": [{**r, "backendRefs": want} for r in rules]}}
+        return False
+    gen = route["metadata"].get("generation")
+    parents = (route.get("status") or {}).get("parents") or []
+    conds = [{c["type"]: c for c in p.get("conditions") or []} for p in parents]
+    return bool(conds) and all(
+        c.get(t, {}).get("status") == "True" and c[t].get("observedGeneration") == gen
+        for c in conds for t in ("Accepted", "ResolvedRefs"))
+
+
+def refusal(route: dict[str, Any] | None) -> str | None:
+    """What the gateway says against the route, if it says anything."""
+    for p in ((route or {}).get("status") or {}).get("parents") or []:
+        for c in p.get("conditions") or []:
+            if c.get("status") == "False":
+                return f"{c.get('type')}: {c.get('reason')} {c.get('message') or ''}".strip()
+    return None
 
 
 def route_weight(route: dict[str, Any] | None, canary: Backend | None) -> int | None:
-    """The canary's weight in the route's first rule that names it (None: no route)."""
+    """The canary's weight in the first of the user's rules that names it (None: no route)."""
     if route is None or canary is None:
         return 0 if route is not None else None
-    for rule in (route.get("spec") or {}).get("rules") or []:
+    for rule in user_rules(route):
         refs = rule.get("backendRefs") or []
         total = sum(int(r.get("weight", 1)) for r in refs)
         for r in refs:
-            if r.get("name") == canary.service and total:
+            if r.get("name") == canary.service and r.get("kind", "Service") == "Service" and total:
                 return round(100 * int(r.get("weight", 1)) / total)
     return 0
-
-
-def _same(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
-    keys = ("name", "port", "weight")
-    return [{k: h.get(k) for k in keys} for h in have] == [{k: w.get(k) for k in keys}
-                                                            for w in want]
 
 
 class GatewayProvider:
     name = "gatewayAPI"
     route_resource: Resource | None = HTTPROUTES
+    pods_carry_weight = False
+
+    @staticmethod
+    def _config(spec: UpdatePolicySpec) -> Any:
+        c = spec.strategy.canary if spec.strategy else None
+        return c.traffic_routing.gateway_api if c and c.traffic_routing else None
 
     def route_name(self, spec: UpdatePolicySpec) -> str | None:
-        c = spec.strategy.canary if spec.strategy else None
-        gw = c.traffic_routing.gateway_api if c and c.traffic_routing else None
+        gw = self._config(spec)
         return gw.http_route if gw else None
-
-    pods_carry_weight = False
 
     def stable_selector(self, model: str, stable: str | None, shared: bool) -> dict[str, str]:
         return stable_only(model, stable)
@@ -79,11 +173,37 @@ class GatewayProvider:
     def replicas(self, total: int, weight: int) -> tuple[int, int]:
         return routed_replicas(total, weight)
 
-    def achieved(self, s: Split) -> int:
+    def achieved(self, s: Split) -> int | None:
+        if not accepted(s.route):
+            return None  # what the gateway does now is not known: the last word stands
         return routed_achieved(s, route_weight(s.route, s.canary) or 0)
 
-    def reached(self, s: Split, weight: int, total: int) -> bool:
-        return routed_reached(s, route_weight(s.route, s.canary), weight, total)
+    def reached(self, s: Split, want: Want, total: int) -> bool:
+        if s.route is None or not accepted(s.route):
+            return False
+        if want.load and s.ready_canary < routed_replicas(total, want.load)[1]:
+            return False
+        if want.mirror and s.ready_shadow < 1:
+            return False
+        return same_rules(s.route["spec"].get("rules") or [],
+                          desired_rules(s.route, s, want, want.weight))
+
+    def waiting_for(self, s: Split) -> str | None:
+        if s.route is None:
+            return "the HTTPRoute does not exist"
+        if not accepted(s.route):
+            why = refusal(s.route)
+            return ("its gateway to accept the HTTPRoute" + (f" ({why})" if why else
+                                                              ": no gateway has said so yet"))
+        return None
+
+    def released(self, s: Split, leaving: Backend | None, total: int) -> bool:
+        """The gateway accepted a route that names the leaving version nowhere."""
+        if leaving is None or s.route is None:
+            return True
+        return accepted(s.route) and all(
+            ref.get("name") != leaving.service
+            for rule in s.route["spec"].get("rules") or [] for ref in rule.get("backendRefs") or [])
 
     def promotable(self, s: Split) -> bool:
         return s.route is not None
@@ -91,11 +211,17 @@ class GatewayProvider:
     def problem(self, up: dict[str, Any], spec: UpdatePolicySpec, s: Split) -> str | None:
         return None
 
-    async def set_weight(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
-                         s: Split, weight: int) -> dict[str, Any] | None:
-        patch = route_patch(s.route, s.stable, s.canary,
-                            carried_weight(s, weight, spec.replicas))
-        if patch is None or s.route is None:
+    async def set_route(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
+                        s: Split, want: Want) -> dict[str, Any] | None:
+        if s.route is None:
             return None
         meta = s.route["metadata"]
-        return await kube.patch(HTTPROUTES, meta["namespace"], meta["name"], patch)
+        rules = desired_rules(s.route, s, want, carried_weight(s, want.weight, spec.replicas))
+        if same_rules(s.route["spec"].get("rules") or [], rules):
+            return None
+        if want.implementation == "Traefik":
+            await traefik.before(kube, up, spec.model, s.route, s, want)
+        written = await kube.patch(HTTPROUTES, meta["namespace"], meta["name"],
+                                   {"spec": {"rules": rules}})
+        await traefik.after(kube, s.route, written)
+        return written

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..api.updatepolicy import UpdatePolicySpec
 from ..kube import Kube, Resource
-from .base import Split, serving_selector, stable_only
+from .base import Backend, Split, Want, serving_selector, stable_only
 
 
 def split(total: int, weight: int) -> tuple[int, int]:
@@ -53,12 +53,18 @@ class ReplicasProvider:
     def achieved(self, s: Split) -> int:
         return actual_weight(s.ready_stable, s.ready_canary)
 
-    def reached(self, s: Split, weight: int, total: int) -> bool:
+    def reached(self, s: Split, want: Want, total: int) -> bool:
         # The weight is in effect when the ready pods are exactly the split: more canary pods
         # (a warm version rolled out again, a step down) or stable pods not yet gone (the
         # surge before they go) are another weight, and a pause timed from then would be.
-        stable, canary = split(total, weight)
+        stable, canary = split(total, want.weight)
         return s.ready_canary == canary and s.ready_stable == stable
+
+    def waiting_for(self, s: Split) -> str | None:
+        return None
+
+    def released(self, s: Split, leaving: Backend | None, total: int) -> bool:
+        return s.ready_stable >= total  # the stable serves alone again, whole
 
     def promotable(self, s: Split) -> bool:
         return True
@@ -66,6 +72,6 @@ class ReplicasProvider:
     def problem(self, up: dict[str, Any], spec: UpdatePolicySpec, s: Split) -> str | None:
         return None
 
-    async def set_weight(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
-                         s: Split, weight: int) -> dict[str, Any] | None:
+    async def set_route(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
+                        s: Split, want: Want) -> dict[str, Any] | None:
         return None  # the ModelVersions' reconciles scale the pods (rollout.replicas)

@@ -11,7 +11,9 @@ from ..api.updatepolicy import UpdatePolicySpec
 from ..kube import Kube, Resource
 from ..serving import names
 from .base import (
+    Backend,
     Split,
+    Want,
     carried_weight,
     routed_achieved,
     routed_reached,
@@ -78,8 +80,16 @@ class SMIProvider:
     def achieved(self, s: Split) -> int:
         return routed_achieved(s, self._weight(s) or 0)
 
-    def reached(self, s: Split, weight: int, total: int) -> bool:
-        return routed_reached(s, self._weight(s), weight, total)
+    def reached(self, s: Split, want: Want, total: int) -> bool:
+        return routed_reached(s, self._weight(s), want.weight, total)
+
+    def waiting_for(self, s: Split) -> str | None:
+        return None if s.route is not None else "the TrafficSplit to be written"
+
+    def released(self, s: Split, leaving: Backend | None, total: int) -> bool:
+        return leaving is None or s.route is None or all(
+            b.get("service") != leaving.service
+            for b in (s.route.get("spec") or {}).get("backends") or [])
 
     def promotable(self, s: Split) -> bool:
         return s.route is not None
@@ -101,11 +111,11 @@ class SMIProvider:
                      "backends": backends(s, weight)},
         }
 
-    async def set_weight(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
-                         s: Split, weight: int) -> dict[str, Any] | None:
+    async def set_route(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
+                        s: Split, route: Want) -> dict[str, Any] | None:
         if s.stable is None or self.problem(up, spec, s):
             return None
-        want = self.desired(up, spec, s, carried_weight(s, weight, spec.replicas))
+        want = self.desired(up, spec, s, carried_weight(s, route.weight, spec.replicas))
         have = (s.route or {}).get("spec") or {}
         if s.route is not None and have.get("service") == want["spec"]["service"] and [
                 (b.get("service"), float(b.get("weight") or 0)) for b in have.get(

@@ -1,0 +1,1 @@
+"""Shadow comparison: the comparer that mirrored requests go to during setMirror steps."""

@@ -1,0 +1,190 @@
+"""Rollouts through a real gateway: Traefik (built here, hack/cluster/gateway.py) carries every
+request from a load generator on the real node to the versions' pods, by the HTTPRoute the
+gatewayAPI provider writes.
+
+- exact weights: one pod per version, and 1%, 5% and 50% of at least 1,000 answers each;
+- a header route: only requests with the header (then a cookie) reach the canary, and the
+  route loses the rule when the rollout is aborted;
+- shadow steps: every request mirrored to the comparer, which asks both versions and compares
+  their answers; a canary that answers 30% of inputs differently is rolled back by the
+  `agreement` template, one that agrees is promoted, and clients only ever see the stable.
+No request fails in any of them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.support import gateway
+from tests.support.kube import Kube
+from tests.support.loadgen import Answer, iris_model, now
+from tests.support.prometheus import Prometheus
+from tests.support.shipped import ShippedOperator
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.real_node]
+TRAEFIK = {"gatewayAPI": {"httpRoute": "iris", "implementation": "Traefik"}}
+
+
+@pytest.fixture
+def operator(shipped_operator: ShippedOperator) -> ShippedOperator:
+    """These run against the operator as users install it (Helm, its image, its pod)."""
+    return shipped_operator
+
+
+def failed(answers: list[Answer], start: float = 0.0) -> list[str]:
+    return [f"+{a.t - start:.1f}s {a.code} {a.error}" for a in answers if a.code != 200][:10]
+
+
+def share(answers: list[Answer], version: str) -> float:
+    return 100.0 * sum(a.version == version for a in answers) / len(answers)
+
+
+# A gateway applies a route a moment after it says it accepted it (Traefik: its
+# providersThrottleDuration, 2 s by default): windows start this long after a step is reached.
+APPLIED = 3.0
+
+
+def settled(load: Any, t0: float, t1: float) -> list[Answer]:
+    """The answers to requests sent between t0 and t1, once the last of them is in."""
+    time.sleep(1.5)
+    return list(load.answers(since=t0, until=t1))
+
+
+def test_exact_weights_with_one_pod_per_version(kube: Kube, namespace: str,
+                                                operator: Any) -> None:
+    gateway.route(kube, namespace)
+    steps = [{"setWeight": 1}, {"pause": {}}, {"setWeight": 5}, {"pause": {}},
+             {"setWeight": 50}, {"pause": {}}]
+    m = iris_model(kube, namespace, ["1", "2"], 1, steps, routing=TRAEFIK)
+    gateway.wait_accepted(kube, namespace)
+    load = gateway.load(kube, namespace, rate=80)
+    measured = []
+    try:
+        start = now()
+        m.patch({"targetVersion": "2"})
+        for index, weight in ((1, 1), (3, 5), (5, 50)):
+            m.wait(f"{weight}% in effect", timeout=180, phase="Paused",
+                   currentStepIndex=index, actualCanaryWeight=weight)
+            # The canary's pods are sized by the step: one, whatever the weight.
+            assert (m.replicas("1"), m.replicas("2")) == (1, 1)
+            time.sleep(APPLIED)
+            t0 = now()
+            time.sleep(15)
+            window = settled(load, t0, now())
+            ok = [a for a in window if a.code == 200]
+            measured.append((weight, round(share(ok, "2"), 2), len(ok)))
+            assert len(ok) >= 1000, measured
+            assert abs(share(ok, "2") - weight) <= 2, measured
+            m.act("promote")
+        m.wait("promoted", timeout=120, phase="Promoted", stableVersion="2")
+        time.sleep(3)
+        answers = settled(load, start, now())
+    finally:
+        load.stop()
+    assert not failed(answers), failed(answers)
+    print(f"gateway weights (weight, canary share %, answers): {measured}; "
+          f"{len(answers)} answers, 0 failed")
+
+
+def test_a_header_route_reaches_the_canary_only_with_the_header(
+        kube: Kube, namespace: str, operator: Any) -> None:
+    gateway.route(kube, namespace)
+    steps = [{"setHeaderRoute": {"match": [{"headerName": "X-Tester", "headerValue": "yes"}]}},
+             {"pause": {}},
+             {"setHeaderRoute": {"match": [{"cookieName": "beta", "cookieValue": "on"}]}},
+             {"pause": {}}]
+    m = iris_model(kube, namespace, ["1", "2"], 1, steps, routing=TRAEFIK)
+    gateway.wait_accepted(kube, namespace)
+    loads = {"users": gateway.load(kube, namespace, rate=10, name="users"),
+             "testers": gateway.load(kube, namespace, rate=10, name="testers",
+                                     headers={"X-Tester": "yes"}),
+             "beta": gateway.load(kube, namespace, rate=10, name="beta",
+                                  headers={"Cookie": "theme=dark; beta=on"})}
+    seen: dict[str, dict[str, set[str | None]]] = {}
+    marks: dict[str, float] = {}
+
+    def versions(t0: float, t1: float) -> dict[str, set[str | None]]:
+        return {k: {a.version for a in settled(g, t0, t1)} for k, g in loads.items()}
+
+    try:
+        start = now()
+        m.patch({"targetVersion": "2"})
+        m.wait("the header route in effect", timeout=180, phase="Paused", currentStepIndex=1)
+        assert gateway.ours(kube, namespace) == ["modelops-header-0"]
+        assert m.status()["canaryWeight"] == 0 and m.replicas("2") == 1
+        time.sleep(APPLIED)
+        t0 = now()
+        time.sleep(8)
+        seen["header"] = versions(t0, now())
+        marks["promote"] = now()
+        m.act("promote")
+        m.wait("the cookie route in effect", timeout=60, phase="Paused", currentStepIndex=3)
+        time.sleep(APPLIED)
+        t0 = now()
+        time.sleep(8)
+        seen["cookie"] = versions(t0, now())
+        marks["abort"] = now()
+        m.act("abort")
+        m.wait("aborted", timeout=60, phase="Degraded", stableVersion="1")
+        wait_for(lambda: gateway.ours(kube, namespace) == [], timeout=30,
+                 what="the header rule gone from the route")
+        gateway.wait_accepted(kube, namespace)
+        time.sleep(APPLIED)
+        t0 = now()
+        time.sleep(6)
+        seen["aborted"] = versions(t0, now())
+        answers = [a for g in loads.values() for a in settled(g, start, now())]
+        bad = {k: failed(settled(g, start, now()), start) for k, g in loads.items()}
+    finally:
+        for g in loads.values():
+            g.stop()
+    marks = {k: round(v - start, 1) for k, v in marks.items()}
+    assert seen["header"] == {"users": {"1"}, "testers": {"2"}, "beta": {"1"}}, seen
+    assert seen["cookie"] == {"users": {"1"}, "testers": {"1"}, "beta": {"2"}}, seen
+    assert seen["aborted"] == {"users": {"1"}, "testers": {"1"}, "beta": {"1"}}, seen
+    assert not failed(answers), (bad, marks)
+    print(f"header routes: {seen}; {len(answers)} answers, 0 failed")
+
+
+def test_a_shadow_step_rolls_back_a_canary_that_disagrees_and_promotes_one_that_agrees(
+        kube: Kube, namespace: str, operator: Any, pods_prometheus: Prometheus) -> None:
+    gateway.route(kube, namespace)
+    analysis = {"interval": "5s", "failureLimit": 0, "inconclusiveLimit": 30,
+                "prometheus": {"address": operator.reach(namespace, "prometheus",
+                                                         pods_prometheus.port)},
+                "metrics": [{"name": "agreement", "template": "agreement", "window": "20s",
+                             "min": 0.95}]}
+    steps = [{"setMirror": {"percent": 100}}, {"pause": {"duration": "30s"}}]
+    m = iris_model(kube, namespace, ["1", "2", "3"], 1, steps, disagree={"2": 0.3},
+                   routing=TRAEFIK, analysis=analysis)
+    gateway.wait_accepted(kube, namespace)
+    load = gateway.load(kube, namespace, rate=20, seed=7)
+    try:
+        start = now()
+        m.patch({"targetVersion": "2"})
+        st = m.wait("v2 rolled back", timeout=240, phase="RolledBack", stableVersion="1")
+        wrong = st["history"][0]
+        m.patch({"targetVersion": "3"})
+        st = m.wait("v3 promoted", timeout=240, phase="Promoted", stableVersion="3")
+        agreed = [x["value"] for x in st["analysis"]["metrics"] if x["name"] == "agreement"]
+        wait_for(lambda: kube.kubectl("get", "deployment", "iris-shadow", "-n", namespace,
+                                      "--ignore-not-found", "-o", "name").stdout == "",
+                 timeout=60, what="the comparer gone after the rollout")
+        answers = settled(load, start, now())
+    finally:
+        load.stop()
+    assert wrong["reason"] == "AnalysisFailed", wrong
+    value = float(wrong["message"].split("agreement=")[1].split()[0])
+    assert 0.6 <= value <= 0.8, wrong  # the canary disagrees on 30% of inputs
+    assert agreed and agreed[0] >= 0.95, st["analysis"]
+    # Mirrored answers never reach clients: every answer came from the stable v1 until v3
+    # was promoted.
+    before = [a for a in answers if a.t < now() - 5 and a.version not in ("1", "3")]
+    assert not before, before[:5]
+    assert not failed(answers), failed(answers)
+    print(f"shadow: v2 rolled back at agreement {value:.3f} (it disagrees on 30%), v3 promoted "
+          f"at {agreed[0]:.3f}; {len(answers)} client answers, 0 failed, none from v2")

@@ -153,7 +153,7 @@ def test_a_header_route_reaches_the_canary_only_with_the_header(
 def test_a_shadow_step_rolls_back_a_canary_that_disagrees_and_promotes_one_that_agrees(
         kube: Kube, namespace: str, operator: Any, pods_prometheus: Prometheus) -> None:
     gateway.route(kube, namespace)
-    analysis = {"interval": "5s", "failureLimit": 0, "inconclusiveLimit": 30,
+    analysis = {"interval": "5s", "failureLimit": 2, "inconclusiveLimit": 30,
                 "prometheus": {"address": operator.reach(namespace, "prometheus",
                                                          pods_prometheus.port)},
                 "metrics": [{"name": "agreement", "template": "agreement", "window": "20s",
@@ -162,7 +162,7 @@ def test_a_shadow_step_rolls_back_a_canary_that_disagrees_and_promotes_one_that_
     m = iris_model(kube, namespace, ["1", "2", "3"], 1, steps, disagree={"2": 0.3},
                    routing=TRAEFIK, analysis=analysis)
     gateway.wait_accepted(kube, namespace)
-    load = gateway.load(kube, namespace, rate=20, seed=7)
+    load = gateway.load(kube, namespace, rate=40, seed=7)
     try:
         start = now()
         m.patch({"targetVersion": "2"})
@@ -179,7 +179,7 @@ def test_a_shadow_step_rolls_back_a_canary_that_disagrees_and_promotes_one_that_
         load.stop()
     assert wrong["reason"] == "AnalysisFailed", wrong
     value = float(wrong["message"].split("agreement=")[1].split()[0])
-    assert 0.6 <= value <= 0.8, wrong  # the canary disagrees on 30% of inputs
+    assert 0.62 <= value <= 0.78, wrong  # the canary disagrees on 30% of inputs
     assert agreed and agreed[0] >= 0.95, st["analysis"]
     # Mirrored answers never reach clients: every answer came from the stable v1 until v3
     # was promoted.

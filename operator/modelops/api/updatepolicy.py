@@ -245,6 +245,9 @@ class UpdatePolicyStatus(ApiModel):
                                                    max_length=8)
     mirror_percent: int | None = Field(None, description="Percent of requests mirrored to the "
                                        "canary (setMirror), while it holds.")
+    shadow_until: str | None = Field(None, description="When the comparer of the last setMirror "
+                                     "step goes: a moment after its gateway has a route that "
+                                     "mirrors nowhere.")
     analysis: AnalysisStatus | None = Field(None, description="Analysis of the current rollout.")
     history: list[HistoryEntry] | None = Field(None, description="Rollouts, newest first.",
                                                max_length=100)

@@ -32,7 +32,7 @@ from ..indexes import Indexes
 from ..kube import MODELVERSIONS, UPDATEPOLICIES, ApiError, patch_for
 from ..notify import outbox
 from ..shadow import children as shadow
-from ..shadow.sync import sync_shadow
+from ..shadow.sync import mirror_written, sync_shadow
 from ..state import State
 from ..traffic.base import (
     Backend,
@@ -47,6 +47,7 @@ from ..traffic.registry import provider_for
 from . import monitor, retrain
 from .policy import governing
 from .replicas import in_traffic
+from .routing import keeps_shadow
 from .state import Observed, decide
 from .target import VersionInfo, latest_claims
 from .verdict import measurement_due, values
@@ -170,8 +171,11 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     up = await take_action(state, up)
     status = UpdatePolicyStatus.model_validate(up.get("status") or {})
     comparer = shadow.backend(name, status.canary_version)
+    comparer_dep = state.cache.child("mo_deployments", "Deployment", ns, comparer.service)
     obs = Observed(versions, ready, route, shadow=comparer,
-                   shadow_ready=_ready(idx.mo_deployments, ns, comparer.service))
+                   shadow_ready=_ready(idx.mo_deployments, ns, comparer.service),
+                   shadow_exists=comparer_dep is not None,
+                   mirror_written=mirror_written(state, up, spec, now))
     if measurement_due(spec, status, now) and spec.analysis and status.canary_version:
         obs.measurement = await _measure(state, spec.analysis.metrics,
                                          spec.analysis.prometheus.address, spec, ns,
@@ -193,13 +197,15 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     st.notifications = box if box.pending or box.next_id else None
     shared = bool(st.canary_version or (st.outgoing and st.outgoing.serving))
     canary = versions.get(st.canary_version or "")
-    await sync_shadow(state, up, spec, st.mirror_percent or 0,  # before a route mirrors to it
-                      _backend(versions, st.stable_version), _backend(versions, st.canary_version),
-                      canary.runtime if canary else "custom")
-    comparer = shadow.backend(name, st.canary_version)
+    await sync_shadow(  # before a route mirrors to it
+        state, up, spec, keeps_shadow(st, obs.shadow_exists, now), st.mirror_percent or 0,
+        _backend(versions, st.stable_version), _backend(versions, st.canary_version),
+        canary.runtime if canary else "custom", obs.shadow_ready)
+    written_mirror = mirror_written(state, up, spec, now)
     await _apply_traffic(state, up, spec, provider, _split(
-        versions, ready, route, st, _ready(idx.mo_deployments, ns, comparer.service)),
-                         want_for(spec, st, comparer), shared)
+        versions, ready, route, st, obs.shadow_ready),
+                         want_for(spec, st, shadow.backend(name, st.canary_version),
+                                  written_mirror), shared)
     scaler, no_scaler = await sync_scaler(state, up, spec, runtime, old.get("scaler"))
     phase, message = st.phase or PolicyPhase.IDLE, st.message or ""
     stable = versions.get(st.stable_version or "")
@@ -231,7 +237,9 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     if state.sender and box.pending:
         state.sender.send({**up, "status": written}, outbox.heads(box, now))
     # KEDA may be installed later: look again now and then.
-    waits = [t for t in (d.requeue_after, outbox.next_due(box, now), 60.0 if no_scaler else None)
+    waits = [t for t in (d.requeue_after, outbox.next_due(box, now), 60.0 if no_scaler else None,
+                         # Traefik's mirror, written just now, may be named in a moment.
+                         1.0 if st.mirror_percent and not written_mirror else None)
              if t is not None]
     return min(waits) if waits else None
 

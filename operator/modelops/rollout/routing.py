@@ -1,15 +1,21 @@
-"""The steps that change what a route carries besides the weight (setHeaderRoute, setMirror),
-and setWeight, as the rollout machine applies them to status. Pure."""
+"""The steps that change what a route carries (setWeight, setHeaderRoute, setMirror), as the
+rollout machine applies them to status, and the comparer's lifetime after mirroring. Pure."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ..api.conditions import now_iso, parse_time
 from ..api.routing import HeaderMatch
-from ..api.updatepolicy import CanaryStep
+from ..api.updatepolicy import CanaryStep, UpdatePolicyStatus
 
 if TYPE_CHECKING:
     from .state import _Machine
+
+# A gateway applies a route some time after it accepts it (Traefik: providersThrottleDuration,
+# 2 s by default); the comparer outlives the last route that mirrored to it by this much.
+SHADOW_GRACE = 10.0
 
 
 def set_route(m: _Machine, step: CanaryStep, where: str) -> str:
@@ -41,3 +47,28 @@ def set_route(m: _Machine, step: CanaryStep, where: str) -> str:
 def describe(match: list[HeaderMatch] | None) -> str:
     return " and ".join(f"header {m.header_name}: {m.header_value}" if m.header_name else
                         f"cookie {m.cookie_name}={m.cookie_value}" for m in match or [])
+
+
+def settle_shadow(m: _Machine) -> None:
+    """The comparer stays while mirroring, and after it until the gateway has a route that
+    mirrors nowhere, plus SHADOW_GRACE; then reconcile deletes it (with Traefik's mirror).
+    Level-based: its Deployment's existence is observed, the deadline is in status."""
+    st = m.st
+    if st.mirror_percent or not m.obs.shadow_exists:
+        st.shadow_until = None
+        return
+    if st.shadow_until is None:
+        if m.provider.mirror_released(m.split()):
+            st.shadow_until = now_iso(m.now + timedelta(seconds=SHADOW_GRACE))
+            m.wake_in(SHADOW_GRACE)
+        return
+    left = (parse_time(st.shadow_until) - m.now).total_seconds()
+    if left > 0:
+        m.wake_in(left)
+
+
+def keeps_shadow(st: UpdatePolicyStatus, exists: bool, now: datetime) -> bool:
+    """Whether the comparer is to run (or stay) after this round."""
+    if st.mirror_percent:
+        return True
+    return exists and (st.shadow_until is None or parse_time(st.shadow_until) > now)

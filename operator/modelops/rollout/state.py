@@ -32,6 +32,8 @@ class Observed:
     monitoring: list[dict[str, Any]] | None = None  # one monitoring round taken just now
     shadow: Backend | None = None  # the comparer's Service (setMirror steps)
     shadow_ready: int = 0  # its ready pods
+    shadow_exists: bool = False  # its Deployment exists
+    mirror_written: bool = True  # Traefik: the mirroring TraefikService may be named
 
 
 @dataclass
@@ -74,7 +76,7 @@ class _Machine:
                      self.obs.route, self.obs.shadow_ready)
 
     def want(self) -> Want:
-        return want_for(self.spec, self.st, self.obs.shadow)
+        return want_for(self.spec, self.st, self.obs.shadow, self.obs.mirror_written)
 
     def backend(self, version: str | None) -> Backend | None:
         v = self.obs.versions.get(version or "")
@@ -140,6 +142,7 @@ class _Machine:
         st = self.st
         handover.settle_outgoing(self)
         handover.settle_incoming(self)
+        routing.settle_shadow(self)
         target = pick_target(self.spec, self.obs.versions, self.now,
                              (st.stable_version, st.canary_version))
         rollback_to = hold.take_rollback(st)

@@ -50,6 +50,7 @@ class Want:
     mirror: int = 0
     shadow: Backend | None = None  # the comparer's Service, while mirroring
     implementation: str = "Standard"  # the gatewayAPI dialect (api.routing.Implementation)
+    mirror_written: bool = True  # Traefik: its mirroring TraefikService is there to name
 
     @property
     def load(self) -> int:
@@ -62,13 +63,15 @@ def load_weight(weight: int, mirror: int, headers: bool) -> int:
     return max(weight, mirror, 1 if headers else 0)
 
 
-def want_for(spec: UpdatePolicySpec, st: UpdatePolicyStatus, shadow: Backend | None) -> Want:
+def want_for(spec: UpdatePolicySpec, st: UpdatePolicyStatus, shadow: Backend | None,
+             mirror_written: bool = True) -> Want:
     """What the policy's route should carry, from its status (the steps set it there)."""
     c = spec.strategy.canary if spec.strategy else None
     gw = c.traffic_routing.gateway_api if c and c.traffic_routing else None
     return Want(weight=st.canary_weight or 0, headers=tuple(st.header_route or ()),
                 mirror=st.mirror_percent or 0, shadow=shadow if st.mirror_percent else None,
-                implementation=gw.implementation if gw else "Standard")
+                implementation=gw.implementation if gw else "Standard",
+                mirror_written=mirror_written)
 
 
 class Provider(Protocol):
@@ -99,6 +102,10 @@ class Provider(Protocol):
     def released(self, split: Split, leaving: Backend | None, total: int) -> bool:
         """Whether a version leaving the traffic (a rolled-back canary, a previous stable) no
         longer takes any: its pods may go."""
+
+    def mirror_released(self, split: Split) -> bool:
+        """Whether the route mirrors to nothing any more, as the gateway applies it (the
+        comparer of a setMirror step may go)."""
 
     def promotable(self, split: Split) -> bool:
         """Whether the canary at full size may take over (the route, if any, is there)."""

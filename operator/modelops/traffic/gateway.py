@@ -5,7 +5,7 @@ A weight, a header route or a mirror counts as in effect only once the gateway h
 the route's current generation (its status.parents), never from what we wrote alone.
 Mirroring: Gateway API's RequestMirror filter on the stable's backendRef (Standard), or, for
 Traefik, which implements no RequestMirror filter, a TraefikService of kind mirroring that the
-route names in the stable's place (traffic.traefik)."""
+route names in the stable's place (traffic.traefik; shadow.sync writes it)."""
 
 from __future__ import annotations
 
@@ -38,15 +38,16 @@ def service_ref(b: Backend, weight: int | None = None) -> dict[str, Any]:
     return ref
 
 
-def backend_refs(route: str, s: Split, want: Want, weight: int) -> list[dict[str, Any]]:
+def backend_refs(route: dict[str, Any], s: Split, want: Want,
+                 weight: int) -> list[dict[str, Any]]:
     refs = []
     if s.stable:
         ref = service_ref(s.stable, 100 - weight if s.canary else 100)
-        mirror = traefik.mirror_spec(s, want)
-        if mirror is not None and want.shadow is not None:
+        if traefik.mirroring(s, want) and want.shadow is not None:
             if want.implementation == "Traefik":
-                ref = {**traefik.service_ref(traefik.mirror_name(route, mirror)),
-                       "weight": ref["weight"]}
+                if want.mirror_written or traefik.names_mirror(route):  # (named: it is there)
+                    ref = {**traefik.service_ref(traefik.mirror_name(route["metadata"]["name"])),
+                           "weight": ref["weight"]}
             else:
                 ref["filters"] = [{"type": "RequestMirror", "requestMirror": {
                     "backendRef": service_ref(want.shadow), "percent": want.mirror}}]
@@ -80,7 +81,7 @@ def desired_rules(route: dict[str, Any], s: Split, want: Want,
     each of the user's rules for header-matched requests (more header matches win in Gateway
     API's precedence, for the same path). Header rules and mirrors wait for a ready canary
     pod (and a ready comparer), as a weight does."""
-    refs = backend_refs(route["metadata"]["name"], s, want, weight)
+    refs = backend_refs(route, s, want, weight)
     users = user_rules(route)
     out = [{**r, "backendRefs": refs} for r in users]
     if want.headers and s.canary and s.ready_canary > 0:  # never to pods that are not there
@@ -205,6 +206,11 @@ class GatewayProvider:
             ref.get("name") != leaving.service
             for rule in s.route["spec"].get("rules") or [] for ref in rule.get("backendRefs") or [])
 
+    def mirror_released(self, s: Split) -> bool:
+        """The gateway accepted a route that mirrors nowhere: the comparer may go."""
+        return s.route is None or (accepted(s.route) and not traefik.names_mirror(s.route) and
+                                   "RequestMirror" not in _json(s.route.get("spec")))
+
     def promotable(self, s: Split) -> bool:
         return s.route is not None
 
@@ -219,9 +225,5 @@ class GatewayProvider:
         rules = desired_rules(s.route, s, want, carried_weight(s, want.weight, spec.replicas))
         if same_rules(s.route["spec"].get("rules") or [], rules):
             return None
-        if want.implementation == "Traefik":
-            await traefik.before(kube, up, spec.model, s.route, s, want)
-        written = await kube.patch(HTTPROUTES, meta["namespace"], meta["name"],
-                                   {"spec": {"rules": rules}})
-        await traefik.after(kube, s.route, written)
-        return written
+        return await kube.patch(HTTPROUTES, meta["namespace"], meta["name"],
+                                {"spec": {"rules": rules}})

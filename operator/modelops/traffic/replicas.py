@@ -66,6 +66,9 @@ class ReplicasProvider:
     def released(self, s: Split, leaving: Backend | None, total: int) -> bool:
         return s.ready_stable >= total  # the stable serves alone again, whole
 
+    def mirror_released(self, s: Split) -> bool:
+        return True  # it never mirrors
+
     def promotable(self, s: Split) -> bool:
         return True
 

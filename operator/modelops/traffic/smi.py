@@ -91,6 +91,9 @@ class SMIProvider:
             b.get("service") != leaving.service
             for b in (s.route.get("spec") or {}).get("backends") or [])
 
+    def mirror_released(self, s: Split) -> bool:
+        return True  # it never mirrors
+
     def promotable(self, s: Split) -> bool:
         return s.route is not None
 

@@ -101,6 +101,7 @@ bench: $(STAMP) cluster-up  ## the benchmarks; results in bench/results/ (BENCH_
 	$(BIN)/python bench/traffic.py
 	$(BIN)/python bench/llm.py
 	$(BIN)/python bench/autoscaling.py
+	$(BIN)/python bench/gateway.py
 	if [ -n "$(AGAINST)" ]; then $(BIN)/python bench/compare.py $(AGAINST); fi
 	$(BIN)/python bench/figures.py
 

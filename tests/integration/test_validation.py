@@ -31,6 +31,9 @@ spec:
 """
 
 
+ONE_STEP = "each step is exactly one of setWeight, pause, setHeaderRoute or setMirror"
+
+
 def indent(text: str) -> str:
     return "\n".join("  " + line for line in text.strip().splitlines())
 
@@ -83,9 +86,8 @@ def test_modelversion_rejections(kube: Kube, namespace: str, spec: str, message:
     pytest.param("model: m\nstrategy: {canary: {steps: [{setWeight: 150}]}}",
                  "setWeight", id="weight-over-100"),
     pytest.param("model: m\nstrategy: {canary: {steps: [{setWeight: 10, pause: {}}]}}",
-                 "each step is exactly one of setWeight or pause", id="step-both"),
-    pytest.param("model: m\nstrategy: {canary: {steps: [{}]}}",
-                 "each step is exactly one of setWeight or pause", id="step-empty"),
+                 ONE_STEP, id="step-both"),
+    pytest.param("model: m\nstrategy: {canary: {steps: [{}]}}", ONE_STEP, id="step-empty"),
     pytest.param("model: m\nstrategy: {canary: {steps: [{pause: {duration: soon}}]}}",
                  "duration", id="duration-format"),
     pytest.param("model: m\nstrategy: {canary: {trafficRouting: {replicas: {}, "
@@ -94,6 +96,23 @@ def test_modelversion_rejections(kube: Kube, namespace: str, spec: str, message:
                  id="two-routers"),
     pytest.param("model: m\nstrategy: {canary: {trafficRouting: {}}}",
                  "trafficRouting needs exactly one of replicas, gatewayAPI or smi", id="no-router"),
+    pytest.param("model: m\nstrategy: {canary: {steps: [{setMirror: {percent: 10}}]}}",
+                 "setHeaderRoute and setMirror steps need trafficRouting.gatewayAPI",
+                 id="mirror-without-a-gateway"),
+    pytest.param("model: m\nstrategy: {canary: {steps: [{setWeight: 10, setMirror: {percent: "
+                 "10}}], trafficRouting: {gatewayAPI: {httpRoute: r}}}}",
+                 ONE_STEP, id="two-kinds-in-a-step"),
+    pytest.param("model: m\nstrategy: {canary: {steps: [{setHeaderRoute: {match: [{headerName: "
+                 "x, headerValue: v1, cookieName: c, cookieValue: v2}]}}], trafficRouting: "
+                 "{gatewayAPI: {httpRoute: r}}}}",
+                 "a match is either headerName with headerValue, or cookieName with cookieValue",
+                 id="header-and-cookie-in-one-match"),
+    pytest.param("model: m\nstrategy: {canary: {steps: [{setHeaderRoute: {match: [{headerName: "
+                 "Cookie, headerValue: a=b}]}}], trafficRouting: {gatewayAPI: {httpRoute: r}}}}",
+                 "match a cookie with cookieName and cookieValue, not the Cookie header",
+                 id="cookie-header"),
+    pytest.param("model: m\nstrategy: {canary: {trafficRouting: {gatewayAPI: {httpRoute: r, "
+                 "implementation: Envoy}}}}", "Unsupported value", id="unknown-implementation"),
     pytest.param("model: m\nanalysis: {prometheus: {address: http://p:9090}, metrics: "
                  "[{name: err, query: q}]}", "a metric needs min, max or both",
                  id="metric-without-bounds"),

@@ -178,6 +178,16 @@ def _autoscaling(r: Results) -> str:
             + (f", {kc['share_scaling']:.0f}% on CPU" if kc else ""))
 
 
+def _gateway(r: Results) -> str:
+    w = ", ".join(f"{k}% → {v['share']:.1f}%" for k, v in r["weights"].items())
+    lat = r["latency"]
+    base, m20, m100 = (lat[k]["p50"] for k in ("baseline", "mirrored_20", "mirrored"))
+    return (f"weights with one pod per version: {w} of 1,200 answers each; clients' p50 "
+            f"{base:.1f} ms, {m20:.1f} ms with 20% mirrored, {m100:.1f} ms with 100%; agreement "
+            f"measured {r['agreement']['2']:.3f} and {r['agreement']['3']:.3f} for canaries "
+            f"disagreeing on 30% and 10%; {r['failed']} of {r['answers']} requests failed")
+
+
 # (what, results file, its figure). The order is the README's.
 ROWS: list[tuple[str, str, Callable[[Results], str]]] = [
     ("cold build of the cluster's binaries (etcd, Kubernetes, kwok, helm, CoreDNS, versitygw, "
@@ -211,6 +221,8 @@ ROWS: list[tuple[str, str, Callable[[Results], str]]] = [
     ("autoscaling on the real node: KEDA on requests in flight and an HPA on CPU, side by "
      "side, 1 to 4 replicas ([docs/autoscaling.md](docs/autoscaling.md))", "autoscaling",
      _autoscaling),
+    ("traffic through a real gateway (Traefik, built here): exact weights, shadow comparison "
+     "([docs/traffic.md](docs/traffic.md))", "gateway", _gateway),
     ("faults on real pods under load, during a canary ([docs/reliability.md]"
      "(docs/reliability.md))", "faults", _faults),
 ]

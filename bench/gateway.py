@@ -5,8 +5,9 @@ iris-like input) to the example model on the real node, one pod per version, by 
 the gatewayAPI provider writes. One rollout walks the canary (which answers 30% of inputs
 with another class) through manual steps, each measured for 15 s once in effect:
 setWeight 1, 5, 50 (its share of the answers), setWeight 0 (the clients' latency, no mirror),
-setMirror 100 (the same, every request mirrored to the comparer, which asks both versions),
-setMirror 0 (the first baseline again, for the noise). A second canary answers 10% of inputs
+setMirror 20 and 100 (the same, that share mirrored to the comparer, which asks both versions:
+the stable answers the mirrored share twice), setMirror 0 (the first baseline again, for the
+noise). A second canary answers 10% of inputs
 differently under setMirror 100. Figures: the canary's share per weight (goal: within 2
 points of the weight), the clients' p50/p99 latency without and with the mirror (goal: the
 difference within the noise between the two baselines), and the agreement the comparer
@@ -41,7 +42,7 @@ DISAGREE = {"2": 0.3, "3": 0.1}
 def steps() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for s in ([{"setWeight": w} for w in (*WEIGHTS, 0)]
-              + [{"setMirror": {"percent": 100}}, {"setMirror": {"percent": 0}}]):
+              + [{"setMirror": {"percent": p}} for p in (20, 100, 0)]):
         out += [s, {"pause": {}}]
     return out
 
@@ -88,9 +89,10 @@ def run(kube: Kube, ns: str, prom: Prometheus) -> dict[str, Any]:
             out["weights"][str(w)] = {"share": 100 * sum(a.version == "2" for a in ok) / len(ok),
                                       "answers": len(ok)}
         base = latency(window(m, load, 6))
-        mirrored_answers = window(m, load, 8)
+        some = latency(window(m, load, 8))
+        mirrored_answers = window(m, load, 10)
         mirrored = latency(mirrored_answers)
-        again = latency(window(m, load, 10, promote=False))
+        again = latency(window(m, load, 12, promote=False))
         time.sleep(8)  # the last scrape of the comparer
         out["agreement"]["2"] = agreement(prom, "2")
         out["from_mirror"] = sum(a.version == "2" for a in mirrored_answers)
@@ -108,7 +110,8 @@ def run(kube: Kube, ns: str, prom: Prometheus) -> dict[str, Any]:
         answers = load.answers(since=start, until=time.time() - 2)
     finally:
         load.stop()
-    out.update(latency={"baseline": base, "mirrored": mirrored, "baseline_again": again},
+    out.update(latency={"baseline": base, "mirrored_20": some, "mirrored": mirrored,
+                        "baseline_again": again},
                failed=sum(a.code != 200 for a in answers), answers=len(answers))
     return out
 
@@ -135,7 +138,7 @@ def main() -> int:
 
 def table(r: dict[str, Any]) -> str:
     lat = r["latency"]
-    b, mi, a = lat["baseline"], lat["mirrored"], lat["baseline_again"]
+    b, m20, mi, a = lat["baseline"], lat["mirrored_20"], lat["mirrored"], lat["baseline_again"]
     lines = [f"Traffic through the real gateway (Traefik built here; the example server, one pod "
              f"per version; {RATE} requests/s, open loop; {time.strftime('%Y-%m-%d')}, commit "
              f"{harness.commit()}):", "",
@@ -145,9 +148,11 @@ def table(r: dict[str, Any]) -> str:
                      f"{x['answers']} answers | {w} ± 2 |")
     for key, label in (("p50", "p50"), ("p99", "p99")):
         noise = abs(a[key] - b[key])
-        lines.append(f"| clients' {label} latency: no mirror / mirror 100% / no mirror again "
-                     f"(ms) | {b[key]:.1f} / {mi[key]:.1f} / {a[key]:.1f} (added "
-                     f"{mi[key] - b[key]:+.1f}; noise {noise:.1f}) | added within the noise |")
+        lines.append(f"| clients' {label} latency (ms): no mirror / mirror 20% / 100% / no "
+                     f"mirror again | {b[key]:.1f} / {m20[key]:.1f} / {mi[key]:.1f} / "
+                     f"{a[key]:.1f} (added {m20[key] - b[key]:+.1f} at 20%, "
+                     f"{mi[key] - b[key]:+.1f} at 100%; noise {noise:.1f}) | added within the "
+                     "noise |")
     lines.append(f"| answers from the mirrored canary reaching clients | {r['from_mirror']} | 0 |")
     for v, rate in DISAGREE.items():
         lines.append(f"| agreement measured, canary disagreeing on {100 * rate:.0f}% of inputs | "

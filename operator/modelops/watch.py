@@ -5,6 +5,7 @@ these (handlers/), so what an event does is read here, in one place.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -75,12 +76,16 @@ def route_event(state: State, type: str | None, body: Mapping[str, Any]) -> None
     """A route a provider steers changed (by us, or by hand): its policies look again."""
     meta = body["metadata"]
     ns = meta.get("namespace") or ""
+    before = state.cache.child("routes", str(body.get("kind") or ""), ns, meta["name"])
     if not state.cache.file(type, body).news:
         return
+    # Its gateway's word on it (status) is news too, but only a spec we did not write is said.
+    edited = before is None or json.dumps(before.get("spec"), sort_keys=True) != json.dumps(
+        body.get("spec") or {}, sort_keys=True)
     for policy in values(state.cache.indexes.up_by_route, (body.get("kind"), ns, meta["name"])):
-        # Someone else's edit of a route we steer: said, so a fight over it shows in the log.
-        logger.info("%s/%s: %s %s changed outside the operator; its policy %s looks again",
-                    ns, policy, body.get("kind"), meta["name"], policy)
+        if edited:  # someone else's edit of a route we steer: a fight over it shows in the log
+            logger.info("%s/%s: %s %s changed outside the operator; its policy %s looks again",
+                        ns, policy, body.get("kind"), meta["name"], policy)
         state.wake(ns, policy).set()
 
 

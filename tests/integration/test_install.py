@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,12 +200,27 @@ def test_dashboard_shows_only_metrics_the_operator_exports() -> None:
     assert all(w in titles for w in ("rollouts", "weight", "analysis", "training"))
 
 
+def relabel_keep(relabel: list[dict[str, Any]]) -> Any:
+    """Whether the first `keep` rule keeps a pod with these modelops.io/ labels."""
+    rule = next(r for r in relabel if r.get("action") == "keep")
+    names = [s.removeprefix("__meta_kubernetes_pod_label_modelops_io_") for s in
+             rule["sourceLabels"]]
+    return lambda labels: re.fullmatch(rule["regex"], ";".join(
+        labels.get(n, "") for n in names)) is not None
+
+
 def test_the_pod_monitor_labels_serving_pods_as_analysis_templates_select(
         tmp_path: Path) -> None:
     pm = next(d for d in rendered_with_monitoring() if d["kind"] == "PodMonitor")
     spec: Any = pm["spec"]
-    assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/managed-by": "modelops",
-                                               "modelops.io/serving": "true"}
+    # Serving pods and setMirror's comparers: both carry the model; the relabelings keep only
+    # those two kinds (a training pod has the model too, and is dropped there).
+    assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/managed-by": "modelops"}
+    assert spec["selector"]["matchExpressions"] == [{"key": "modelops.io/model",
+                                                    "operator": "Exists"}]
+    keep = relabel_keep(spec["podMetricsEndpoints"][0]["relabelings"])
+    assert keep({"serving": "true"}) and keep({"shadow": "iris"})
+    assert not keep({}) and not keep({"serving": "false"})
     assert spec["namespaceSelector"] == {"any": True}
     relabel = spec["podMetricsEndpoints"][0]["relabelings"]
     targets = {r.get("targetLabel") for r in relabel}

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from modelops.analysis.templates import TEMPLATES
+from modelops.analysis.templates import OWN as TEMPLATES
 from modelops.autoscale.templates import QUERIES
 from modelops.serving.presets import PRESETS, TORCHSERVE_CONFIG, TORCHSERVE_VERSION, VLLM_VERSION
 from tests.support.sources import llama_pin, source

@@ -39,7 +39,8 @@ from __future__ import annotations
 SEL = 'namespace="{{namespace}}",model="{{model}}",version="{{canaryVersion}}"'
 W = "{{window}}"
 
-TEMPLATES: dict[str, dict[str, str]] = {
+# Each runtime's own series (as its source names them: tests/integration/test_runtime_sources).
+OWN: dict[str, dict[str, str]] = {
     "custom": {
         "error-rate": (f'(sum(rate(http_requests_total{{{SEL},code=~"5.."}}[{W}])) or vector(0))'
                        f" / sum(rate(http_requests_total{{{SEL}}}[{W}]))"),
@@ -91,8 +92,7 @@ SHADOW = {
         f"sum(rate(modelops_shadow_latency_difference_seconds_sum{{{SEL}}}[{W}])) / "
         f"sum(rate(modelops_shadow_latency_difference_seconds_count{{{SEL}}}[{W}]))"),
 }
-for _queries in TEMPLATES.values():
-    _queries.update(SHADOW)
+TEMPLATES = {runtime: {**queries, **SHADOW} for runtime, queries in OWN.items()}
 NAMES = sorted({name for queries in TEMPLATES.values() for name in queries})
 # Runtimes whose server counts no failed requests (see above).
 WITHOUT_ERRORS = frozenset({"llamacpp"})

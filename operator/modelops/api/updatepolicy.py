@@ -117,7 +117,8 @@ class TrafficRouting(ApiModel):
 
 class Canary(ApiModel):
     model_config = {"json_schema_extra": validations(
-        cel("self.steps.all(s, !has(s.setHeaderRoute) && !has(s.setMirror)) || "
+        cel("!has(self.steps) || self.steps.all(s, !has(s.setHeaderRoute) && "
+            "!has(s.setMirror)) || "
             "(has(self.trafficRouting) && has(self.trafficRouting.gatewayAPI))",
             "setHeaderRoute and setMirror steps need trafficRouting.gatewayAPI: a route "
             "matches headers and mirrors requests, replica counts cannot"),

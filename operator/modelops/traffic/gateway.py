@@ -38,12 +38,26 @@ def service_ref(b: Backend, weight: int | None = None) -> dict[str, Any]:
     return ref
 
 
+def mirroring(s: Split, want: Want) -> bool:
+    """Whether the route mirrors now: only to a ready comparer comparing with a ready canary."""
+    return bool(want.mirror and want.shadow and s.stable and s.canary and s.ready_canary > 0
+                and s.ready_shadow > 0)
+
+
+def names_mirror(route: dict[str, Any]) -> bool:
+    """Whether a route mirrors anywhere: a RequestMirror filter, or Traefik's mirror."""
+    return traefik.names_mirror(route) or any(
+        f.get("type") == "RequestMirror"
+        for rule in (route.get("spec") or {}).get("rules") or []
+        for ref in rule.get("backendRefs") or [] for f in ref.get("filters") or [])
+
+
 def backend_refs(route: dict[str, Any], s: Split, want: Want,
                  weight: int) -> list[dict[str, Any]]:
     refs = []
     if s.stable:
         ref = service_ref(s.stable, 100 - weight if s.canary else 100)
-        if traefik.mirroring(s, want) and want.shadow is not None:
+        if mirroring(s, want) and want.shadow is not None:
             if want.implementation == "Traefik":
                 if want.mirror_written or traefik.names_mirror(route):  # (named: it is there)
                     ref = {**traefik.service_ref(traefik.mirror_name(route["metadata"]["name"])),
@@ -208,8 +222,7 @@ class GatewayProvider:
 
     def mirror_released(self, s: Split) -> bool:
         """The gateway accepted a route that mirrors nowhere: the comparer may go."""
-        return s.route is None or (accepted(s.route) and not traefik.names_mirror(s.route) and
-                                   "RequestMirror" not in _json(s.route.get("spec")))
+        return s.route is None or (accepted(s.route) and not names_mirror(s.route))
 
     def promotable(self, s: Split) -> bool:
         return s.route is not None

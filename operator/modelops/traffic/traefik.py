@@ -18,7 +18,7 @@ from typing import Any
 
 from ..kube import Resource
 from ..serving import names
-from .base import Backend, Split, Want
+from .base import Backend
 
 TRAEFIKSERVICES = Resource("traefik.io", "v1alpha1", "traefikservices", "TraefikService")
 MAX_BODY = 4 * 1024 * 1024  # requests larger than this are not mirrored (their body is kept)
@@ -27,12 +27,6 @@ WRITTEN_FOR = 5.0
 
 def mirror_name(route: str) -> str:
     return f"{route[:56]}-mirror"
-
-
-def mirroring(s: Split, want: Want) -> bool:
-    """Whether the route mirrors now: only to a ready comparer comparing with a ready canary."""
-    return bool(want.mirror and want.shadow and s.stable and s.canary and s.ready_canary > 0
-                and s.ready_shadow > 0)
 
 
 def service_ref(name: str) -> dict[str, Any]:

@@ -73,7 +73,8 @@ def child_event(state: State, type: str | None, body: Mapping[str, Any]) -> None
 
 
 def route_event(state: State, type: str | None, body: Mapping[str, Any]) -> None:
-    """A route a provider steers changed (by us, or by hand): its policies look again."""
+    """A route a provider steers changed (by us, or by hand), or an object a provider owns
+    beside it (Traefik's TraefikServices): its policies look again."""
     meta = body["metadata"]
     ns = meta.get("namespace") or ""
     before = state.cache.child("routes", str(body.get("kind") or ""), ns, meta["name"])
@@ -87,6 +88,9 @@ def route_event(state: State, type: str | None, body: Mapping[str, Any]) -> None
             logger.info("%s/%s: %s %s changed outside the operator; its policy %s looks again",
                         ns, policy, body.get("kind"), meta["name"], policy)
         state.wake(ns, policy).set()
+    for ref in meta.get("ownerReferences") or []:  # what a provider writes beside a route
+        if ref.get("kind") == "UpdatePolicy":
+            state.wake(ns, ref["name"]).set()
 
 
 def node_event(state: State, type: str | None, body: Mapping[str, Any]) -> None:

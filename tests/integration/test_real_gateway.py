@@ -4,7 +4,8 @@ gatewayAPI provider writes.
 
 - exact weights: one pod per version, and 1%, 5% and 50% of at least 1,000 answers each;
 - a header route: only requests with the header (then a cookie) reach the canary, and the
-  route loses the rule when the rollout is aborted;
+  route loses the rule when the rollout is aborted; then weights with session affinity: a
+  client keeps the version it was given through the 20% and 50% steps;
 - shadow steps: every request mirrored to the comparer, which asks both versions and compares
   their answers; a canary that answers 30% of inputs differently is rolled back by the
   `agreement` template, one that agrees is promoted, and clients only ever see the stable.
@@ -61,7 +62,7 @@ def test_exact_weights_with_one_pod_per_version(kube: Kube, namespace: str,
              {"setWeight": 50}, {"pause": {}}]
     m = iris_model(kube, namespace, ["1", "2"], 1, steps, routing=TRAEFIK)
     gateway.wait_accepted(kube, namespace)
-    load = gateway.load(kube, namespace, rate=80)
+    load = gateway.load(kube, namespace, rate=100)
     measured = []
     try:
         start = now()
@@ -73,7 +74,7 @@ def test_exact_weights_with_one_pod_per_version(kube: Kube, namespace: str,
             assert (m.replicas("1"), m.replicas("2")) == (1, 1)
             time.sleep(APPLIED)
             t0 = now()
-            time.sleep(15)
+            time.sleep(11.5)  # 1,150 requests
             window = settled(load, t0, now())
             ok = [a for a in window if a.code == 200]
             measured.append((weight, round(share(ok, "2"), 2), len(ok)))
@@ -90,43 +91,64 @@ def test_exact_weights_with_one_pod_per_version(kube: Kube, namespace: str,
           f"{len(answers)} answers, 0 failed")
 
 
-def test_a_header_route_reaches_the_canary_only_with_the_header(
+def test_header_routes_then_sticky_weights_reach_the_canary_as_asked(
         kube: Kube, namespace: str, operator: Any) -> None:
+    """Header then cookie routes, then weights with session affinity: a client keeps the
+    version it was first given from the 20% step through the 50% one."""
+    begin = now()
     gateway.route(kube, namespace)
     steps = [{"setHeaderRoute": {"match": [{"headerName": "X-Tester", "headerValue": "yes"}]}},
              {"pause": {}},
              {"setHeaderRoute": {"match": [{"cookieName": "beta", "cookieValue": "on"}]}},
-             {"pause": {}}]
-    m = iris_model(kube, namespace, ["1", "2"], 1, steps, routing=TRAEFIK)
+             {"pause": {}}, {"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]
+    sticky = {"gatewayAPI": {**TRAEFIK["gatewayAPI"],
+                             "sessionAffinity": {"cookieName": "iris-version"}}}
+    m = iris_model(kube, namespace, ["1", "2"], 1, steps, routing=sticky)
     gateway.wait_accepted(kube, namespace)
     loads = {"users": gateway.load(kube, namespace, rate=10, name="users"),
              "testers": gateway.load(kube, namespace, rate=10, name="testers",
                                      headers={"X-Tester": "yes"}),
              "beta": gateway.load(kube, namespace, rate=10, name="beta",
-                                  headers={"Cookie": "theme=dark; beta=on"})}
+                                  headers={"Cookie": "theme=dark; beta=on"}),
+             "clients": gateway.load(kube, namespace, rate=30, name="clients", clients=30)}
     seen: dict[str, dict[str, set[str | None]]] = {}
     marks: dict[str, float] = {}
+    kept: dict[int, dict[str, set[str | None]]] = {}  # client -> step -> versions (cookie sent)
+    got: dict[str, dict[str, list[Answer]]] = {}
 
-    def versions(t0: float, t1: float) -> dict[str, set[str | None]]:
-        return {k: {a.version for a in settled(g, t0, t1)} for k, g in loads.items()}
+    def answers(t0: float, t1: float) -> dict[str, list[Answer]]:
+        time.sleep(1.5)  # the last of them in
+        return {k: list(g.answers(since=t0, until=t1)) for k, g in loads.items()}
+
+    def step(name: str, index: int, **expect: Any) -> None:
+        m.wait(f"{name} in effect", timeout=180, phase="Paused", currentStepIndex=index,
+               **expect)
+        marks[name] = now()
+        time.sleep(APPLIED)
+        t0 = now()
+        time.sleep(8)
+        got[name] = answers(t0, now())
+        seen[name] = {k: {a.version for a in v} for k, v in got[name].items()}
+        for a in got[name]["clients"]:
+            if a.cookie and a.client is not None:
+                kept.setdefault(a.client, {}).setdefault(name, set()).add(a.version)
 
     try:
         start = now()
+        marks["set-up"] = begin
         m.patch({"targetVersion": "2"})
-        m.wait("the header route in effect", timeout=180, phase="Paused", currentStepIndex=1)
+        step("header", 1)
         assert gateway.ours(kube, namespace) == ["modelops-header-0"]
         assert m.status()["canaryWeight"] == 0 and m.replicas("2") == 1
-        time.sleep(APPLIED)
-        t0 = now()
-        time.sleep(8)
-        seen["header"] = versions(t0, now())
-        marks["promote"] = now()
         m.act("promote")
-        m.wait("the cookie route in effect", timeout=60, phase="Paused", currentStepIndex=3)
-        time.sleep(APPLIED)
-        t0 = now()
-        time.sleep(8)
-        seen["cookie"] = versions(t0, now())
+        step("cookie", 3)
+        m.act("promote")
+        step("20%", 5, actualCanaryWeight=20)
+        # The route names the policy's sticky TraefikService alone; it carries the weights.
+        assert [r["name"] for r in gateway.rules(kube, namespace)[0]["backendRefs"]] == [
+            "iris-sticky"]
+        m.act("promote")
+        step("50%", 7, actualCanaryWeight=50)
         marks["abort"] = now()
         m.act("abort")
         m.wait("aborted", timeout=60, phase="Degraded", stableVersion="1")
@@ -136,18 +158,37 @@ def test_a_header_route_reaches_the_canary_only_with_the_header(
         time.sleep(APPLIED)
         t0 = now()
         time.sleep(6)
-        seen["aborted"] = versions(t0, now())
-        answers = [a for g in loads.values() for a in settled(g, start, now())]
-        bad = {k: failed(settled(g, start, now()), start) for k, g in loads.items()}
+        seen["aborted"] = {k: {a.version for a in v} for k, v in answers(t0, now()).items()}
+        wait_for(lambda: kube.kubectl("get", "traefikservice", "iris-sticky", "-n", namespace,
+                                      "--ignore-not-found", "-o", "name").stdout == "",
+                 timeout=30, what="the sticky TraefikService gone after the rollout")
+        everything = answers(start, now())
     finally:
         for g in loads.values():
             g.stop()
     marks = {k: round(v - start, 1) for k, v in marks.items()}
-    assert seen["header"] == {"users": {"1"}, "testers": {"2"}, "beta": {"1"}}, seen
-    assert seen["cookie"] == {"users": {"1"}, "testers": {"1"}, "beta": {"2"}}, seen
-    assert seen["aborted"] == {"users": {"1"}, "testers": {"1"}, "beta": {"1"}}, seen
-    assert not failed(answers), (bad, marks)
-    print(f"header routes: {seen}; {len(answers)} answers, 0 failed")
+    bad = {k: failed(v, start) for k, v in everything.items()}
+    # Requests without the cookie (users, and testers once their header route is gone) get
+    # the weights. Together: Traefik's weighted round robin is deterministic, and two loads
+    # at the same rate take turns (at 50% one would get only v1, the other only v2).
+    free_20, free_50 = (share([a for k in ("users", "testers") for a in got[s][k]
+                               if a.code == 200], "2") for s in ("20%", "50%"))
+    assert seen["header"] == {"users": {"1"}, "testers": {"2"}, "beta": {"1"},
+                              "clients": {"1"}}, seen
+    assert seen["cookie"] == {"users": {"1"}, "testers": {"1"}, "beta": {"2"},
+                              "clients": {"1"}}, seen
+    assert seen["aborted"] == {"users": {"1"}, "testers": {"1"}, "beta": {"1"},
+                               "clients": {"1"}}, seen
+    # Every client kept one version through both weighted steps, and both versions had some.
+    moved = {c: v for c, v in kept.items() if len(v.get("20%", set()) | v.get("50%", set())) != 1}
+    assert len(kept) == 30 and not moved, (moved, kept)
+    given = [next(iter(v["20%"])) for v in kept.values()]
+    assert 0 < given.count("2") < 30, given
+    assert 10 <= free_20 <= 30 and 40 <= free_50 <= 60, (free_20, free_50)
+    assert not any(bad.values()), (bad, marks)
+    print(f"header routes: {seen}; sticky: {given.count('2')} of 30 clients on v2 at 20% kept "
+          f"it at 50%; requests without the cookie on v2: {free_20:.0f}% at 20%, {free_50:.0f}% at "
+          f"50%; {sum(map(len, everything.values()))} answers, 0 failed; steps at {marks}")
 
 
 def test_a_shadow_step_rolls_back_a_canary_that_disagrees_and_promotes_one_that_agrees(

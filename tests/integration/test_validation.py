@@ -113,6 +113,13 @@ def test_modelversion_rejections(kube: Kube, namespace: str, spec: str, message:
                  id="cookie-header"),
     pytest.param("model: m\nstrategy: {canary: {trafficRouting: {gatewayAPI: {httpRoute: r, "
                  "implementation: Envoy}}}}", "Unsupported value", id="unknown-implementation"),
+    pytest.param("model: m\nstrategy: {canary: {trafficRouting: {gatewayAPI: {httpRoute: r, "
+                 "sessionAffinity: {cookieName: v}}}}}", "sessionAffinity needs implementation: "
+                 "Traefik", id="sticky-on-standard"),
+    pytest.param("model: m\nstrategy: {canary: {trafficRouting: {gatewayAPI: {httpRoute: r, "
+                 "implementation: Traefik, sessionAffinity: {cookieName: 'a b'}}}}}",
+                 "spec.strategy.canary.trafficRouting.gatewayAPI.sessionAffinity.cookieName",
+                 id="sticky-cookie-not-a-token"),
     pytest.param("model: m\nanalysis: {prometheus: {address: http://p:9090}, metrics: "
                  "[{name: err, query: q}]}", "a metric needs min, max or both",
                  id="metric-without-bounds"),

@@ -31,10 +31,12 @@ def route(kube: Kube, ns: str, model: str = "iris", **spec: Any) -> None:
 
 
 def load(kube: Kube, ns: str, rate: float, name: str = "loadgen",
-         headers: dict[str, str] | None = None, seed: int | None = None) -> LoadGen:
-    """Open-loop load on the model through the gateway (`headers` besides its Host)."""
+         headers: dict[str, str] | None = None, seed: int | None = None,
+         clients: int = 0) -> LoadGen:
+    """Open-loop load on the model through the gateway (`headers` besides its Host), or
+    `clients` that keep their cookies, each one request at a time."""
     return LoadGen(kube, ns, "iris", 80, "iris", rate=rate, name=name, open_loop=True, url=URL,
-                   headers={"Host": host(ns), **(headers or {})}, seed=seed)
+                   headers={"Host": host(ns), **(headers or {})}, seed=seed, clients=clients)
 
 
 def rules(kube: Kube, ns: str, name: str = "iris") -> list[dict[str, Any]]:

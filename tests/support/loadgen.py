@@ -35,20 +35,30 @@ headers = {"Content-Type": "application/json", **json.loads(sys.argv[5] if len(s
                                                            else "{}")}
 # varied: each request a different iris-like input (seeded), so that answers differ.
 varied = random.Random(int(sys.argv[6])) if len(sys.argv) > 6 and sys.argv[6] else None
+# clients: that many clients, each one at a time with cookies of its own (a browser's session)
+clients = int(sys.argv[7]) if len(sys.argv) > 7 and sys.argv[7] else 0
 gap, start = 1.0 / rate, time.time()
 lock = threading.Lock()
 print(json.dumps({"start": start}), flush=True)
 
-def one(data):
+def one(data, client=None, jar=None):
     t = time.time()
-    req = urllib.request.Request(url, data=data, headers=headers)
+    sent, jar_sent = dict(headers), bool(jar)
+    if jar:
+        sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+    req = urllib.request.Request(url, data=data, headers=sent)
+    got = []
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
-            code, out = r.status, r.read()
+            code, out, got = r.status, r.read(), r.headers.get_all("Set-Cookie") or []
     except urllib.error.HTTPError as e:
         code, out = e.code, e.read()
     except Exception as e:
         code, out = 0, f"{type(e).__name__}: {e}"[:160].encode()
+    if jar is not None:
+        for c in got:
+            k, _, v = c.split(";")[0].partition("=")
+            jar[k.strip()] = v.strip()
     try:
         answer = json.loads(out) if code == 200 else {}
         version = answer.get("model_version")
@@ -56,8 +66,8 @@ def one(data):
     except Exception:
         version = label = None
     line = json.dumps({"t": t, "ms": round(1000 * (time.time() - t), 1), "code": code,
-                       "v": version, "y": label, "err": None if code == 200 else out[:160].decode(
-                           errors="replace")})
+                       "v": version, "y": label, "c": client, "k": bool(jar_sent),
+                       "err": None if code == 200 else out[:160].decode(errors="replace")})
     with lock:  # whole lines, one writer at a time
         print(line, flush=True)
 
@@ -67,8 +77,18 @@ def iris():
     return json.dumps({"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP32",
                                    "data": x}]}).encode()
 
+def client(i):
+    jar, n = {}, 0
+    while True:
+        due = start + i * gap + n * gap * clients
+        time.sleep(max(0.0, due - time.time()))
+        n += 1
+        one(iris() if varied else body, i, jar)
+
+for i in range(clients):
+    threading.Thread(target=client, args=(i,), daemon=True).start()
 n = 0
-while True:
+while not clients:
     due = start + n * gap
     time.sleep(max(0.0, due - time.time()))
     n += 1
@@ -77,6 +97,8 @@ while True:
         threading.Thread(target=one, args=(data,), daemon=True).start()
     else:
         one(data)
+while True:  # the clients' threads ask
+    time.sleep(3600)
 """
 
 
@@ -130,15 +152,18 @@ class Answer:
     version: str | None
     error: str | None
     label: int | None = None  # the class answered (varied inputs only)
+    client: int | None = None  # which client asked (clients only)
+    cookie: bool = False  # the client sent cookies it was given
 
 
 class LoadGen:
     def __init__(self, kube: Kube, namespace: str, service: str, port: int, model: str,
                  rate: float = 20.0, name: str = "loadgen", open_loop: bool = False,
                  url: str | None = None, headers: dict[str, str] | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, clients: int = 0) -> None:
         """`url`: another address than the model's Service (a gateway's); `headers` sent with
-        every request (a Host, a tester's header); `seed`: varied inputs, seeded."""
+        every request (a Host, a tester's header); `seed`: varied inputs, seeded; `clients`:
+        that many clients sharing `rate`, each one request at a time, keeping its cookies."""
         self.kube, self.ns, self.name = kube, namespace, name
         url = url or f"http://{service}.{namespace}.svc.cluster.local:{port}"
         url += f"/v2/models/{model}/infer"
@@ -152,7 +177,8 @@ class LoadGen:
                                                 json.dumps(IRIS_SETOSA),
                                                 "open" if open_loop else "closed",
                                                 json.dumps(headers or {}),
-                                                "" if seed is None else str(seed)]}]})}))
+                                                "" if seed is None else str(seed),
+                                                str(clients or "")]}]})}))
         wait_for(self._started, timeout=90, what=f"load generator {name} sending")
 
     def _started(self) -> bool:
@@ -167,7 +193,8 @@ class LoadGen:
             r: dict[str, Any] = json.loads(line)
             if "t" not in r or r["t"] < since or (until is not None and r["t"] >= until):
                 continue
-            out.append(Answer(r["t"], r["ms"], r["code"], r["v"], r["err"], r.get("y")))
+            out.append(Answer(r["t"], r["ms"], r["code"], r["v"], r["err"], r.get("y"),
+                              r.get("c"), bool(r.get("k"))))
         return out
 
     def wait_answers(self, n: int, since: float, timeout: float = 120) -> list[Answer]:

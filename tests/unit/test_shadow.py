@@ -101,7 +101,7 @@ def test_the_comparer_outlives_mirroring_until_the_gateway_routes_around_it() ->
     spec = UpdatePolicySpec.model_validate({"model": "m", "targetVersion": "1", "strategy": {
         "canary": {"trafficRouting": {"gatewayAPI": {"httpRoute": "r"}}}}})
     vs = {"1": VersionInfo("1", "m-v1", "Ready", "2026-01-01T00:00:00Z", service="m-1")}
-    mirrored = {"metadata": {"generation": 2}, "spec": {"rules": [{"backendRefs": [
+    mirrored = {"metadata": {"name": "r", "generation": 2}, "spec": {"rules": [{"backendRefs": [
         {"kind": "TraefikService", "name": "r-mirror"}]}]}, "status": {"parents": [
             {"conditions": [{"type": t, "status": "True", "observedGeneration": 2}
                             for t in ("Accepted", "ResolvedRefs")]}]}}

@@ -313,4 +313,4 @@ def test_every_router_field_has_a_provider_and_is_picked_by_it() -> None:
         assert provider_for(spec({wire: body})).name == wire
     assert provider_for(spec()).name == "replicas"  # no trafficRouting
     assert by_name(None).name == by_name("unknown").name == "replicas"
-    assert {r.kind for r in ROUTE_RESOURCES} == {"HTTPRoute", "TrafficSplit"}
+    assert {r.kind for r in ROUTE_RESOURCES} == {"HTTPRoute", "TrafficSplit", "TraefikService"}

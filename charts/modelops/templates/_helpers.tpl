@@ -52,9 +52,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [split.smi-spec.io]
   resources: [trafficsplits]
   verbs: [get, list, watch, create, patch, update, delete]
-- apiGroups: [traefik.io]  # gatewayAPI implementation Traefik: a setMirror step's mirroring
-  resources: [traefikservices]
-  verbs: [create, patch, delete]  # create: a server-side apply that makes one
+- apiGroups: [traefik.io]  # gatewayAPI implementation Traefik: the mirroring and sticky
+  resources: [traefikservices]  # TraefikServices a policy owns (watched)
+  verbs: [get, list, watch, create, patch, delete]  # create: a server-side apply makes one
 - apiGroups: [keda.sh]  # spec.autoscaling: the ScaledObject a policy owns
   resources: [scaledobjects]
   verbs: [get, create, patch, delete]  # create: a server-side apply that makes one

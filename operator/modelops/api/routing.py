@@ -64,4 +64,17 @@ class Shadow(ApiModel):
                                    "waits for each version's answer.")
 
 
+class SessionAffinity(ApiModel):
+    """During weighted steps a client keeps the version it was first given: the gateway sets a
+    cookie naming that version's backend and honours it while the version takes traffic
+    (docs/traffic.md). A client without the cookie is assigned by the weights."""
+
+    cookie_name: str = Field(description="The cookie the gateway sets and reads.",
+                             pattern=TOKEN, max_length=256)
+    max_age_seconds: int | None = Field(
+        None, ge=1, le=31_536_000, description="How long a client keeps its version; absent: "
+        "until its browser session ends. The cookie outlives no rollout: once the rollout "
+        "ends, aborts or rolls back, every client goes to the stable.")
+
+
 Implementation = Literal["Standard", "Traefik"]

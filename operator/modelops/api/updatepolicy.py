@@ -15,7 +15,14 @@ from .monitoring import Monitoring, MonitoringStatus
 from .notifications import NotificationsStatus, Subscription
 from .phases import PolicyPhase
 from .retraining import Retraining, RetrainingStatus
-from .routing import HeaderMatch, Implementation, SetHeaderRoute, SetMirror, Shadow
+from .routing import (
+    HeaderMatch,
+    Implementation,
+    SessionAffinity,
+    SetHeaderRoute,
+    SetMirror,
+    Shadow,
+)
 
 Outcome = Literal["Promoted", "RolledBack", "Aborted"]
 ACTIONS = ("promote", "promote-full", "abort", "retry", "resume")
@@ -79,12 +86,21 @@ class ReplicasRouting(ApiModel):
 
 
 class GatewayAPIRouting(ApiModel):
+    model_config = {"json_schema_extra": validations(
+        cel("!has(self.sessionAffinity) || self.implementation == 'Traefik'",
+            "sessionAffinity needs implementation: Traefik (Gateway API's own "
+            "sessionPersistence is experimental, and Traefik does not implement it)"),
+    )}
+
     http_route: str = Field(description="Name of the HTTPRoute whose backendRefs weights follow "
                             "the steps.", pattern=DNS1035, max_length=63)
     implementation: Implementation = Field(
         "Standard", description="Standard: only Gateway API's own fields (mirroring with the "
         "RequestMirror filter). Traefik: mirroring through a TraefikService that the route "
-        "names, as Traefik implements no RequestMirror filter.")
+        "names, as Traefik implements no RequestMirror filter; and sessionAffinity.")
+    session_affinity: SessionAffinity | None = Field(
+        None, description="Clients keep the version they were given during weighted steps "
+        "(a cookie); needs implementation Traefik.")
 
 
 class SMIRouting(ApiModel):

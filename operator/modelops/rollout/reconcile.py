@@ -157,12 +157,14 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     versions = latest_claims(idx.mv_infos.get((ns, spec.model), []))
     ready = {v.version: _ready(idx.mo_deployments, ns, v.service) for v in versions.values()}
     route = _route(state, provider, ns, spec)
+    sticky = _sticky(state, provider, ns, spec)
     bad = problems(spec, name, idx.up_by_model.get((ns, spec.model), []), state)
     bad += missing_templates(spec, versions)
     runtime = _runtime(versions, old.get("stableVersion"), spec.target_version)
     bad += scaler_problems(spec, runtime)
     status = UpdatePolicyStatus.model_validate(old)
-    wrong = provider.problem(up, spec, _split(versions, ready, route, status))
+    wrong = provider.problem(up, spec, _split(versions, ready, route, status, sticky=sticky,
+                                              at=now))
     bad += [wrong] if wrong else []
     if bad:
         await _refuse(state, up, old, conds, bad, gen, now)
@@ -172,7 +174,7 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     status = UpdatePolicyStatus.model_validate(up.get("status") or {})
     comparer = shadow.backend(name, status.canary_version)
     comparer_dep = state.cache.child("mo_deployments", "Deployment", ns, comparer.service)
-    obs = Observed(versions, ready, route, shadow=comparer,
+    obs = Observed(versions, ready, route, shadow=comparer, sticky=sticky,
                    shadow_ready=_ready(idx.mo_deployments, ns, comparer.service),
                    shadow_exists=comparer_dep is not None,
                    mirror_written=mirror_written(state, up, spec, now))
@@ -200,12 +202,15 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     await sync_shadow(  # before a route mirrors to it
         state, up, spec, keeps_shadow(st, obs.shadow_exists, now), st.mirror_percent or 0,
         _backend(versions, st.stable_version), _backend(versions, st.canary_version),
-        canary.runtime if canary else "custom", obs.shadow_ready)
+        canary.runtime if canary else "custom", obs.shadow_ready, now)
     written_mirror = mirror_written(state, up, spec, now)
     await _apply_traffic(state, up, spec, provider, _split(
-        versions, ready, route, st, obs.shadow_ready),
+        versions, ready, route, st, obs.shadow_ready, sticky, now),
                          want_for(spec, st, shadow.backend(name, st.canary_version),
                                   written_mirror), shared)
+    recheck = provider.recheck_in(_split(versions, ready, _route(state, provider, ns, spec), st,
+                                         obs.shadow_ready, _sticky(state, provider, ns, spec),
+                                         now))
     scaler, no_scaler = await sync_scaler(state, up, spec, runtime, old.get("scaler"))
     phase, message = st.phase or PolicyPhase.IDLE, st.message or ""
     stable = versions.get(st.stable_version or "")
@@ -239,7 +244,7 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     # KEDA may be installed later: look again now and then.
     waits = [t for t in (d.requeue_after, outbox.next_due(box, now), 60.0 if no_scaler else None,
                          # Traefik's mirror, written just now, may be named in a moment.
-                         1.0 if st.mirror_percent and not written_mirror else None)
+                         1.0 if st.mirror_percent and not written_mirror else None, recheck)
              if t is not None]
     return min(waits) if waits else None
 
@@ -341,10 +346,12 @@ def _backend(versions: dict[str, VersionInfo], version: str | None) -> Backend |
 
 def _split(versions: dict[str, VersionInfo], ready: dict[str, int],
            route: dict[str, Any] | None, status: UpdatePolicyStatus,
-           ready_shadow: int = 0) -> Split:
+           ready_shadow: int = 0, sticky: dict[str, Any] | None = None,
+           at: datetime | None = None) -> Split:
     stable, canary = status.stable_version, status.canary_version
     return Split(_backend(versions, stable), _backend(versions, canary),
-                 ready.get(stable or "", 0), ready.get(canary or "", 0), route, ready_shadow)
+                 ready.get(stable or "", 0), ready.get(canary or "", 0), route, ready_shadow,
+                 sticky, at)
 
 
 def _route(state: State, provider: Provider, ns: str,
@@ -357,6 +364,13 @@ def _route(state: State, provider: Provider, ns: str,
     return state.cache.child("routes", *key)
 
 
+def _sticky(state: State, provider: Provider, ns: str,
+            spec: UpdatePolicySpec) -> dict[str, Any] | None:
+    """What the provider keeps beside its route for stickiness, as last seen."""
+    key = provider.sticky_key(spec)
+    return state.cache.child("routes", key[0], ns, key[1]) if key else None
+
+
 async def _apply_traffic(state: State, up: dict[str, Any], spec: UpdatePolicySpec,
                          provider: Provider, split: Split, want: Want, shared: bool) -> None:
     svc = stamp(stable_service(up, spec, provider, split.stable.version if split.stable
@@ -365,8 +379,7 @@ async def _apply_traffic(state: State, up: dict[str, Any], spec: UpdatePolicySpe
                              svc["metadata"]["name"])
     if needs_apply(svc, have):
         await state.kube.apply(svc)
-    written = await provider.set_route(state.kube, up, spec, split, want)
-    if written is not None:
+    for written in await provider.set_route(state.kube, up, spec, split, want):
         state.cache.answered(written)
 
 

@@ -34,6 +34,7 @@ class Observed:
     shadow_ready: int = 0  # its ready pods
     shadow_exists: bool = False  # its Deployment exists
     mirror_written: bool = True  # Traefik: the mirroring TraefikService may be named
+    sticky: dict[str, Any] | None = None  # Traefik: the sticky TraefikService, as last seen
 
 
 @dataclass
@@ -73,7 +74,7 @@ class _Machine:
         stable, canary = self.st.stable_version, self.st.canary_version
         return Split(self.backend(stable), self.backend(canary),
                      self.obs.ready.get(stable or "", 0), self.obs.ready.get(canary or "", 0),
-                     self.obs.route, self.obs.shadow_ready)
+                     self.obs.route, self.obs.shadow_ready, self.obs.sticky, self.now)
 
     def want(self) -> Want:
         return want_for(self.spec, self.st, self.obs.shadow, self.obs.mirror_written)

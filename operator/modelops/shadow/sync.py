@@ -6,19 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..api.conditions import parse_time
 from ..api.updatepolicy import UpdatePolicySpec
 from ..desired import needs_apply, stamp
 from ..kube import KINDS, ApiError
 from ..state import State
 from ..traffic.base import Backend
-from ..traffic.traefik import TRAEFIKSERVICES, WRITTEN_FOR, mirror_name, traefik_service
+from ..traffic.traefik import TRAEFIKSERVICES, mirror_name, settled, stamped, traefik_service
 from . import children
 
 
 async def sync_shadow(state: State, up: dict[str, Any], spec: UpdatePolicySpec, keep: bool,
                       mirror: int, stable: Backend | None, canary: Backend | None,
-                      runtime: str, ready: int) -> None:
+                      runtime: str, ready: int, now: datetime) -> None:
     """`keep`: the comparer runs; `mirror`: the percent mirrored now; `runtime`: the canary's;
     `ready`: the comparer's ready pods."""
     ns, policy = up["metadata"]["namespace"], up["metadata"]["name"]
@@ -47,8 +46,8 @@ async def sync_shadow(state: State, up: dict[str, Any], spec: UpdatePolicySpec, 
     if gw and mirror_ts and mirror and ready:  # written before the route names it
         ts = stamp(traefik_service(up, spec.model, gw.http_route, stable,
                                    children.backend(policy, canary.version), mirror))
-        if needs_apply(ts, state.cache.applied.get((TRAEFIKSERVICES.kind, ns, mirror_ts))):
-            state.cache.answered(await state.kube.apply(ts, res=TRAEFIKSERVICES))
+        if needs_apply(ts, state.cache.child("routes", TRAEFIKSERVICES.kind, ns, mirror_ts)):
+            state.cache.answered(await state.kube.apply(stamped(ts, now), res=TRAEFIKSERVICES))
 
 
 async def _delete_mirror(state: State, ns: str, name: str) -> None:
@@ -62,15 +61,12 @@ async def _delete_mirror(state: State, ns: str, name: str) -> None:
 
 def mirror_written(state: State, up: dict[str, Any], spec: UpdatePolicySpec,
                    now: datetime) -> bool:
-    """Whether a route may name the policy's mirroring TraefikService: it was written at least
-    WRITTEN_FOR seconds ago (always, where the gateway is not Traefik)."""
+    """Whether a route may name the policy's mirroring TraefikService: we last wrote it at
+    least traefik.WRITTEN_FOR seconds ago (always, where the gateway is not Traefik)."""
     c = spec.strategy.canary if spec.strategy else None
     gw = c.traffic_routing.gateway_api if c and c.traffic_routing else None
     if not gw or gw.implementation != "Traefik":
         return True
-    ts = state.cache.applied.get((TRAEFIKSERVICES.kind, up["metadata"]["namespace"],
-                                  mirror_name(gw.http_route)))
-    made = ((ts or {}).get("metadata") or {}).get("creationTimestamp")
-    if not made:
-        return False
-    return (now - parse_time(str(made))).total_seconds() >= WRITTEN_FOR
+    ts = state.cache.child("routes", TRAEFIKSERVICES.kind, up["metadata"]["namespace"],
+                           mirror_name(gw.http_route))
+    return settled(ts, now)

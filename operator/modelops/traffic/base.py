@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from ..api.routing import HeaderMatch
@@ -38,6 +39,8 @@ class Split:
     ready_canary: int = 0
     route: dict[str, Any] | None = None  # the provider's route as last seen (None: not found)
     ready_shadow: int = 0  # ready pods of the comparer mirrored requests go to
+    sticky: dict[str, Any] | None = None  # Traefik: the policy's sticky TraefikService, as seen
+    at: datetime | None = None  # the moment (None: long after every write)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Want:
     shadow: Backend | None = None  # the comparer's Service, while mirroring
     implementation: str = "Standard"  # the gatewayAPI dialect (api.routing.Implementation)
     mirror_written: bool = True  # Traefik: its mirroring TraefikService is there to name
+    sticky: bool = False  # weights through a sticky TraefikService (sessionAffinity)
 
     @property
     def load(self) -> int:
@@ -71,17 +75,23 @@ def want_for(spec: UpdatePolicySpec, st: UpdatePolicyStatus, shadow: Backend | N
     return Want(weight=st.canary_weight or 0, headers=tuple(st.header_route or ()),
                 mirror=st.mirror_percent or 0, shadow=shadow if st.mirror_percent else None,
                 implementation=gw.implementation if gw else "Standard",
-                mirror_written=mirror_written)
+                mirror_written=mirror_written,
+                sticky=bool(gw and gw.session_affinity and gw.implementation == "Traefik"))
 
 
 class Provider(Protocol):
     name: str  # its field under spec.strategy.canary.trafficRouting
     route_resource: Resource | None  # the kind of its route; None: the pods carry the weight
+    watches: tuple[Resource, ...]  # what it reads as watched: its route and what it writes
 
     def route_name(self, spec: UpdatePolicySpec) -> str | None:
         """The name of the route this policy steers (in the policy's namespace)."""
 
     pods_carry_weight: bool  # the model's Service spreads over pods of several versions
+
+    def sticky_key(self, spec: UpdatePolicySpec) -> tuple[str, str] | None:
+        """(kind, name) of what the provider writes beside its route for stickiness (seen
+        into Split.sticky), if anything."""
 
     def stable_selector(self, model: str, stable: str | None, shared: bool) -> dict[str, str]:
         """Which pods the model's stable Service sends to; `shared`: while more than one
@@ -107,6 +117,10 @@ class Provider(Protocol):
         """Whether the route mirrors to nothing any more, as the gateway applies it (the
         comparer of a setMirror step may go)."""
 
+    def recheck_in(self, split: Split) -> float | None:
+        """Seconds until what the provider waits for may have come by time alone (a write the
+        gateway reports nothing on, counted a while after it), if anything."""
+
     def promotable(self, split: Split) -> bool:
         """Whether the canary at full size may take over (the route, if any, is there)."""
 
@@ -114,9 +128,8 @@ class Provider(Protocol):
         """Why this policy cannot be served as it stands (a user's input to fix), if so."""
 
     async def set_route(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
-                        split: Split, want: Want) -> dict[str, Any] | None:
-        """Make the route carry `want`; the route as written, or None when nothing was
-        written."""
+                        split: Split, want: Want) -> list[dict[str, Any]]:
+        """Make the route carry `want`; the objects written, as the API server answered."""
 
 
 def routed_replicas(total: int, weight: int) -> tuple[int, int]:

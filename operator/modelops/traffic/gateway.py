@@ -5,15 +5,19 @@ A weight, a header route or a mirror counts as in effect only once the gateway h
 the route's current generation (its status.parents), never from what we wrote alone.
 Mirroring: Gateway API's RequestMirror filter on the stable's backendRef (Standard), or, for
 Traefik, which implements no RequestMirror filter, a TraefikService of kind mirroring that the
-route names in the stable's place (traffic.traefik; shadow.sync writes it)."""
+route names in the stable's place (traffic.traefik; shadow.sync writes it). Stickiness, for
+Traefik only: the weights move into a weighted TraefikService with a sticky cookie, which the
+route names alone while the canary has a weight (traffic.traefik)."""
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from ..api.updatepolicy import UpdatePolicySpec
+from ..desired import needs_apply, stamp
 from ..kube import Kube, Resource
 from . import traefik
 from .base import (
@@ -44,22 +48,24 @@ def mirroring(s: Split, want: Want) -> bool:
                 and s.ready_shadow > 0)
 
 
-def names_mirror(route: dict[str, Any]) -> bool:
-    """Whether a route mirrors anywhere: a RequestMirror filter, or Traefik's mirror."""
-    return traefik.names_mirror(route) or any(
+def names_mirror(route: dict[str, Any], sticky: dict[str, Any] | None = None) -> bool:
+    """Whether a route mirrors anywhere: a RequestMirror filter, or Traefik's mirror (named
+    by the route or by its sticky TraefikService)."""
+    return traefik.names_mirror(route, sticky) or any(
         f.get("type") == "RequestMirror"
         for rule in (route.get("spec") or {}).get("rules") or []
         for ref in rule.get("backendRefs") or [] for f in ref.get("filters") or [])
 
 
-def backend_refs(route: dict[str, Any], s: Split, want: Want,
-                 weight: int) -> list[dict[str, Any]]:
+def weighted_refs(route: dict[str, Any], s: Split, want: Want,
+                  weight: int) -> list[dict[str, Any]]:
+    """The versions' backendRefs carrying `weight` to the canary (and the mirror)."""
     refs = []
     if s.stable:
         ref = service_ref(s.stable, 100 - weight if s.canary else 100)
         if mirroring(s, want) and want.shadow is not None:
             if want.implementation == "Traefik":
-                if want.mirror_written or traefik.names_mirror(route):  # (named: it is there)
+                if want.mirror_written or traefik.names_mirror(route, s.sticky):  # (named: there)
                     ref = {**traefik.service_ref(traefik.mirror_name(route["metadata"]["name"])),
                            "weight": ref["weight"]}
             else:
@@ -69,6 +75,28 @@ def backend_refs(route: dict[str, Any], s: Split, want: Want,
     if s.canary:
         refs.append(service_ref(s.canary, weight if s.stable else 100))
     return refs
+
+
+def sticks(s: Split, want: Want, weight: int) -> bool:
+    """Whether the weights go through the sticky TraefikService now: while the canary has a
+    weight (a cookie given before would pin every client to the stable)."""
+    return bool(want.sticky and s.stable and s.canary and weight > 0)
+
+
+def backend_refs(route: dict[str, Any], s: Split, want: Want,
+                 weight: int) -> list[dict[str, Any]]:
+    """What the route's own rules name: the weighted refs, or the sticky TraefikService that
+    carries them once Traefik has had it a while with these weights (once named, it stays
+    named while the weights change inside it). Until then the canary gets no weight: a client
+    sent to it without a cookie could be sent elsewhere once the cookies begin."""
+    refs = weighted_refs(route, s, want, weight)
+    if not sticks(s, want, weight):
+        return refs
+    name = traefik.sticky_name(route["metadata"]["name"])
+    if name in traefik.named(route) or (traefik.settled(s.sticky, s.at) and traefik.members(
+            s.sticky) == traefik.refs_members(refs)):
+        return [traefik.service_ref(name)]
+    return weighted_refs(route, s, want, 0)
 
 
 def header_matches(matches: tuple[Any, ...]) -> list[dict[str, Any]]:
@@ -171,6 +199,7 @@ def route_weight(route: dict[str, Any] | None, canary: Backend | None) -> int | 
 class GatewayProvider:
     name = "gatewayAPI"
     route_resource: Resource | None = HTTPROUTES
+    watches: tuple[Resource, ...] = (HTTPROUTES, traefik.TRAEFIKSERVICES)
     pods_carry_weight = False
 
     @staticmethod
@@ -182,6 +211,12 @@ class GatewayProvider:
         gw = self._config(spec)
         return gw.http_route if gw else None
 
+    def sticky_key(self, spec: UpdatePolicySpec) -> tuple[str, str] | None:
+        gw = self._config(spec)
+        if gw is None or gw.implementation != "Traefik":
+            return None
+        return traefik.TRAEFIKSERVICES.kind, traefik.sticky_name(gw.http_route)
+
     def stable_selector(self, model: str, stable: str | None, shared: bool) -> dict[str, str]:
         return stable_only(model, stable)
 
@@ -189,8 +224,13 @@ class GatewayProvider:
         return routed_replicas(total, weight)
 
     def achieved(self, s: Split) -> int | None:
-        if not accepted(s.route):
+        if s.route is None or not accepted(s.route):
             return None  # what the gateway does now is not known: the last word stands
+        if _sticky_named(s.route):
+            if not traefik.settled(s.sticky, s.at):
+                return None
+            return routed_achieved(s, traefik.share(s.sticky, s.canary.service)
+                                   if s.canary else 0)
         return routed_achieved(s, route_weight(s.route, s.canary) or 0)
 
     def reached(self, s: Split, want: Want, total: int) -> bool:
@@ -200,8 +240,13 @@ class GatewayProvider:
             return False
         if want.mirror and s.ready_shadow < 1:
             return False
-        return same_rules(s.route["spec"].get("rules") or [],
-                          desired_rules(s.route, s, want, want.weight))
+        rules = desired_rules(s.route, s, want, want.weight)
+        if sticks(s, want, want.weight) and not (
+                _sticky_named({**s.route, "spec": {"rules": rules}})
+                and traefik.settled(s.sticky, s.at) and traefik.members(s.sticky)
+                == traefik.refs_members(weighted_refs(s.route, s, want, want.weight))):
+            return False  # the weight is not in the (named, applied) sticky service yet
+        return same_rules(s.route["spec"].get("rules") or [], rules)
 
     def waiting_for(self, s: Split) -> str | None:
         if s.route is None:
@@ -216,13 +261,25 @@ class GatewayProvider:
         """The gateway accepted a route that names the leaving version nowhere."""
         if leaving is None or s.route is None:
             return True
+        if _sticky_named(s.route) and (not traefik.settled(s.sticky, s.at) or any(
+                name == leaving.service for _, name, _ in traefik.members(s.sticky))):
+            return False
         return accepted(s.route) and all(
             ref.get("name") != leaving.service
             for rule in s.route["spec"].get("rules") or [] for ref in rule.get("backendRefs") or [])
 
     def mirror_released(self, s: Split) -> bool:
         """The gateway accepted a route that mirrors nowhere: the comparer may go."""
-        return s.route is None or (accepted(s.route) and not names_mirror(s.route))
+        return s.route is None or (accepted(s.route) and not names_mirror(s.route, s.sticky))
+
+    def recheck_in(self, s: Split) -> float | None:
+        """A sticky TraefikService's weights count, and one no longer named goes, a while
+        after the write (traffic.traefik): nothing else says when."""
+        if s.sticky is None:
+            return None
+        waits = [t for t in (traefik.unsettled_for(s.sticky, s.at),
+                             traefik.unsettled_for(s.route, s.at)) if t is not None]
+        return min(waits) + 0.2 if waits else None
 
     def promotable(self, s: Split) -> bool:
         return s.route is not None
@@ -231,12 +288,30 @@ class GatewayProvider:
         return None
 
     async def set_route(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
-                        s: Split, want: Want) -> dict[str, Any] | None:
+                        s: Split, want: Want) -> list[dict[str, Any]]:
         if s.route is None:
-            return None
-        meta = s.route["metadata"]
-        rules = desired_rules(s.route, s, want, carried_weight(s, want.weight, spec.replicas))
-        if same_rules(s.route["spec"].get("rules") or [], rules):
-            return None
-        return await kube.patch(HTTPROUTES, meta["namespace"], meta["name"],
-                                {"spec": {"rules": rules}})
+            return []
+        meta, at = s.route["metadata"], s.at or datetime.now(UTC)
+        weight = carried_weight(s, want.weight, spec.replicas)
+        written = []
+        gw = self._config(spec)
+        if sticks(s, want, weight) and gw and gw.session_affinity:  # before the route names it
+            ts = stamp(traefik.sticky_service(up, spec.model, meta["name"], weighted_refs(
+                s.route, s, want, weight), gw.session_affinity))
+            if needs_apply(ts, s.sticky):
+                written.append(await kube.apply(traefik.stamped(ts, at),
+                                                res=traefik.TRAEFIKSERVICES))
+        rules = desired_rules(s.route, s, want, weight)
+        if not same_rules(s.route["spec"].get("rules") or [], rules):
+            written.append(await kube.patch(HTTPROUTES, meta["namespace"], meta["name"], {
+                **traefik.stamped({}, at), "spec": {"rules": rules}}))
+        elif s.sticky is not None and not _sticky_named(s.route) and not sticks(
+                s, want, weight) and accepted(s.route) and traefik.settled(s.route, at):
+            # The gateway has applied a route without it a while ago: nothing can reach it.
+            await kube.delete(traefik.TRAEFIKSERVICES, meta["namespace"],
+                              traefik.sticky_name(meta["name"]))
+        return written
+
+
+def _sticky_named(route: dict[str, Any]) -> bool:
+    return traefik.sticky_name(route["metadata"]["name"]) in traefik.named(route)

@@ -12,9 +12,10 @@ from .smi import SMIProvider
 
 DEFAULT = ReplicasProvider()
 PROVIDERS: dict[str, Provider] = {p.name: p for p in (DEFAULT, GatewayProvider(), SMIProvider())}
-# The kinds of route that providers steer: the operator watches them (handlers.routes).
-ROUTE_RESOURCES: tuple[Resource, ...] = tuple(
-    p.route_resource for p in PROVIDERS.values() if p.route_resource is not None)
+# The kinds of route that providers steer, and what they write beside them: the operator
+# watches them (handlers.routes).
+ROUTE_RESOURCES: tuple[Resource, ...] = tuple(dict.fromkeys(
+    r for p in PROVIDERS.values() for r in p.watches))
 
 
 def provider_for(spec: UpdatePolicySpec) -> Provider:

@@ -37,11 +37,15 @@ def actual_weight(ready_stable: int, ready_canary: int) -> int:
 class ReplicasProvider:
     name = "replicas"
     route_resource: Resource | None = None
+    watches: tuple[Resource, ...] = ()
 
     def route_name(self, spec: UpdatePolicySpec) -> str | None:
         return None
 
     pods_carry_weight = True
+
+    def sticky_key(self, spec: UpdatePolicySpec) -> tuple[str, str] | None:
+        return None
 
     def stable_selector(self, model: str, stable: str | None, shared: bool) -> dict[str, str]:
         # Alone, the stable version only: a warm previous version's pods stay out of traffic.
@@ -69,6 +73,9 @@ class ReplicasProvider:
     def mirror_released(self, s: Split) -> bool:
         return True  # it never mirrors
 
+    def recheck_in(self, split: Split) -> float | None:
+        return None
+
     def promotable(self, s: Split) -> bool:
         return True
 
@@ -76,5 +83,5 @@ class ReplicasProvider:
         return None
 
     async def set_route(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
-                        s: Split, want: Want) -> dict[str, Any] | None:
-        return None  # the ModelVersions' reconciles scale the pods (rollout.replicas)
+                        s: Split, want: Want) -> list[dict[str, Any]]:
+        return []  # the ModelVersions' reconciles scale the pods (rollout.replicas)

@@ -54,6 +54,7 @@ def owned_by(route: dict[str, Any], up: dict[str, Any]) -> bool:
 class SMIProvider:
     name = "smi"
     route_resource: Resource | None = TRAFFICSPLITS
+    watches: tuple[Resource, ...] = (TRAFFICSPLITS,)
 
     @staticmethod
     def _config(spec: UpdatePolicySpec) -> Any:
@@ -67,6 +68,9 @@ class SMIProvider:
         return smi.traffic_split_name or service_name(spec)
 
     pods_carry_weight = False
+
+    def sticky_key(self, spec: UpdatePolicySpec) -> tuple[str, str] | None:
+        return None
 
     def stable_selector(self, model: str, stable: str | None, shared: bool) -> dict[str, str]:
         return stable_only(model, stable)
@@ -94,6 +98,9 @@ class SMIProvider:
     def mirror_released(self, s: Split) -> bool:
         return True  # it never mirrors
 
+    def recheck_in(self, split: Split) -> float | None:
+        return None
+
     def promotable(self, s: Split) -> bool:
         return s.route is not None
 
@@ -115,14 +122,14 @@ class SMIProvider:
         }
 
     async def set_route(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
-                        s: Split, route: Want) -> dict[str, Any] | None:
+                        s: Split, route: Want) -> list[dict[str, Any]]:
         if s.stable is None or self.problem(up, spec, s):
-            return None
+            return []
         want = self.desired(up, spec, s, carried_weight(s, route.weight, spec.replicas))
         have = (s.route or {}).get("spec") or {}
         if s.route is not None and have.get("service") == want["spec"]["service"] and [
                 (b.get("service"), float(b.get("weight") or 0)) for b in have.get(
                     "backends") or []] == [(b["service"], b["weight"]) for b in want["spec"][
                     "backends"]]:
-            return None
-        return await kube.apply(want, res=TRAFFICSPLITS)
+            return []
+        return [await kube.apply(want, res=TRAFFICSPLITS)]

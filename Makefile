@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## the virtualenv with the package and test tools
 
-binaries:  ## build etcd, kube-*, kubelet, kubectl, kwok, helm, CoreDNS, kube-router and Traefik once (cached in ~/.cache/modelops)
-	bash hack/cluster/build.sh etcd kwok kubernetes helm gateway-api smi coredns versitygw olah prometheus kube-router traefik
+binaries:  ## build etcd, kube-*, kubelet, kubectl, kwok, helm, CoreDNS, kube-router, Traefik and Kueue once (cached in ~/.cache/modelops)
+	bash hack/cluster/build.sh etcd kwok kubernetes helm gateway-api smi coredns versitygw olah prometheus kube-router traefik kueue
 
 images: binaries  ## the real node's images (buildah, no Docker), rebuilt when their sources change
 	bash hack/install-debs.sh

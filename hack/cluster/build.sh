@@ -302,6 +302,25 @@ build_metrics_server() {
   built "metrics-server $METRICS_SERVER_VERSION"
 }
 
+# Kueue's manager, and its kustomize manifests (config/) from the same module: queue.py
+# renders them as its release does, with the image built here.
+build_kueue() {
+  local dir="$cache/kueue-$KUEUE_VERSION"
+  if all_present "$dir/bin" kueue && [ -d "$dir/config/default" ]; then
+    say "kueue $KUEUE_VERSION: cached"; return
+  fi
+  say "kueue $KUEUE_VERSION: building (about 3 min)"
+  local mod
+  mod=$(module_dir "sigs.k8s.io/kueue@$KUEUE_VERSION")
+  [ -d "$mod/config/default" ] || die "could not download sigs.k8s.io/kueue@$KUEUE_VERSION"
+  rm -rf "$dir" && mkdir -p "$dir/bin"
+  GOBIN="$dir/bin" go install -v -trimpath -ldflags "-s -w" \
+    "sigs.k8s.io/kueue/cmd/kueue@$KUEUE_VERSION" 2>&1 | progress kueue
+  [ -x "$dir/bin/kueue" ] || die "kueue build did not produce its binary"
+  cp -r "$mod/config" "$dir/config" && chmod -R u+w "$dir/config"
+  built "kueue $KUEUE_VERSION"
+}
+
 # olah, a self-hosted Hugging Face hub mirror (PyPI), in a virtualenv of its own: the local
 # hub that serves hf:// artifacts from git repositories.
 build_olah() {
@@ -350,6 +369,7 @@ for part in $want; do
     keda) build_keda ;;
     metrics-server) build_metrics_server ;;
     traefik) build_traefik ;;
+    kueue) build_kueue ;;
     *) die "unknown part $part" ;;
   esac
 done

@@ -70,6 +70,7 @@ def binaries() -> dict[str, Path]:
         "olah": CACHE / f"olah-{v['OLAH_VERSION']}" / "bin" / "python",
         "gateway-api-crds": CACHE / f"gateway-api-{v['GATEWAY_API_VERSION']}" / "crds",
         "traefik": CACHE / f"traefik-{v['TRAEFIK_VERSION']}" / "bin" / "traefik",
+        "kueue": CACHE / f"kueue-{v['KUEUE_VERSION']}" / "bin" / "kueue",
         "smi-crds": CACHE / f"smi-crds-{v['ARGO_ROLLOUTS_VERSION']}" / "split.yaml",
         "kube-router": CACHE / (f"kube-router-{v['KUBE_ROUTER_VERSION']}-" + hashlib.sha256(
             v["KUBE_ROUTER_DEPS"].strip('"').encode()).hexdigest()[:8]) / "bin" / "kube-router",
@@ -81,7 +82,8 @@ def ensure_binaries() -> dict[str, Path]:
     if not all(p.exists() for p in bins.values()):
         log("building missing binaries (first run only)")
         subprocess.run(["bash", str(HERE / "build.sh"), "etcd", "kwok", "kubernetes",
-                        "gateway-api", "smi", "versitygw", "olah", "kube-router", "traefik"],
+                        "gateway-api", "smi", "versitygw", "olah", "kube-router", "traefik",
+                        "kueue"],
                        check=True)
     return bins
 
@@ -280,7 +282,9 @@ class Cluster:
             realnode.RealNode(self, CACHE).up(bins, ports["apiserver"], ports["node_proxy"],
                                               {"s3": ports["s3"], "hf": ports["hf"]})
             import gateway  # imports this module: loaded only here
+            import kueue
             gateway.Gateway(self).up()
+            kueue.Queue(self).up()
         else:
             self._start("nodelink", [sys.executable, str(HERE / "nodelink.py"),
                                      "--egress", str(self.state / "egress.sock"),

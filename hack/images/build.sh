@@ -173,6 +173,16 @@ build_traefik() {
   one_binary traefik "$bin" /traefik 65532 "$k"
 }
 
+# Kueue's manager, as its release image holds it (/manager), from the binary
+# hack/cluster/build.sh kueue makes.
+build_kueue() {
+  local bin="$cache/kueue-$KUEUE_VERSION/bin/kueue"
+  bash "$root/hack/cluster/build.sh" kueue  # "cached" once built
+  local k; k=$(key kueue "$bin")
+  if fresh kueue "$k"; then say "kueue: cached"; return; fi
+  one_binary kueue "$bin" /manager 65532 "$k"
+}
+
 # A one-file image whose content is MODELOPS_PROBE_TOKEN: tests/integration/test_images.py
 # rebuilds it to show that the node runs the image last built, not one loaded before.
 build_probe() {
@@ -192,7 +202,7 @@ build_probe() {
   rm -rf "$tmp"
 }
 
-want=${*:-pause coredns operator fetcher model-server trainer llama-server keda metrics-server traefik}
+want=${*:-pause coredns operator fetcher model-server trainer llama-server keda metrics-server traefik kueue}
 for name in $want; do
   t0=$SECONDS
   case $name in
@@ -203,6 +213,7 @@ for name in $want; do
     keda) build_keda ;;
     metrics-server) build_metrics_server ;;
     traefik) build_traefik ;;
+    kueue) build_kueue ;;
     operator) bud operator "$root" "$root/Dockerfile" "$root/pyproject.toml" "$root/README.md" "$root/operator" ;;
     *) [ -f "$root/images/$name/Dockerfile" ] || die "unknown image $name"
        bud "$name" "$root/images/$name" "$root/images/$name/Dockerfile" "$root/images/$name" ;;

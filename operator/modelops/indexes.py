@@ -47,6 +47,8 @@ class Indexes:
     mo_deployments: Index = field(default_factory=Index)  # (ns, name) -> our Deployment, compact
     mo_services: Index = field(default_factory=Index)  # (ns, name) -> our Service, compact
     mo_jobs: Index = field(default_factory=Index)  # (ns, owner uid) -> Job summary
+    mo_job_owner: Index = field(default_factory=Index)  # (ns, Job name) -> its version's name
+    mo_workloads: Index = field(default_factory=Index)  # (ns, Job name) -> Kueue's Workload
     mo_nodes: Index = field(default_factory=Index)  # node name -> NodeInfo
     up_by_name: Index = field(default_factory=Index)  # (ns, name) -> UpdatePolicy (slim)
     mv_infos: Index = field(default_factory=Index)  # (ns, model) -> rollout.target.VersionInfo
@@ -131,8 +133,30 @@ def slim(body: Any) -> dict[str, Any]:
 
 
 def job_summary(body: Any) -> dict[str, Any]:
-    """What the plan reads of a Job: its name, owner and terminal conditions."""
+    """What the plan reads of a Job: its name, owner, terminal conditions, and whether it is
+    suspended (waiting for Kueue)."""
     meta = body["metadata"]
     return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
                          "ownerReferences": meta.get("ownerReferences")},
+            "suspend": bool((body.get("spec") or {}).get("suspend")),
             "status": {"conditions": (body.get("status") or {}).get("conditions") or []}}
+
+
+WORKLOAD_CONDITIONS = ("QuotaReserved", "Admitted", "Evicted", "Preempted", "PodsReady",
+                       "Finished")
+
+
+def workload_summary(body: Any) -> dict[str, Any]:
+    """What the plan reads of Kueue's Workload for one of our Jobs: its queue, the
+    ClusterQueue that admitted it, and its conditions (Kueue's reasons and messages)."""
+    meta, st = body["metadata"], body.get("status") or {}
+    return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
+                         "uid": meta["uid"],
+                         "job": next((r.get("name") for r in meta.get("ownerReferences") or []
+                                      if r.get("kind") == "Job"), None)},
+            "queue": (body.get("spec") or {}).get("queueName"),
+            "clusterQueue": (st.get("admission") or {}).get("clusterQueue"),
+            "conditions": [{k: c.get(k) for k in ("type", "status", "reason", "message",
+                                                  "lastTransitionTime")}
+                           for c in st.get("conditions") or []
+                           if c.get("type") in WORKLOAD_CONDITIONS]}

@@ -72,6 +72,19 @@ def child_event(state: State, type: str | None, body: Mapping[str, Any]) -> None
         _enqueue_steered(state, ns, model, exclude=meta["name"])
 
 
+def workload_event(state: State, type: str | None, body: Mapping[str, Any]) -> None:
+    """Kueue's Workload for one of our Jobs changed (queued, admitted, preempted): the Job's
+    version looks again."""
+    if not state.cache.file(type, body).news:
+        return
+    meta = body["metadata"]
+    ns = meta.get("namespace") or ""
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("kind") == "Job":
+            for owner in values(state.cache.indexes.mo_job_owner, (ns, ref.get("name"))):
+                enqueue(state, ns, owner)
+
+
 def route_event(state: State, type: str | None, body: Mapping[str, Any]) -> None:
     """A route a provider steers changed (by us, or by hand), or an object a provider owns
     beside it (Traefik's TraefikServices): its policies look again."""

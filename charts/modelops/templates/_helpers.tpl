@@ -55,6 +55,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [traefik.io]  # gatewayAPI implementation Traefik: the mirroring and sticky
   resources: [traefikservices]  # TraefikServices a policy owns (watched)
   verbs: [get, list, watch, create, patch, delete]  # create: a server-side apply makes one
+- apiGroups: [kueue.x-k8s.io]  # training queueName: Kueue's word on a queued gang
+  resources: [workloads]
+  verbs: [get, list, watch]
 - apiGroups: [keda.sh]  # spec.autoscaling: the ScaledObject a policy owns
   resources: [scaledobjects]
   verbs: [get, create, patch, delete]  # create: a server-side apply that makes one

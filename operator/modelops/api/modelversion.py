@@ -254,6 +254,14 @@ class TrainingStatus(ApiModel):
     start_time: str | None = Field(None, description="When training started.")
     attempt_start_time: str | None = Field(None, description="When the current attempt started.")
     completion_time: str | None = Field(None, description="When training finished.")
+    queued_time: str | None = Field(None, description="With queueName: when the current Job "
+                                    "began waiting for Kueue to admit it (again, after a "
+                                    "preemption).")
+    admitted_time: str | None = Field(None, description="With queueName: when Kueue last "
+                                      "admitted the current Job (its whole gang at once).")
+    cluster_queue: str | None = Field(None, description="The ClusterQueue that admitted it.")
+    preemptions: int | None = Field(None, description="Times Kueue took the running gang's "
+                                    "quota back (it resumes from its checkpoint).")
     history: list[TrainingAttempt] | None = Field(
         None, description="Ended attempts, oldest first (the last 50).", max_length=50)
 

@@ -13,15 +13,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..cache import Entry, Rule, child_reads
-from ..indexes import compact, job_summary, slim
+from ..indexes import compact, job_summary, slim, workload_summary
 from ..rollout.policy import policy_record, route_key
 from ..rollout.target import version_info
 from ..serving.names import MANAGED_BY, OPERATOR
 from ..traffic.registry import ROUTE_RESOURCES
+from ..training.queueing import KUEUE_API
 from ..versions.validate import NodeInfo
 
 MV = ("modelops.io", "v1alpha1", "modelversions")
 UP = ("modelops.io", "v1alpha1", "updatepolicies")
+WORKLOADS = (*KUEUE_API.split("/"), "workloads")  # Kueue's, for our queued Jobs
 OURS = {MANAGED_BY: OPERATOR}
 
 
@@ -57,6 +59,12 @@ def _job(ns: str | None, job: dict[str, Any]) -> Iterator[Entry]:
     for ref in job["metadata"].get("ownerReferences") or []:
         if ref.get("kind") == "ModelVersion":
             yield "mo_jobs", (ns, ref["uid"]), summary
+            yield "mo_job_owner", (ns, job["metadata"]["name"]), ref["name"]
+
+
+def _workload(ns: str | None, wl: dict[str, Any]) -> Iterator[Entry]:
+    if wl["metadata"]["job"]:
+        yield "mo_workloads", (ns, wl["metadata"]["job"]), wl
 
 
 def _route(ns: str | None, route: dict[str, Any]) -> Iterator[Entry]:
@@ -89,5 +97,7 @@ def rules(gpu_resource: str) -> dict[str, Rule]:
         "Service": Rule(compact, _child("mo_services"), child_reads),
         "Job": Rule(compact, _job, child_reads),
         "Node": node_rule,
+        "Workload": Rule(workload_summary, _workload,
+                         lambda o: (o["queue"], o["clusterQueue"], repr(o["conditions"]))),
         **{r.kind: Rule(compact, _route, child_reads) for r in ROUTE_RESOURCES},
     }

@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..api.conditions import get_condition, now_iso
+from ..api.conditions import get_condition, now_iso, parse_time
 from ..api.modelversion import Gate, ModelVersionSpec
 from ..api.phases import VersionPhase
 from ..settings import Settings
 from . import builders
+from .queueing import QueueState, queue_state
 from .steps import effective_steps
 
 HISTORY_LIMIT = 50
+TROUBLE = ("Inadmissible", "KueueNotInstalled")  # queued for a reason waiting will not fix
 
 
 @dataclass
@@ -52,8 +54,10 @@ def job_state(job: dict[str, Any] | None) -> tuple[str, str]:
 
 
 def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, Any],
-                  settings: Settings, now: datetime, out: Progress) -> bool:
-    """Advance training; True when it has succeeded (and the caller may go on)."""
+                  settings: Settings, now: datetime, out: Progress,
+                  kueue: bool | None = None) -> bool:
+    """Advance training; True when it has succeeded (and the caller may go on). `kueue`:
+    whether the cluster serves Kueue's Workloads (None: not looked)."""
     t = spec.training
     assert t is not None
     conds = (mv.get("status") or {}).get("conditions")
@@ -90,9 +94,12 @@ def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, An
                                f"step {step.name}, attempt {attempt}: starting"))
         return False
     if state == "Running":
-        out.conditions.append(("Trained", False, "Training",
-                               f"step {step.name} ({i + 1}/{len(steps)}), attempt {attempt}: "
-                               "running"))
+        where = f"step {step.name} ({i + 1}/{len(steps)}), attempt {attempt}"
+        if t.queue_name and _queued(st, queue_state(jobs[name], kueue),
+                                    get_condition(conds, "Queued"), stamp, now, out):
+            out.conditions.append(("Trained", False, "Queued", f"{where}: waiting for Kueue"))
+            return False
+        out.conditions.append(("Trained", False, "Training", f"{where}: running"))
         return False
 
     _record(st, step.name, attempt, name, state, reason, stamp)
@@ -134,6 +141,36 @@ def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, An
     out.events.append(("Warning", "TrainingFailed", msg))
     out.conditions.append(("Trained", False, "MaxRestartsExceeded", msg))
     out.phase = VersionPhase.FAILED
+    return False
+
+
+def _queued(st: dict[str, Any], q: QueueState, before: dict[str, Any] | None, stamp: str,
+            now: datetime, out: Progress) -> bool:
+    """Note where the Job stands with Kueue (condition Queued, times, events); True while it
+    waits."""
+    was = before is not None and before.get("status") == "True"
+    if q.queued:
+        if not was:
+            st["queuedTime"] = stamp
+            if q.evicted:
+                st["preemptions"] = int(st.get("preemptions") or 0) + 1
+            out.events.append(("Warning", "Preempted", f"Kueue took the gang's quota back "
+                                                       f"({q.reason}: {q.message}); it resumes "
+                                                       "from its checkpoint once admitted again")
+                              if q.evicted else ("Warning", q.reason, q.message)
+                              if q.reason in TROUBLE else
+                              ("Normal", "Queued", f"{q.reason}: {q.message}"))
+        elif before is not None and before.get("reason") != q.reason and q.reason in TROUBLE:
+            out.events.append(("Warning", q.reason, q.message))
+        out.conditions.append(("Queued", True, q.reason, q.message))
+        return True
+    if was or before is None:
+        st.update(admittedTime=stamp, clusterQueue=q.cluster_queue)
+        waited = (now - parse_time(st["queuedTime"])).total_seconds() if st.get(
+            "queuedTime") else None
+        out.events.append(("Normal", "Admitted", q.message + (
+            f" after {waited:.0f}s in the queue" if waited is not None else "")))
+    out.conditions.append(("Queued", False, "Admitted", q.message))
     return False
 
 

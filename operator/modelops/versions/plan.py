@@ -34,6 +34,8 @@ class Observed:
     managed_replicas: int | None = None  # replicas an UpdatePolicy asks for; None: unmanaged
     nodes: list[NodeInfo] | None = None
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # the version's Jobs by name
+    # (each with Kueue's Workload for it under "workload", when there is one)
+    kueue: bool | None = None  # the cluster serves Kueue's Workloads (None: not looked)
     eval_output: list[str] | None = None  # termination messages of the finished eval pod
     pod_problem: Problem | None = None  # why the serving pods are not ready (serving.diagnose)
     pods_checked: bool = False  # pod_problem was looked for
@@ -99,7 +101,8 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
     progress = Progress()
     ready_to_serve = True
     if spec.training:
-        ready_to_serve = plan_training(mv, spec, observed.jobs, settings, now, progress)
+        ready_to_serve = plan_training(mv, spec, observed.jobs, settings, now, progress,
+                                       observed.kueue)
     artifact_uri = progress.artifact_uri if spec.training else (
         spec.artifact.uri if spec.artifact else None)
     if ready_to_serve and spec.evaluation:

@@ -13,13 +13,14 @@ import kopf
 from .. import metrics
 from ..api.conditions import set_condition
 from ..api.phases import VersionPhase
-from ..indexes import Indexes, slim, values
+from ..indexes import Indexes, first, slim, values
 from ..kube import MODELVERSIONS, PODS, ApiError, patch_for
 from ..rollout.policy import governing
 from ..rollout.replicas import version_replicas
 from ..serving.diagnose import diagnose
 from ..serving.names import child_name
 from ..state import State
+from ..training.queueing import KUEUE_API
 from .deletion import PROTECTION, deletion_blocker
 from .plan import Observed, Plan, plan
 
@@ -147,10 +148,12 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
         service=state.cache.child("mo_services", "Service", ns, workload),
         duplicate_of=owner if owner not in (None, name) else None,
         nodes=[n for node in idx.mo_nodes.values() for n in node] or None,
-        jobs={j["metadata"]["name"]: j for j in idx.mo_jobs.get((ns, uid), [])},
+        jobs=_jobs(idx, ns, uid),
         managed_replicas=None if policy is None else version_replicas(
             policy, version, lambda v: _ready_pods(state, ns, model, v)),
     )
+    if any(j.get("suspend") and j.get("workload") is None for j in observed.jobs.values()):
+        observed.kueue = await _serves_kueue(state)  # why nothing admits it, if that is why
     now = datetime.now(UTC)
     p = plan(mv, observed, state.settings, now)
     if p.needs_output_of:
@@ -246,3 +249,18 @@ async def hold_deletion(state: State, mv: dict[str, Any], message: str) -> None:
                    message=message)
 
 
+def _jobs(idx: Any, ns: str, uid: str) -> dict[str, dict[str, Any]]:
+    """The version's Jobs by name, each with Kueue's Workload for it if there is one."""
+    out = {}
+    for j in idx.mo_jobs.get((ns, uid), []):
+        name = j["metadata"]["name"]
+        out[name] = {**j, "workload": first(idx.mo_workloads, (ns, name))}
+    return out
+
+
+async def _serves_kueue(state: State) -> bool | None:
+    try:
+        await state.kube.request("GET", f"/apis/{KUEUE_API}")
+    except ApiError as e:
+        return False if e.status == 404 else None
+    return True

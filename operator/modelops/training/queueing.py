@@ -1,0 +1,63 @@
+"""Where a queued Job stands with Kueue, from the Job and Kueue's Workload for it. Pure.
+
+A Job of a training with `queueName` is created suspended with Kueue's queue label; Kueue
+makes one Workload of it (the whole gang, as one Indexed Job) and unsuspends the Job once the
+gang's quota is reserved, all of it at once. Kueue suspends it again to preempt it (its pods
+go, the Job stays) and unsuspends it when it is admitted again; the trainer resumes from its
+checkpoint. The Workload's conditions carry Kueue's reason and message (Pending: no quota
+yet; Inadmissible: e.g. no such LocalQueue; Evicted: preempted)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+KUEUE_API = "kueue.x-k8s.io/v1beta2"  # the Workloads read (handlers.indexes.WORKLOADS)
+
+
+@dataclass(frozen=True)
+class QueueState:
+    queued: bool  # waiting for admission (True), or admitted and running (False)
+    reason: str  # Kueue's (Pending, Inadmissible, Preempted...), or Admitted, or ours
+    message: str
+    cluster_queue: str | None = None  # the ClusterQueue that admitted it
+    evicted: bool = False  # the wait is after a preemption (or another eviction)
+
+
+def _cond(wl: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    return next((c for c in (wl or {}).get("conditions") or [] if c.get("type") == type_), None)
+
+
+def queue_state(job: dict[str, Any], kueue: bool | None = True) -> QueueState:
+    """`job`: the Job summary (indexes.job_summary) with Kueue's Workload under "workload"
+    (indexes.workload_summary) when there is one; `kueue`: whether the cluster serves Kueue's
+    Workloads (None: not known)."""
+    wl = job.get("workload")
+    if not job.get("suspend"):
+        cq = (wl or {}).get("clusterQueue")
+        return QueueState(False, "Admitted", "admitted" + (f" by ClusterQueue {cq}" if cq
+                                                           else ""), cq)
+    evicted = _cond(wl, "Evicted")
+    was_evicted = bool(evicted and evicted.get("status") == "True")
+    if wl is None:
+        if kueue is False:
+            return QueueState(True, "KueueNotInstalled", "queueName is set but this cluster "
+                              "does not serve Kueue (kueue.x-k8s.io/v1beta2 workloads): the "
+                              "Job waits, suspended, until Kueue is installed")
+        return QueueState(True, "WaitingForKueue", "Kueue has made no Workload of the Job "
+                          "yet (is its controller running?)")
+    reserved, admitted = _cond(wl, "QuotaReserved"), _cond(wl, "Admitted")
+    if evicted is not None and was_evicted:  # preempted: waits again, resumes later
+        return QueueState(True, str(evicted.get("reason") or "Evicted"),
+                          str(evicted.get("message") or ""), evicted=True)
+    if reserved is not None and reserved.get("status") == "False":
+        return QueueState(True, str(reserved.get("reason") or "Pending"),
+                          str(reserved.get("message") or ""))
+    if admitted is not None and admitted.get("status") == "True":
+        # Admitted a moment ago; Kueue is unsuspending the Job.
+        return QueueState(True, "Admitted", "admitted; the Job starts",
+                          wl.get("clusterQueue"))
+    if reserved is not None and admitted is not None:
+        return QueueState(True, str(admitted.get("reason") or "QuotaReserved"),
+                          str(admitted.get("message") or "quota reserved, not yet admitted"))
+    return QueueState(True, "Pending", f"waiting in LocalQueue {wl.get('queue')}")

@@ -1,0 +1,106 @@
+"""A queued training gang (spec.training.queueName) as Kueue's Workload tells it: queued with
+Kueue's reason, admitted whole, preempted and admitted again; and what Kueue's absence says."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from modelops.training.queueing import queue_state
+from modelops.versions.plan import Observed, plan
+from tests.unit.test_training_plan import NOW, S, cond, mv
+
+
+def wl(*conds: tuple[str, str, str, str], cq: str | None = None) -> dict[str, Any]:
+    return {"queue": "training", "clusterQueue": cq,
+            "conditions": [{"type": t, "status": s, "reason": r, "message": m}
+                           for t, s, r, m in conds]}
+
+
+PENDING = ("QuotaReserved", "False", "Pending",
+           "couldn't assign flavors to pod set main: insufficient unused quota for cpu in "
+           "flavor real-node, 1 more needed")
+NO_QUEUE = ("QuotaReserved", "False", "Inadmissible", "LocalQueue nope doesn't exist")
+ADMITTED = ("Admitted", "True", "Admitted", "The workload is admitted")
+PREEMPTED = ("Evicted", "True", "Preempted", "Preempted to accommodate a workload (UID: x) "
+             "due to prioritization in the ClusterQueue")
+
+
+def job(suspend: bool, workload: dict[str, Any] | None) -> dict[str, Any]:
+    return {"metadata": {"name": "llm-7-train-1"}, "suspend": suspend,
+            "status": {"conditions": []}, "workload": workload}
+
+
+@pytest.mark.parametrize(("j", "kueue", "queued", "reason"), [
+    pytest.param(job(False, wl(ADMITTED, cq="modelops")), True, False, "Admitted",
+                 id="running"),
+    pytest.param(job(True, wl(PENDING)), True, True, "Pending", id="no-quota-yet"),
+    pytest.param(job(True, wl(NO_QUEUE)), True, True, "Inadmissible", id="unknown-queue"),
+    pytest.param(job(True, wl(PREEMPTED, PENDING)), True, True, "Preempted", id="preempted"),
+    pytest.param(job(True, wl(("QuotaReserved", "True", "QuotaReserved", ""), ADMITTED)),
+                 True, True, "Admitted", id="admitted-not-yet-unsuspended"),
+    pytest.param(job(True, None), False, True, "KueueNotInstalled", id="no-kueue"),
+    pytest.param(job(True, None), None, True, "WaitingForKueue", id="no-workload-yet"),
+])
+def test_where_a_queued_job_stands(j: dict[str, Any], kueue: bool | None, queued: bool,
+                                   reason: str) -> None:
+    q = queue_state(j, kueue)
+    assert (q.queued, q.reason) == (queued, reason)
+    assert q.evicted == (reason == "Preempted")
+
+
+def test_a_gang_waits_in_the_queue_is_admitted_whole_and_preempted_then_resumes() -> None:
+    body = mv(nodes=2, queueName="training")
+    p = plan(body, Observed(), S, NOW)
+    created = p.create[1]
+    assert created["spec"]["suspend"] is True
+    assert created["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "training"
+    body = {**body, "status": p.status}
+
+    def step(j: dict[str, Any], after: float, kueue: bool | None = True) -> Any:
+        nonlocal body
+        p = plan(body, Observed(jobs={"llm-7-train-1": j}, kueue=kueue), S,
+                 NOW + timedelta(seconds=after))
+        body = {**body, "status": p.status}
+        return p
+
+    p = step(job(True, wl(PENDING)), 1)
+    assert cond(p, "Queued")["status"] == "True" and cond(p, "Queued")["reason"] == "Pending"
+    assert "insufficient unused quota" in cond(p, "Queued")["message"]
+    assert cond(p, "Trained")["reason"] == "Queued"
+    assert p.status["phase"] == "Training"
+    assert [(e.type, e.reason) for e in p.events] == [("Normal", "Queued")]
+    assert p.status["training"]["queuedTime"] == "2026-01-01T00:00:01Z"
+    assert step(job(True, wl(PENDING)), 5).events == []  # still waiting: said once
+
+    p = step(job(False, wl(ADMITTED, cq="modelops")), 31)
+    assert cond(p, "Queued")["status"] == "False" and cond(p, "Trained")["reason"] == "Training"
+    assert [(e.reason, e.message) for e in p.events] == [
+        ("Admitted", "admitted by ClusterQueue modelops after 30s in the queue")]
+    t = p.status["training"]
+    assert (t["admittedTime"], t["clusterQueue"]) == ("2026-01-01T00:00:31Z", "modelops")
+
+    p = step(job(True, wl(PREEMPTED, PENDING)), 60)
+    assert [(e.type, e.reason) for e in p.events] == [("Warning", "Preempted")]
+    assert "resumes from its checkpoint" in p.events[0].message
+    assert cond(p, "Queued")["reason"] == "Preempted"
+    assert p.status["training"]["preemptions"] == 1
+    assert p.create == []  # the same Job waits: no new attempt, no restart counted
+    assert p.status["training"]["attempts"] == 1
+
+    p = step(job(False, wl(ADMITTED, cq="modelops")), 90)
+    assert [e.reason for e in p.events] == ["Admitted"]
+    assert p.status["training"]["preemptions"] == 1
+
+
+def test_a_queue_that_cannot_admit_says_so_as_a_warning() -> None:
+    body = mv(queueName="nope")
+    body = {**body, "status": plan(body, Observed(), S, NOW).status}
+    p = plan(body, Observed(jobs={"llm-7-train-1": job(True, wl(NO_QUEUE))}), S, NOW)
+    assert cond(p, "Queued")["reason"] == "Inadmissible"
+    assert [(e.type, e.reason) for e in p.events] == [("Warning", "Inadmissible")]
+    p = plan(body, Observed(jobs={"llm-7-train-1": job(True, None)}, kueue=False), S, NOW)
+    assert cond(p, "Queued")["reason"] == "KueueNotInstalled"
+    assert "does not serve Kueue" in cond(p, "Queued")["message"]

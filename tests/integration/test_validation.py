@@ -75,6 +75,9 @@ def indent(text: str) -> str:
                  "spec.training.nodes", id="zero-nodes"),
     pytest.param("model: m\nversion: '1'\ntraining: {image: t, command: [x], backend: mpi}",
                  "spec.training.backend", id="backend"),
+    pytest.param("model: m\nversion: '1'\ntraining: {image: t, command: [x], outputURI: "
+                 "s3://b/m, priorityClass: high}", "priorityClass is Kueue's: it needs queueName",
+                 id="priority-without-queue"),
 ])
 def test_modelversion_rejections(kube: Kube, namespace: str, spec: str, message: str) -> None:
     r = kube.apply_yaml(namespace, MV.format(name="bad", spec=indent(spec)))

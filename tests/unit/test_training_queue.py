@@ -52,11 +52,15 @@ def test_where_a_queued_job_stands(j: dict[str, Any], kueue: bool | None, queued
 
 
 def test_a_gang_waits_in_the_queue_is_admitted_whole_and_preempted_then_resumes() -> None:
-    body = mv(nodes=2, queueName="training")
+    body = mv(nodes=2, queueName="training", priorityClass="low")
     p = plan(body, Observed(), S, NOW)
     created = p.create[1]
-    assert created["spec"]["suspend"] is True
-    assert created["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "training"
+    assert created["spec"]["suspend"] is True  # one Indexed Job: one Workload, all or nothing
+    assert (created["spec"]["parallelism"], created["spec"]["completions"]) == (2, 2)
+    labels = created["metadata"]["labels"]
+    assert labels["kueue.x-k8s.io/queue-name"] == "training"
+    assert labels["kueue.x-k8s.io/priority-class"] == "low"
+    assert "kueue.x-k8s.io/queue-name" not in created["spec"]["template"]["metadata"]["labels"]
     body = {**body, "status": p.status}
 
     def step(j: dict[str, Any], after: float, kueue: bool | None = True) -> Any:

@@ -126,6 +126,11 @@ class Checkpoint(ApiModel):
 class Training(ApiModel):
     """Multi-node, multi-GPU training under torchrun; the version is trained before serving."""
 
+    model_config = {"json_schema_extra": validations(
+        cel("!has(self.priorityClass) || has(self.queueName)",
+            "priorityClass is Kueue's: it needs queueName"),
+    )}
+
     image: str = Field(description="Training image.", min_length=1, max_length=512)
     command: list[str] = Field(description="Script command; run under torchrun on every node, "
                                "e.g. [python, train.py].", min_length=1, max_length=64)
@@ -143,8 +148,15 @@ class Training(ApiModel):
     max_restarts: int = Field(3, ge=0, le=100, description="Whole-gang restarts before the "
                               "version fails.")
     active_deadline_seconds: int | None = Field(None, ge=1, description="Deadline per attempt.")
-    queue_name: str | None = Field(None, description="Kueue LocalQueue; set as the "
-                                   "kueue.x-k8s.io/queue-name label.", max_length=63)
+    queue_name: str | None = Field(None, description="Kueue LocalQueue: the gang's Job is "
+                                   "created suspended with the kueue.x-k8s.io/queue-name label "
+                                   "and Kueue admits all of its pods at once (docs/training.md).",
+                                   max_length=63)
+    priority_class: str | None = Field(
+        None, description="Kueue WorkloadPriorityClass of the gang (label "
+        "kueue.x-k8s.io/priority-class): a higher one may preempt it, a lower one it may "
+        "preempt, as its ClusterQueue says; needs queueName.", max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     output_uri: str | None = Field(None, alias="outputURI",
                                    description="Where training writes the model (exported as "
                                    "OUTPUT_URI); becomes status.artifactURI on success.",

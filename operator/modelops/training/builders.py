@@ -23,6 +23,7 @@ MASTER_PORT = 29500
 STEP_LABEL = "modelops.io/step"
 ATTEMPT_LABEL = "modelops.io/attempt"
 KUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"  # a WorkloadPriorityClass
 COMPLETION_INDEX = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
 
 
@@ -93,8 +94,6 @@ def training_job(mv: dict[str, Any], spec: ModelVersionSpec, step: Step, attempt
     svc = rendezvous_name(spec, step.name)
     master = f"{name}-0.{svc}"
     lbl = _labels(spec, "training", {STEP_LABEL: step.name, ATTEMPT_LABEL: str(attempt)})
-    if t.queue_name:
-        lbl[KUEUE_LABEL] = t.queue_name
     env = [
         *distributed_env(step, master, t.backend),
         {"name": "MODEL_NAME", "value": spec.model},
@@ -152,8 +151,12 @@ def training_job(mv: dict[str, Any], spec: ModelVersionSpec, step: Step, attempt
         job_spec["activeDeadlineSeconds"] = t.active_deadline_seconds
     if t.queue_name:
         job_spec["suspend"] = True  # Kueue admits (unsuspends) the whole gang at once
+    queue = {KUEUE_LABEL: t.queue_name} if t.queue_name else {}  # Kueue reads the Job's
+    if t.queue_name and t.priority_class:
+        queue[PRIORITY_LABEL] = t.priority_class
     return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": name, "namespace": mv["metadata"]["namespace"], "labels": lbl,
+            "metadata": {"name": name, "namespace": mv["metadata"]["namespace"],
+                         "labels": {**lbl, **queue},
                          "ownerReferences": [names.owner_reference(mv)]},
             "spec": job_spec}
 

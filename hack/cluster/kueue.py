@@ -11,7 +11,8 @@ changes, all for a shared 2-core test machine:
 - the Job webhooks only in namespaces labelled `modelops.io/queues: "true"` (tests that queue
   label theirs), so that the rest of the suite does not depend on Kueue being up; Kueue's
   controllers manage queued Jobs everywhere, as in any install;
-- no visibility API server (an APIService that, while down, stalls namespace deletion);
+- no visibility API server (its APIService, while down, stalls namespace deletion): the
+  VisibilityOnDemand feature off;
 - waitForPodsReady on (a gang whose pods are not all ready in 5 minutes gives its quota back
   and is queued again), no leader election (one replica), small requests.
 Then the cluster's queues: ResourceFlavors `real-node` (the real node, CPU and memory) and
@@ -77,6 +78,8 @@ patches:
       - op: add
         path: /spec/template/spec/tolerations
         value: [{{key: {realnode.LABEL}, operator: Equal, value: real, effect: NoSchedule}}]
+      - {{op: add, path: /spec/template/spec/containers/0/args/-,
+         value: --feature-gates=VisibilityOnDemand=false}}
       - op: replace
         path: /spec/template/spec/containers/0/resources
         value: {{requests: {{cpu: 50m, memory: 96Mi}}, limits: {{memory: 512Mi}}}}
@@ -163,8 +166,12 @@ class Queue:
         # kubectl turns YAML into JSON (no YAML parser in the standard library).
         out = self.cluster.kubectl("create", "--dry-run=client", "-o", "json", "-f", "-",
                                    stdin=yaml)
-        doc = json.loads(out)
-        return trimmed(doc["items"] if doc.get("kind") == "List" else [doc])
+        docs, at, decoder = [], 0, json.JSONDecoder()
+        while at < len(out.rstrip()):  # one JSON object per manifest, one after the other
+            doc, end = decoder.raw_decode(out, at)
+            docs += doc["items"] if doc.get("kind") == "List" else [doc]
+            at = end + len(out[end:]) - len(out[end:].lstrip())
+        return trimmed(docs)
 
     def ready(self) -> bool:
         """The manager answers, and its webhooks have their certificate."""

@@ -154,8 +154,7 @@ def test_header_routes_then_sticky_weights_reach_the_canary_as_asked(
         m.wait("aborted", timeout=60, phase="Degraded", stableVersion="1")
         wait_for(lambda: gateway.ours(kube, namespace) == [], timeout=30,
                  what="the header rule gone from the route")
-        gateway.wait_accepted(kube, namespace)
-        time.sleep(APPLIED)
+        gateway.wait_accepted(kube, namespace)  # and applied
         t0 = now()
         time.sleep(6)
         seen["aborted"] = {k: {a.version for a in v} for k, v in answers(t0, now()).items()}

@@ -4,6 +4,7 @@ of the test's namespace on the Gateway `traefik/modelops`, and load sent through
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from .kube import Kube
@@ -58,4 +59,7 @@ def accepted(kube: Kube, ns: str, name: str = "iris") -> bool:
 
 
 def wait_accepted(kube: Kube, ns: str) -> None:
+    """The route's current generation accepted, and then applied: Traefik's data plane takes
+    a route a moment after its status says so (its 2 s providersThrottleDuration)."""
     wait_for(lambda: accepted(kube, ns), timeout=30, what="the gateway to accept the route")
+    time.sleep(3)

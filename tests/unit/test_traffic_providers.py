@@ -163,6 +163,14 @@ def test_gateway_route_patch(route: dict[str, Any] | None, weight: int,
     assert (refs(calls[0][1]["spec"]["rules"][0]) if calls else None) == patched
 
 
+def test_gateway_leaves_the_route_alone_until_a_version_serves() -> None:
+    kube = Recording()
+    s = Split(None, None, 0, 0, httproute(("m", 1)))
+    assert asyncio.run(GatewayProvider().set_route(  # a route without backends answers 500
+        kube, UP, spec(replicas=4), s, Want(0))) == []  # type: ignore[arg-type]
+    assert kube.calls == []
+
+
 def test_gateway_writes_the_carried_weight_not_the_steps() -> None:
     calls = set_route(httproute(("m-1", 100)), Want(100), ready_canary=1)
     assert refs(calls[0][1]["spec"]["rules"][0]) == [("m-1", 75), ("m-2", 25)]

@@ -289,8 +289,8 @@ class GatewayProvider:
 
     async def set_route(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
                         s: Split, want: Want) -> list[dict[str, Any]]:
-        if s.route is None:
-            return []
+        if s.route is None or not (s.stable or s.canary):
+            return []  # nothing serves yet: a route without backends would answer 500
         meta, at = s.route["metadata"], s.at or datetime.now(UTC)
         weight = carried_weight(s, want.weight, spec.replicas)
         written = []

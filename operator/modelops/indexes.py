@@ -138,7 +138,8 @@ def job_summary(body: Any) -> dict[str, Any]:
     meta = body["metadata"]
     return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
                          "ownerReferences": meta.get("ownerReferences")},
-            "suspend": bool((body.get("spec") or {}).get("suspend")),
+            "suspend": bool((body.get("spec") or json.loads(body.get("specJSON") or "{}")
+                             ).get("suspend")),  # (whole, or as compact() keeps it)
             "status": {"conditions": (body.get("status") or {}).get("conditions") or []}}
 
 

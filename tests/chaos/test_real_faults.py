@@ -26,8 +26,8 @@ from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_node]
 REPLICAS = 3
-STEPS = [{"setWeight": 33}, {"pause": {"duration": "15s"}},
-         {"setWeight": 67}, {"pause": {"duration": "10s"}}]
+STEPS = [{"setWeight": 33}, {"pause": {"duration": "12s"}},
+         {"setWeight": 67}, {"pause": {"duration": "5s"}}]
 
 
 @pytest.fixture

@@ -52,12 +52,11 @@ def job(kube: Kube, ns: str, name: str, cpu: str, seconds: int,
               **({"kueue.x-k8s.io/priority-class": priority} if priority else {})}
     kube.kubectl("apply", "-n", ns, "-f", "-", stdin=json.dumps({
         "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "labels": labels},
-        "spec": {"suspend": True, "backoffLimit": 0, "template": {"spec": {
+        "spec": {"suspend": True, "backoffLimit": 0, "template": {"spec": node.helper_pod({
             "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
-            **node.on_real_node(),
             "containers": [{"name": "hold", "image": node.EXAMPLE_IMAGE,
                             "command": ["python3", "-c", f"import time; time.sleep({seconds})"],
-                            "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}}}]}}}}))
+                            "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}}}]})}}}))
 
 
 def state(kube: Kube, ns: str) -> dict[str, Any]:
@@ -82,7 +81,8 @@ def test_a_gang_waits_whole_for_quota_runs_is_preempted_and_resumes(
         kube: Kube, namespace: str, operator: Any, tmp_path: Path) -> None:
     pv = checkpoint_volume(kube, namespace, tmp_path / "checkpoints")
     queue(kube, namespace, cpu="1500m")
-    job(kube, namespace, "blocker", "1", 3600)  # holds 1 of the 1.5 CPUs
+    # Holds 1 of the 1.5 CPUs, at a priority the gang's (low) cannot preempt.
+    job(kube, namespace, "blocker", "1", 3600, priority="high")
     wait_for(lambda: admitted(kube, namespace, "blocker"), timeout=60,
              what="Kueue to admit the blocker")
     node.s3_bucket("models")
@@ -98,11 +98,11 @@ def test_a_gang_waits_whole_for_quota_runs_is_preempted_and_resumes(
                   "credentialsSecret": "s3-creds",
                   "env": [{"name": "EPOCHS", "value": "40"},
                           {"name": "EPOCH_SECONDS", "value": "0.5"}],
-                  "resources": {"cpu": "500m", "memory": "512Mi"}, **node.on_real_node()}))
+                  "resources": {"cpu": "500m", "memory": "1Gi"}, **node.on_real_node()}))
     try:
         # Two pods of 500m do not fit beside the blocker: the whole gang waits, none started.
         q = wait_for(lambda: (c := queued(kube, namespace)).get("reason") == "Pending" and c,
-                     timeout=60, what=f"the gang queued; status {state(kube, namespace)}")
+                     timeout=60, what="the gang queued")
         assert q["status"] == "True" and "insufficient" in q["message"], q
         time.sleep(5)
         assert gang_pods(kube, namespace) == [], "a pod of a gang that was not admitted"
@@ -111,7 +111,7 @@ def test_a_gang_waits_whole_for_quota_runs_is_preempted_and_resumes(
 
         kube.kubectl("delete", "job", "blocker", "-n", namespace, "--wait=false")
         wait_for(lambda: queued(kube, namespace).get("reason") == "Admitted", timeout=60,
-                 what=f"the gang admitted; status {state(kube, namespace)}")
+                 what="the gang admitted")
         t = state(kube, namespace)["training"]
         assert t["clusterQueue"] == namespace and t["admittedTime"]
         ckpt = tmp_path / "checkpoints" / "iris.pt"
@@ -121,16 +121,17 @@ def test_a_gang_waits_whole_for_quota_runs_is_preempted_and_resumes(
         # A higher priority that needs the quota: Kueue takes it back from the whole gang.
         job(kube, namespace, "urgent", "1", 10, priority="high")
         wait_for(lambda: queued(kube, namespace).get("reason") == "Preempted", timeout=60,
-                 what=f"the gang preempted; status {state(kube, namespace)}")
+                 what="the gang preempted")
         assert state(kube, namespace)["training"]["preemptions"] == 1
         wait_for(lambda: not [p for p in gang_pods(kube, namespace)
                               if p.status.phase in ("Pending", "Running")
                               and not p.metadata.deletion_timestamp],
                  timeout=60, what="the gang's pods gone")
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 150
         while (phase := state(kube, namespace).get("phase")) != "Ready":
             assert phase != "Failed" and time.monotonic() < deadline, (
-                state(kube, namespace), gang_logs(kube, namespace)[-3000:])
+                state(kube, namespace), gang_logs(kube, namespace)[-3000:], kube.kubectl(
+                    "get", "workloads,jobs,pods", "-n", namespace, "-o", "yaml").stdout[-6000:])
             time.sleep(1)
         st = state(kube, namespace)
         logs = gang_logs(kube, namespace)

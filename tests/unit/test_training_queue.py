@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from modelops.indexes import compact, job_summary
 from modelops.training.queueing import queue_state
 from modelops.versions.plan import Observed, plan
 from tests.unit.test_training_plan import NOW, S, cond, mv
@@ -108,3 +109,11 @@ def test_a_queue_that_cannot_admit_says_so_as_a_warning() -> None:
     p = plan(body, Observed(jobs={"llm-7-train-1": job(True, None)}, kueue=False), S, NOW)
     assert cond(p, "Queued")["reason"] == "KueueNotInstalled"
     assert "does not serve Kueue" in cond(p, "Queued")["message"]
+
+
+def test_the_job_summary_says_suspended_from_the_watched_form() -> None:
+    body = {"kind": "Job", "metadata": {"name": "j", "namespace": "ns", "uid": "u"},
+            "spec": {"suspend": True, "parallelism": 2}, "status": {}}
+    assert job_summary(compact(body))["suspend"] is True  # as the watch files it
+    assert job_summary(body)["suspend"] is True
+    assert job_summary({**body, "spec": {}})["suspend"] is False

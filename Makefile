@@ -8,7 +8,7 @@ export KUBECONFIG ?= $(CURDIR)/.localcluster/kubeconfig
 export PYTHONPATH := $(CURDIR)/operator
 
 
-.PHONY: torch-env help venv binaries images autoscalers-up autoscalers-down argocd-binaries cluster-up cluster-down cluster-status argocd-up argocd-down crds check-crds lint test \
+.PHONY: torch-env help venv binaries images autoscalers-up autoscalers-down kueue-up kueue-down argocd-binaries cluster-up cluster-down cluster-status argocd-up argocd-down crds check-crds lint test \
         test-unit test-integration run demo bench bench-compare chaos clean
 
 help:  ## list the targets
@@ -31,6 +31,12 @@ images: binaries  ## the real node's images (buildah, no Docker), rebuilt when t
 
 autoscalers-up: cluster-up  ## KEDA and metrics-server on the real node (docs/autoscaling.md)
 	$(PY) hack/cluster/autoscalers.py up
+
+kueue-up: cluster-up  ## Kueue on the real node, with the cluster's queues (docs/training.md)
+	$(PY) hack/cluster/kueue.py up
+
+kueue-down:
+	$(PY) hack/cluster/kueue.py down
 
 autoscalers-down:
 	$(PY) hack/cluster/autoscalers.py down

@@ -205,6 +205,18 @@ def autoscalers(kube: Kube) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def kueue(kube: Kube) -> None:
+    """Kueue, built here, on the real node with the cluster's queues (hack/cluster/kueue.py),
+    from the first test that queues on. It stays: its Job webhooks only see namespaces
+    labelled modelops.io/queues, its pod asks 50m, and taking it down while Workloads keep
+    its finalizers would leave their namespaces terminating."""
+    mod = _load("kueue")
+    cluster = mod.Cluster()
+    assert str(cluster.kubeconfig) == kube.kubeconfig, "queue tests need the local cluster"
+    mod.Queue(cluster).up()
+
+
+@pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
     prom = Prometheus(tmp_path_factory.mktemp("prometheus"))
     prom.start()

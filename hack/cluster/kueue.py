@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The local cluster's queue: Kueue on the real node. `up`, `down`, `status`; `make cluster-up`
-runs `up` when the cluster has a real node.
+"""The local cluster's queue: Kueue on the real node. `up`, `down`, `status` (`make kueue-up`;
+the tests that queue start it themselves, so that the rest of the suite runs without it).
 
 Kueue's manager (built from its module by hack/cluster/build.sh kueue, its image by
 hack/images/build.sh kueue) is installed from its release's own kustomize manifests

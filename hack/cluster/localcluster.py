@@ -282,9 +282,7 @@ class Cluster:
             realnode.RealNode(self, CACHE).up(bins, ports["apiserver"], ports["node_proxy"],
                                               {"s3": ports["s3"], "hf": ports["hf"]})
             import gateway  # imports this module: loaded only here
-            import kueue
             gateway.Gateway(self).up()
-            kueue.Queue(self).up()
         else:
             self._start("nodelink", [sys.executable, str(HERE / "nodelink.py"),
                                      "--egress", str(self.state / "egress.sock"),

@@ -100,5 +100,7 @@ def test_notify_keeps_serving_and_the_count_survives_a_restart(
     v2.set(error_rate=0.0)
     wait_for(lambda: m.status()["monitoring"]["phase"] == "Healthy", timeout=60,
              what="recovered")
-    assert "MonitoringRecovered" in reasons(kube, namespace)
+    # kopf posts events after the status write that says Healthy, on its own time.
+    wait_for(lambda: "MonitoringRecovered" in reasons(kube, namespace), timeout=10,
+             what="the MonitoringRecovered event")
     assert condition(m, "Monitoring")["status"] == "True"

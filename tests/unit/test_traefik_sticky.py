@@ -13,6 +13,7 @@ from modelops.api.updatepolicy import UpdatePolicySpec
 from modelops.traffic.base import Backend, Split, Want
 from modelops.traffic.gateway import GatewayProvider
 from modelops.traffic.traefik import WRITTEN_AT, members, stamped
+from tests.unit.test_traffic_providers import Recording
 
 V1, V2 = Backend("1", "m-1", 8080), Backend("2", "m-2", 8080)
 SHADOW = Backend("2", "m-shadow", 80)
@@ -42,23 +43,6 @@ def svc(name: str, weight: int) -> dict[str, Any]:
 
 
 STICKY_REF = {"group": "traefik.io", "kind": "TraefikService", "name": "r-sticky"}
-
-
-class Recording:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-
-    async def patch(self, *args: Any) -> dict[str, Any]:
-        self.calls.append(("patch", args[-1]))
-        return {"kind": "HTTPRoute", "metadata": {"name": "r", "namespace": "ns"}, **args[-1]}
-
-    async def apply(self, obj: dict[str, Any], **_: Any) -> dict[str, Any]:
-        self.calls.append(("apply", obj))
-        return obj
-
-    async def delete(self, res: Any, ns: str, name: str) -> bool:
-        self.calls.append(("delete", name))
-        return True
 
 
 def act(s: Split, want: Want) -> list[tuple[str, Any]]:

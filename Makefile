@@ -94,7 +94,7 @@ run: $(STAMP)  ## the operator against $$KUBECONFIG (default: the local cluster)
 	hack/cluster/kubectl apply --server-side -f crds/
 	$(BIN)/kopf run -m modelops.handlers --all-namespaces --standalone --liveness=http://127.0.0.1:8081/healthz
 
-demo: $(STAMP) cluster-up  ## a guided walkthrough on the local cluster (serving, training, canary, rollback, a regression in production caught and notified, an LLM trained, evaluated, served and rolled out as a canary judged on its tokens per second)
+demo: $(STAMP) cluster-up  ## a guided walkthrough on the local cluster (serving, training, canary, rollback, a regression in production caught and notified, an LLM trained, evaluated, served and rolled out as a canary judged on its tokens per second, and the closed loop: drift caught by an evaluation on fresh data, retrained, gated, rolled out)
 	bash hack/install-debs.sh
 	$(BIN)/python hack/demo.py
 
@@ -108,6 +108,7 @@ bench: $(STAMP) cluster-up  ## the benchmarks; results in bench/results/ (BENCH_
 	$(BIN)/python bench/llm.py
 	$(BIN)/python bench/autoscaling.py
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/loop.py
 	if [ -n "$(AGAINST)" ]; then $(BIN)/python bench/compare.py $(AGAINST); fi
 	$(BIN)/python bench/figures.py
 

@@ -188,6 +188,15 @@ def _gateway(r: Results) -> str:
             f"disagreeing on 30% and 10%; {r['failed']} of {r['answers']} requests failed")
 
 
+def _loop(r: Results) -> str:
+    p, a = r["phases_s"], r["admission_s"]
+    return (f"drift → the retrained version promoted: {r['total_s']:.0f} s (evaluation "
+            f"{p['evaluation']:.0f} s, detection {p['detection']:.0f} s, training "
+            f"{p['training']:.0f} s, gate {p['gate']:.0f} s, canary {p['canary']:.0f} s); "
+            f"{r['failed']} of {r['requests']} requests failed; Kueue admitted a 2-pod gang "
+            f"{statistics.median(a):.2f} s after its Job appeared ({_range(a)})")
+
+
 # (what, results file, its figure). The order is the README's.
 ROWS: list[tuple[str, str, Callable[[Results], str]]] = [
     ("cold build of the cluster's binaries (etcd, Kubernetes, kwok, helm, CoreDNS, versitygw, "
@@ -223,6 +232,9 @@ ROWS: list[tuple[str, str, Callable[[Results], str]]] = [
      _autoscaling),
     ("traffic through a real gateway (Traefik, built here): exact weights, shadow comparison "
      "([docs/traffic.md](docs/traffic.md))", "gateway", _gateway),
+    ("the closed loop on the real node: new labelled data, a scheduled evaluation on it, "
+     "retraining by a 2-pod gang on it, the gate, the canary ([docs/training.md]"
+     "(docs/training.md#data-read-at-run-time-and-lineage))", "loop", _loop),
     ("faults on real pods under load, during a canary ([docs/reliability.md]"
      "(docs/reliability.md))", "faults", _faults),
 ]

@@ -5,7 +5,9 @@ answers real predictions, its pods report their real request metrics to Promethe
 load generator keeps traffic flowing through the model's stable Service, so the version that
 starts failing requests is caught by analysis and rolled back by itself. Training (2 nodes x 8
 GPUs) runs on kwok's simulated GPU nodes; the LLM part (demo_llm.py) trains a real small LLM
-across a 2-pod CPU gang on the real node and serves it with llama.cpp.
+across a 2-pod CPU gang on the real node and serves it with llama.cpp; the last part
+(demo_loop.py) leaves the closed loop to itself: drift, evaluation on fresh data, retraining
+on it, the gate, the canary.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tests.support.rollout import Model  # noqa: E402
 from tests.support.webhook import Receiver  # noqa: E402
 
 from demo_llm import llm_tour  # noqa: E402
+from demo_loop import loop_tour  # noqa: E402
 from narrate import (  # noqa: E402
     EXAMPLES,
     KUBECONFIG,
@@ -219,6 +222,7 @@ def main() -> int:
         load.stop.set()
         load = None
         llm_tour(kube, prom.address)
+        loop_tour(kube)
         say("Done. The cluster keeps running (`make cluster-down` stops it); "
             f"the demo's objects are in namespace {NS}.")
     finally:

@@ -40,10 +40,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests against the Helm-installed operator run together, after the others (it is
-    installed once, and the suite's operator process steps aside for good); tests that stop
-    and start the cluster run last, so no other test sees it go."""
+    installed once, and the suite's operator process steps aside for good), those that need
+    the autoscalers last among them (installed once); tests that stop and start the cluster
+    run last, so no other test sees it go."""
     items.sort(key=lambda item: (item.get_closest_marker("cluster_cycle") is not None,
-                                 "shipped_operator" in getattr(item, "fixturenames", ())))
+                                 "shipped_operator" in getattr(item, "fixturenames", ()),
+                                 "autoscalers" in getattr(item, "fixturenames", ())))
 
 
 def _load_localcluster():  # type: ignore[no-untyped-def]
@@ -188,20 +190,42 @@ def argocd(kube: Kube) -> Iterator[Argo]:
         server.down()
 
 
-@pytest.fixture(scope="module")
-def autoscalers(kube: Kube) -> Iterator[None]:
+_AUTOSCALERS: list[Any] = []  # the installed KEDA and metrics-server, while they are up
+
+
+@pytest.fixture(scope="session")
+def autoscalers_session(kube: Kube) -> Iterator[None]:
+    """Takes the autoscalers down at the end, before the cluster, if a test left them up."""
+    yield
+    _autoscalers_down()
+
+
+@pytest.fixture
+def autoscalers(kube: Kube, autoscalers_session: None) -> None:
     """KEDA (its operator and external-metrics API server) and metrics-server, built here,
     on the real node, installed from their releases' own manifests (hack/cluster/
-    autoscalers.py). Per module: their pods' requests would crowd the real node for the
-    training gangs that run after."""
+    autoscalers.py). Installed once for the tests that use them, which run one after the
+    other (pytest_collection_modifyitems), and taken down before the next test that does not:
+    their pods' requests would crowd the real node for the training gangs."""
+    if _AUTOSCALERS:
+        return
     mod = _load("autoscalers")
     cluster = mod.Cluster()
     assert str(cluster.kubeconfig) == kube.kubeconfig, "autoscaling tests need the local cluster"
     server = mod.Autoscalers(cluster)
     server.up()
-    yield
-    if not os.environ.get("MODELOPS_KEEP_CLUSTER"):
-        server.down()
+    _AUTOSCALERS.append(server)
+
+
+def _autoscalers_down() -> None:
+    if _AUTOSCALERS and not os.environ.get("MODELOPS_KEEP_CLUSTER"):
+        _AUTOSCALERS.pop().down()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if "autoscalers" not in getattr(item, "fixturenames", ()):
+        _autoscalers_down()
+
 
 
 @pytest.fixture(scope="session")

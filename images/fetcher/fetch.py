@@ -8,13 +8,15 @@ FETCH_ATTEMPTS times in all (default 3), with a growing pause; a digest that doe
 not. When MODEL_DIGEST (`sha256:<hex>`) is set, the fetched artifact must match it: a single
 file's SHA-256, or for several files the SHA-256 of their `sha256sum` listing (see digest()).
 On failure the reason goes to the termination message, which the operator copies into the
-ModelVersion's conditions; secret values are blanked out of it first.
+ModelVersion's conditions; secret values are blanked out of it first. On success the message
+is `{"uri", "digest", "files"}`: what a training or evaluation run read (its lineage).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -127,6 +129,10 @@ def main(argv: list[str]) -> int:
                            f"artifact ({n} file{'s' if n != 1 else ''}) is {got}")
         log.info("fetched %s: %d file(s), %s, %.1fs%s", uri, n, got, time.monotonic() - t0,
                  ", digest verified" if want else "")
+        # The operator records what a training or evaluation run read from this report.
+        with contextlib.suppress(OSError):
+            TERMINATION_LOG.write_text(json.dumps({"uri": scrub(uri), "digest": got,
+                                                   "files": n}))
         return 0
     except Exception as e:
         msg = scrub(str(e) if isinstance(e, (Mismatch, RuntimeError)) else

@@ -22,6 +22,8 @@ class Settings(BaseModel):
         description="Image of the comparer that setMirror steps run (the operator's own image: "
         "`python -m modelops.shadow.server`); the chart sets the operator's image.")
     model_dir: str = Field("/mnt/models", description="Where the artifact appears in serving pods.")
+    data_dir: str = Field("/mnt/data", description="Where spec.training.data and "
+                          "spec.evaluation.data appear in their pods (DATA_DIR).")
     reconcile_workers: int = Field(
         64, ge=1, description="ModelVersions reconciled at once; the rest wait in a queue.")
     metrics_port: int = Field(9090, description="Port of the /metrics endpoint (0: off).")
@@ -51,6 +53,9 @@ class Settings(BaseModel):
     default_memory_limit: str = Field("2Gi", description="Memory limit of such a container.")
     fetcher_memory_limit: str = Field("1Gi", description="Memory limit of the artifact "
                                       "fetcher (it streams to disk).")
+    missing_kind_recheck: float = Field(
+        60.0, ge=1, description="Seconds between looks at whether a kind a policy needs and "
+        "the cluster lacked (KEDA's ScaledObject) is served now.")
     peering_lifetime: int = Field(
         20, ge=5, description="HA only: seconds a replica's peering record stays valid; a "
         "standby takes over at most this long after the active replica dies.")

@@ -74,11 +74,11 @@ def test_exact_weights_with_one_pod_per_version(kube: Kube, namespace: str,
             assert (m.replicas("1"), m.replicas("2")) == (1, 1)
             time.sleep(APPLIED)
             t0 = now()
-            time.sleep(11.5)  # 1,150 requests
+            time.sleep(6)  # 600 requests: Traefik's weighted round robin is exact
             window = settled(load, t0, now())
             ok = [a for a in window if a.code == 200]
             measured.append((weight, round(share(ok, "2"), 2), len(ok)))
-            assert len(ok) >= 1000, measured
+            assert len(ok) >= 500, measured
             assert abs(share(ok, "2") - weight) <= 2, measured
             m.act("promote")
         m.wait("promoted", timeout=120, phase="Promoted", stableVersion="2")

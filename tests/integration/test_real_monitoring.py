@@ -34,7 +34,7 @@ def test_a_version_that_degrades_after_promotion_is_rolled_back_and_notified(
         receiver: Receiver) -> None:
     receiver.start()
     m = iris_model(kube, namespace, ["1", "2"], REPLICAS, [], error_rate={"2": 0.4},
-                   error_after={"2": 45}, scaleDownDelaySeconds=15,
+                   error_after={"2": 30}, scaleDownDelaySeconds=15,
                    notifications=[{"receiver": receiver.name}],
                    monitoring={"interval": "5s", "failureThreshold": 2, "action": "Rollback",
                                "prometheus": {"address": operator.reach(

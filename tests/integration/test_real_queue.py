@@ -102,7 +102,8 @@ def test_a_gang_waits_whole_for_quota_runs_is_preempted_and_resumes(
                   "resources": {"cpu": "500m", "memory": "1Gi"}, **node.on_real_node()}))
     try:
         # Two pods of 500m do not fit beside the blocker: the whole gang waits, none started.
-        q = wait_for(lambda: (c := queued(kube, namespace)).get("reason") == "Pending" and c,
+        q = wait_for(lambda: (c := queued(kube, namespace)).get("reason") == "Pending"
+                     and "insufficient" in c.get("message", "") and c,
                      timeout=60, what="the gang queued")
         assert q["status"] == "True" and "insufficient" in q["message"], q
         time.sleep(5)
@@ -139,12 +140,16 @@ def test_a_gang_waits_whole_for_quota_runs_is_preempted_and_resumes(
         assert "resumed from the checkpoint of epoch" in logs, logs[-2000:]
         # Kueue suspends the Job; its pods, stopped, exit non-zero, and the Job controller
         # sometimes counts that against the gang's pod-failure policy before it sees the
-        # suspension: then the next attempt (queued again) resumes. Both resume.
+        # suspension: then the next attempt (queued again) resumes, and that Job's failure
+        # is the preemption's, not the gang's (maxRestarts is untouched). Both resume.
         assert st["training"]["attempts"] in (1, 2), st["training"]
         assert st["training"]["preemptions"] == 1
+        if st["training"]["attempts"] == 2:
+            assert st["training"]["history"][0]["reason"].startswith("Preempted by Kueue")
         reasons = [e.reason for e in kube.core.list_namespaced_event(
             namespace, field_selector="involvedObject.name=iris-queued").items]
         assert {"Queued", "Admitted", "Preempted"} <= set(reasons), reasons
+        assert "GangRestart" not in reasons, reasons
     finally:
         kube.kubectl("delete", "clusterqueue", namespace, "--wait=false", check=False)
         kube.kubectl("delete", "pv", pv, "--wait=false", check=False)

@@ -258,7 +258,7 @@ def test_a_version_refused_by_its_pods_stays_refused_at_zero(
     kube.create(namespace, {"apiVersion": "modelops.io/v1alpha1", "kind": "UpdatePolicy",
                             "metadata": {"name": "iris"},
                             "spec": {"model": "iris", "targetVersion": "1",
-                                     "progressDeadlineSeconds": 45}})
+                                     "progressDeadlineSeconds": 20}})
     wait_for(lambda: ((kube.get_up(namespace, "iris") or {}).get("status") or {}).get(
         "stableVersion") == "1", timeout=120, what="policy stable on 1")
     kube.create(namespace, model_version("iris-bad", "iris", "9", serving=serving(),

@@ -29,8 +29,8 @@ def operator(shipped_operator: ShippedOperator) -> ShippedOperator:
 
 
 REPLICAS = 3
-STEPS = [{"setWeight": 33}, {"pause": {"duration": "20s"}},
-         {"setWeight": 67}, {"pause": {"duration": "20s"}}]
+STEPS = [{"setWeight": 33}, {"pause": {"duration": "12s"}},
+         {"setWeight": 67}, {"pause": {"duration": "12s"}}]
 
 
 def failures(answers: list[Answer]) -> list[Answer]:

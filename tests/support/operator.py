@@ -48,7 +48,9 @@ class OperatorProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "KUBECONFIG": self.kubeconfig,
                "PYTHONPATH": str(ROOT / "operator"),
-               "MODELOPS_METRICS_PORT": str(self.metrics_port), **self.env}
+               "MODELOPS_METRICS_PORT": str(self.metrics_port),
+               # A kind installed mid-test (KEDA's CRD) is seen within seconds, not a minute.
+               "MODELOPS_MISSING_KIND_RECHECK": "5", **self.env}
         argv = [sys.executable, "-m", "kopf", "run", "-m", "modelops.handlers",
                 "--all-namespaces", f"--liveness=http://127.0.0.1:{self.port}/healthz",
                 *self.extra_args]

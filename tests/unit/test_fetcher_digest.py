@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import json
 import subprocess
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.support import modules
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def fetcher() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fetch", ROOT / "images/fetcher/fetch.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return modules.load("images/fetcher/fetch.py")
 
 
 def test_one_file_is_its_sha256(tmp_path: Path) -> None:
@@ -54,3 +52,15 @@ def test_a_bad_pin_fails_before_any_download(tmp_path: Path,
     monkeypatch.setenv("FETCH_TERMINATION_LOG", str(tmp_path / "term"))
     assert fetcher().main(["fetch", "http://x/m", str(tmp_path / "out")]) == 2
     assert "sha256:<64 hex>" in (tmp_path / "term").read_text()
+
+
+def test_a_fetch_reports_what_it_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report the operator records as the data a run read (training.output)."""
+    monkeypatch.setenv("FETCH_TERMINATION_LOG", str(tmp_path / "term"))
+    f = fetcher()
+    monkeypatch.setattr(f, "fetch", lambda uri, out, attempts, pause: (
+        (out / "a.csv").write_text("5.1,3.5,1.4,0.2,0\n")))
+    assert f.main(["fetch", "s3://data/iris/", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "term").read_text())
+    assert report == {"uri": "s3://data/iris/", "files": 1,
+                      "digest": "sha256:" + hashlib.sha256(b"5.1,3.5,1.4,0.2,0\n").hexdigest()}

@@ -40,6 +40,7 @@ def test_a_regression_starts_one_retraining_and_its_version_decides_the_outcome(
     measure(sim, 0.3, "Failed")
     [run] = runs(sim)
     assert run["reason"] == "Regression" and run["outcome"] == "Running"
+    assert run["parent"] == "2"  # the serving version that regressed
     assert run["version"] == f"r{sim.now:%Y%m%d-%H%M%S}" and run["name"] == f"m-{run['version']}"
     assert "2 regressed: error-rate=0.3" in run["message"]
     assert "RetrainingStarted" in sim.reasons()
@@ -120,10 +121,14 @@ def test_the_manifest_copies_the_template_under_a_new_version() -> None:
     up = {"apiVersion": "modelops.io/v1alpha1", "kind": "UpdatePolicy",
           "metadata": {"name": "iris", "namespace": "prod", "uid": "u"}}
     run = retrain.RetrainingRun(version="r1", name="iris-r1", reason="Regression",
-                                message="2 regressed", start_time="t", outcome="Running")
+                                message="2 regressed", start_time="t", outcome="Running",
+                                parent="3")
     mv = retrain.manifest(template, run, up)
     assert mv["metadata"]["name"] == "iris-r1" and mv["metadata"]["namespace"] == "prod"
     assert mv["spec"]["version"] == "r1"
+    assert mv["spec"]["parentVersion"] == "3"  # the version serving when it began
+    assert retrain.manifest(template, run.model_copy(update={"parent": None}), up)[
+        "spec"]["parentVersion"] == "2"  # none serving: the template's
     assert mv["spec"]["training"]["outputURI"] == "s3://models/iris/r1/"
     assert "digest" not in mv["spec"]["artifact"]
     assert mv["spec"]["evaluation"] == template["spec"]["evaluation"]

@@ -12,6 +12,7 @@ from modelops.api.modelversion import ModelVersionSpec
 from modelops.metrics import evaluation_gauges
 from modelops.rollout.window import check_schedule, next_firing
 from modelops.settings import Settings
+from modelops.training.output import JobOutput
 from modelops.training.plan import Progress
 from modelops.training.scheduled import plan_scheduled
 from tests.unit.test_rollout_monitor import INTERVAL
@@ -30,7 +31,8 @@ DONE = {"status": {"succeeded": 1, "conditions": [{"type": "Complete", "status":
 def step(ev: dict[str, Any], now: datetime, jobs: dict[str, Any] | None = None,
          output: list[str] | None = None) -> tuple[Progress, float | None]:
     out = Progress()
-    wait = plan_scheduled(MV, SPEC, "s3://b/m/1/", jobs or {}, output, Settings(), now, ev, out)
+    wait = plan_scheduled(MV, SPEC, "s3://b/m/1/", jobs or {},
+                          None if output is None else JobOutput(output), Settings(), now, ev, out)
     return out, wait
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from modelops.api.modelversion import Gate
 from modelops.settings import Settings
+from modelops.training.output import JobOutput
 from modelops.training.plan import gate_failure, parse_metrics
 from modelops.versions.plan import Observed, Plan, plan
 
@@ -38,8 +39,14 @@ def job(name: str, state: str | None, message: str = "") -> dict[str, Any]:
 
 
 def run(body: dict[str, Any], *jobs: dict[str, Any], output: list[str] | None = None) -> Plan:
-    return plan(body, Observed(jobs={j["metadata"]["name"]: j for j in jobs},
-                               eval_output=output), S, NOW)
+    """As versions.reconcile does: when the plan asks for a Job's output, plan again with it
+    (`output`: the termination messages; none given: the pods left none)."""
+    observed = Observed(jobs={j["metadata"]["name"]: j for j in jobs})
+    p = plan(body, observed, S, NOW)
+    if p.needs_output_of:
+        observed.output = JobOutput(output or [])
+        p = plan(body, observed, S, NOW)
+    return p
 
 
 def step_through(body: dict[str, Any], *jobs: dict[str, Any], **kw: Any) -> tuple[Plan, dict]:
@@ -138,7 +145,8 @@ def trained(body: dict[str, Any]) -> dict[str, Any]:
 def test_evaluation_runs_after_training_and_gates_decide() -> None:
     body = trained(mv(serving=True, evaluation=EVAL))
     assert body["status"]["phase"] == "Evaluating"
-    p = run(body, job("llm-7-train-1", "Complete"), job("llm-7-eval", "Complete"))
+    p = plan(body, Observed(jobs={j["metadata"]["name"]: j for j in (
+        job("llm-7-train-1", "Complete"), job("llm-7-eval", "Complete"))}), S, NOW)
     assert p.needs_output_of == "llm-7-eval"
     p = run(body, job("llm-7-train-1", "Complete"), job("llm-7-eval", "Complete"),
             output=['{"accuracy": 0.93, "loss": 0.2}'])

@@ -100,6 +100,44 @@ def test_a_gang_waits_in_the_queue_is_admitted_whole_and_preempted_then_resumes(
     assert p.status["training"]["preemptions"] == 1
 
 
+def failed(name: str, workload: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "suspend": True, "workload": workload, "status": {
+        "conditions": [{"type": "Failed", "status": "True", "reason": "PodFailurePolicy",
+                        "message": "Container trainer for pod x-0 failed with exit code 143"}]}}
+
+
+@pytest.mark.parametrize("seen_waiting", [True, False], ids=["seen-waiting", "unseen"])
+def test_a_preemption_that_failed_the_job_costs_no_restart(seen_waiting: bool) -> None:
+    """Kueue suspends the gang's Job; its stopped pods exit 143 and the Job controller may
+    count that against the pod-failure policy first: the Job ends Failed. That attempt is a
+    preemption (counted once), not the gang's failure: the next attempt waits in the queue
+    and the restart budget (maxRestarts 0 here) is untouched."""
+    body = mv(nodes=2, queueName="training", maxRestarts=0, checkpoint={"claimName": "c"})
+    body = {**body, "status": plan(body, Observed(), S, NOW).status}
+    running = job(False, wl(ADMITTED, cq="modelops"))
+    body = {**body, "status": plan(body, Observed(jobs={"llm-7-train-1": running}), S,
+                                   NOW).status}
+    if seen_waiting:
+        body = {**body, "status": plan(body, Observed(jobs={"llm-7-train-1": job(
+            True, wl(PREEMPTED, PENDING))}), S, NOW).status}
+    p = plan(body, Observed(jobs={"llm-7-train-1": failed("llm-7-train-1", wl(
+        PREEMPTED, PENDING))}), S, NOW + timedelta(seconds=9))
+    t = p.status["training"]
+    assert t["preemptions"] == 1 and t["attempts"] == 2 and p.status["phase"] == "Training"
+    assert [o["metadata"]["name"] for o in p.create] == ["llm-7-train-2"]
+    assert p.create[0]["spec"]["suspend"] is True
+    reasons = [(e.type, e.reason) for e in p.events]
+    assert ("Warning", "GangRestart") not in reasons
+    assert ("Warning", "Preempted") in reasons
+    assert t["history"][-1]["reason"].startswith("Preempted by Kueue: Preempted: ")
+
+    # The same Job failing with no eviction is the gang's own failure: over the budget.
+    p = plan(body, Observed(jobs={"llm-7-train-1": failed("llm-7-train-1", wl(ADMITTED))}),
+             S, NOW)
+    assert p.status["phase"] == "Failed" and cond(p, "Trained")["reason"] == (
+        "MaxRestartsExceeded")
+
+
 def test_a_queue_that_cannot_admit_says_so_as_a_warning() -> None:
     body = mv(queueName="nope")
     body = {**body, "status": plan(body, Observed(), S, NOW).status}

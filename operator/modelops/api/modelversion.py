@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from .common import DNS1035, ApiModel, Conditions, EnvVar, Quantity, cel, validations
+from .data import DataRead, Dataset, ImageRun
 from .phases import VersionPhase
 from .security import SecurityContext
 
@@ -157,6 +158,9 @@ class Training(ApiModel):
         "kueue.x-k8s.io/priority-class): a higher one may preempt it, a lower one it may "
         "preempt, as its ClusterQueue says; needs queueName.", max_length=253,
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    data: Dataset | None = Field(None, description="Training data, fetched into every pod "
+                                 "(DATA_DIR) before it starts; its digest lands in "
+                                 "status.training.data.")
     output_uri: str | None = Field(None, alias="outputURI",
                                    description="Where training writes the model (exported as "
                                    "OUTPUT_URI); becomes status.artifactURI on success.",
@@ -206,6 +210,13 @@ class Evaluation(ApiModel):
     node_selector: dict[str, str] | None = Field(None, description="Node labels the pod requires.")
     tolerations: list[Toleration] | None = Field(None, description="Extra tolerations.",
                                                  max_length=32)
+    data: Dataset | None = Field(None, description="Labelled data the evaluation reads "
+                                 "(DATA_DIR), fetched when each run starts: a scheduled run "
+                                 "measures the version on the data there now. What each run "
+                                 "read is recorded (URI and digest).")
+    queue_name: str | None = Field(None, description="Kueue LocalQueue: the evaluation Job "
+                                   "is created suspended and waits for Kueue to admit it.",
+                                   max_length=63)
     schedule: str | None = Field(None, description="Run the evaluation again at these times "
                                  "while the version serves (fresh data, same gates): cron, 5 "
                                  "fields, UTC; or `@every DURATION`. Each run lands in "
@@ -242,6 +253,10 @@ class ModelVersionSpec(ApiModel):
     description: str | None = Field(None, description="Free text for humans.", max_length=1024)
     artifact: Artifact | None = Field(None, description="The model's weights. Required unless "
                                       "spec.training produces them. Immutable.")
+    parent_version: str | None = Field(
+        None, description="The version of this model this one was derived from (retraining "
+        "sets it to the version serving when it began): the lineage `kubectl modelops lineage` "
+        "draws.", pattern=VERSION_PATTERN)
     serving: Serving | None = Field(None, description="How to serve; absent = not served.")
     training: Training | None = Field(None, description="Train this version first.")
     evaluation: Evaluation | None = Field(None, description="Evaluate before serving.")
@@ -274,6 +289,11 @@ class TrainingStatus(ApiModel):
     cluster_queue: str | None = Field(None, description="The ClusterQueue that admitted it.")
     preemptions: int | None = Field(None, description="Times Kueue took the running gang's "
                                     "quota back (it resumes from its checkpoint).")
+    data: DataRead | None = Field(None, description="The training data the last step read.")
+    image: ImageRun | None = Field(None, description="The trainer image of the last step, by "
+                                   "digest.")
+    preempted_job: str | None = Field(None, description="The Job whose preemption was counted "
+                                      "last (each counts once).")
     history: list[TrainingAttempt] | None = Field(
         None, description="Ended attempts, oldest first (the last 50).", max_length=50)
 
@@ -285,6 +305,7 @@ class EvaluationRun(ApiModel):
     end_time: str | None = Field(None, description="When it ended (absent: running).")
     metrics: dict[str, float] | None = Field(None, description="Metric -> value it wrote.")
     passed: bool | None = Field(None, description="Whether every gate held.")
+    data: DataRead | None = Field(None, description="The data it read.")
     message: str | None = Field(None, description="Which gates failed, or why it failed.",
                                 max_length=2048)
 
@@ -294,6 +315,7 @@ class EvaluationStatus(ApiModel):
     metrics: dict[str, float] | None = Field(None, description="Metric -> value from the "
                                              "evaluation run.")
     passed: bool | None = Field(None, description="Whether every gate held.")
+    data: DataRead | None = Field(None, description="The data the evaluation read.")
     message: str | None = Field(None, description="Which gates failed, or why evaluation "
                                 "could not run.", max_length=2048)
     runs: list[EvaluationRun] | None = Field(None, description="Scheduled runs "

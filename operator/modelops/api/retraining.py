@@ -34,6 +34,8 @@ class RetrainingRun(ApiModel):
     version: str = Field(description="The version it created.")
     name: str = Field(description="Its ModelVersion.")
     reason: str = Field(description="Why: Regression or Schedule.")
+    parent: str | None = Field(None, description="The version serving when it began: the new "
+                               "version's spec.parentVersion.")
     message: str = Field(description="What triggered it (the metric values, the schedule) and, "
                          "once ended, how.", max_length=4096)
     start_time: str = Field(description="When it was triggered.")

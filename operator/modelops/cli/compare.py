@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .lineage import facts
+
 # Sections in the order a reader wants them: results first, then how each version is built.
-SECTIONS = ("evaluation results", "scheduled evaluation", "status", "artifact", "serving",
-            "training", "evaluation")
+SECTIONS = ("evaluation results", "scheduled evaluation", "status", "lineage", "artifact",
+            "serving", "training", "evaluation")
 
 
 def latest_runs(status: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +75,7 @@ def compare_rows(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
                    {"phase": sb.get("phase"),
                     "evaluationPassed": (sb.get("evaluation") or {}).get("passed"),
                     "artifactURI": sb.get("artifactURI")}),
+        "lineage": (facts(a), facts(b)),
         "artifact": ({"description": pa.get("description"), **(pa.get("artifact") or {})},
                      {"description": pb.get("description"), **(pb.get("artifact") or {})}),
         "serving": (pa.get("serving") or {}, pb.get("serving") or {}),

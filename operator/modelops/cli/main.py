@@ -18,6 +18,7 @@ from . import actions, bundle, views
 from .client import Cluster
 from .compare import compare_rows
 from .errors import FAILED, NOT_FOUND, OK, CliError
+from .lineage import facts, tree
 from .summary import group_models, history_rows, model_of, model_summary, watch_failed
 from .watch import watch
 
@@ -34,6 +35,8 @@ COMMANDS = {  # name -> help; the order is the order of `--help`
     "retry": "roll out again a version that was rolled back or aborted",
     "rollback": "set targetVersion back to a version that served before",
     "compare": "two versions side by side, differences marked",
+    "lineage": "the model's versions as a tree of parents, with the data and images each "
+               "was trained and evaluated on, by digest",
     "export": "write the model's versions and policy as a portable YAML bundle",
     "import": "create the objects of a bundle here; never overwrites",
 }
@@ -65,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         if name not in ("list", "import"):
             p.add_argument("model", metavar="MODEL")
-        if name in ("list", "status", "history", "compare"):
+        if name in ("list", "status", "history", "compare", "lineage"):
             p.add_argument("-o", "--output", choices=["json", "yaml"], help="machine-readable "
                            "output instead of the table")
         if name in ("list", "status"):
@@ -224,6 +227,19 @@ def cmd_compare(args: argparse.Namespace, cluster: Cluster, out: Console) -> int
                 lambda: views.compare_view(args.v1, args.v2, rows))
 
 
+def cmd_lineage(args: argparse.Namespace, cluster: Cluster, out: Console) -> int:
+    mvs, _ = find_model(cluster, cluster.namespace, args.model)
+    data = {"model": args.model, "versions": [
+        {"version": (mv.get("spec") or {}).get("version"),
+         "phase": (mv.get("status") or {}).get("phase"), **facts(mv)} for mv in mvs]}
+
+    if args.output:
+        return show(out, args.output, data, lambda: None)
+    for line in tree(mvs):  # one line per version, never wrapped: the tree stays a tree
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+    return OK
+
+
 def cmd_export(args: argparse.Namespace, cluster: Cluster, out: Console) -> int:
     mvs, up = find_model(cluster, cluster.namespace, args.model)
     sys.stdout.write(bundle.export_bundle(cluster.namespace, args.model, mvs, up, now()))
@@ -270,6 +286,7 @@ def cmd_import(args: argparse.Namespace, cluster: Cluster, out: Console) -> int:
 
 HANDLERS: dict[str, Callable[[argparse.Namespace, Cluster, Console], int]] = {
     "list": cmd_list, "status": cmd_status, "history": cmd_history, "compare": cmd_compare,
+    "lineage": cmd_lineage,
     "export": cmd_export, "import": cmd_import,
     **{c: cmd_steer for c in ("promote", "pause", "resume", "abort", "retry", "rollback")},
 }

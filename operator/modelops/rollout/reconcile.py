@@ -242,7 +242,8 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     if state.sender and box.pending:
         state.sender.send({**up, "status": written}, outbox.heads(box, now))
     # KEDA may be installed later: look again now and then.
-    waits = [t for t in (d.requeue_after, outbox.next_due(box, now), 60.0 if no_scaler else None,
+    missing = state.settings.missing_kind_recheck if no_scaler else None
+    waits = [t for t in (d.requeue_after, outbox.next_due(box, now), missing,
                          # Traefik's mirror, written just now, may be named in a moment.
                          1.0 if st.mirror_percent and not written_mirror else None, recheck)
              if t is not None]

@@ -135,8 +135,8 @@ def start(m: _Machine, rs: RetrainingStatus, reason: str, why: str) -> None:
         return
     version = new_version(m.now, m.obs.versions)
     run = RetrainingRun(version=version, name=names.child_name(m.spec.model, version),
-                        reason=reason, message=why[:4096], start_time=m.stamp,
-                        outcome="Running")
+                        reason=reason, parent=m.st.stable_version, message=why[:4096],
+                        start_time=m.stamp, outcome="Running")
     rs.runs = [run, *(rs.runs or [])][: spec.history_limit]
     m.event("Normal", "RetrainingStarted", f"{reason}: {why}; training {version} from "
             f"{spec.template}")
@@ -149,6 +149,7 @@ def manifest(template: dict[str, Any], run: RetrainingRun, up: dict[str, Any]) -
     spec = copy.deepcopy(template["spec"])
     old = str(spec.get("version"))
     spec["version"] = run.version
+    spec["parentVersion"] = run.parent or old
     training = spec.get("training") or {}
     if training.get("outputURI"):
         training["outputURI"] = retarget(training["outputURI"], old, run.version)

@@ -10,6 +10,8 @@ from .. import security
 from ..settings import Settings
 
 VOLUME = "model"
+DATA_VOLUME = "data"
+DATA_FETCHER = "fetch-data"  # training.output reads its report
 
 
 @dataclass
@@ -51,18 +53,46 @@ def model_source(uri: str, digest: str | None, model: str, version: str, setting
             mount["subPath"] = sub
         volume = {"name": VOLUME, "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}
         return ModelSource(env, [volume], [mount])
+    fetch = fetcher("fetch-model", uri, VOLUME, model_dir, settings, credentials,
+                    [e for e in env if e["name"] in ("MODEL_URI", "MODEL_DIR", "MODEL_DIGEST")])
+    return ModelSource(env, [{"name": VOLUME, "emptyDir": {}}], [mount], [fetch])
+
+
+def fetcher(name: str, uri: str, volume: str, path: str, settings: Settings,
+            credentials: str | None, env: list[dict[str, Any]]) -> dict[str, Any]:
+    """The init container that downloads `uri` into `volume` at `path` (images/fetcher)."""
     fetch = {
-        "name": "fetch-model",
+        "name": name,
         "image": settings.fetcher_image,
-        "args": [uri, model_dir],
-        "env": [e for e in env if e["name"] in ("MODEL_URI", "MODEL_DIR", "MODEL_DIGEST")],
-        "volumeMounts": [{"name": VOLUME, "mountPath": model_dir}, security.TMP_MOUNT],
-        # The fetcher's reason for failing lands in the ModelVersion's conditions.
+        "args": [uri, path],
+        "env": env,
+        "volumeMounts": [{"name": volume, "mountPath": path}, security.TMP_MOUNT],
+        # The fetcher's reason for failing lands in the ModelVersion's conditions; on success
+        # it reports what it fetched (training.output reads that of data).
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        # The project's own image: non-root, and it writes only the model volume and /tmp.
+        # The project's own image: non-root, and it writes only its volume and /tmp.
         "securityContext": security.container_context(None),
         "resources": security.fetcher_resources(settings),
     }
     if credentials:
         fetch["envFrom"] = [{"secretRef": {"name": credentials}}]
-    return ModelSource(env, [{"name": VOLUME, "emptyDir": {}}], [mount], [fetch])
+    return fetch
+
+
+def data_source(uri: str, digest: str | None, settings: Settings,
+                credentials: str | None = None) -> ModelSource:
+    """Training or evaluation data in DATA_DIR: fetched by the same fetcher as a model (its
+    termination message reports the URI and digest it fetched), or a claim mounted read-only."""
+    data_dir = settings.data_dir
+    env = [{"name": "DATA_URI", "value": uri}, {"name": "DATA_DIR", "value": data_dir}]
+    mount = {"name": DATA_VOLUME, "mountPath": data_dir, "readOnly": True}
+    if uri.startswith("pvc://"):
+        claim, sub = split_pvc(uri)
+        if sub:
+            mount["subPath"] = sub
+        return ModelSource(env, [{"name": DATA_VOLUME, "persistentVolumeClaim": {
+            "claimName": claim, "readOnly": True}}], [mount])
+    # The fetcher reads its pin from MODEL_DIGEST, whatever it fetches.
+    fetch = fetcher(DATA_FETCHER, uri, DATA_VOLUME, data_dir, settings, credentials,
+                    [{"name": "MODEL_DIGEST", "value": digest}] if digest else [])
+    return ModelSource(env, [{"name": DATA_VOLUME, "emptyDir": {}}], [mount], [fetch])

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from .. import security
+from ..api.data import Dataset
 from ..api.modelversion import Evaluation, ModelVersionSpec, Toleration, Training
 from ..serving import names
-from ..serving.artifact import credentials, model_source
+from ..serving.artifact import ModelSource, credentials, data_source, model_source
 from ..serving.builders import GPU_TOLERATION
 from ..settings import Settings
 from .steps import Step
@@ -109,7 +110,10 @@ def training_job(mv: dict[str, Any], spec: ModelVersionSpec, step: Step, attempt
         volumes.append({"name": "checkpoint",
                         "persistentVolumeClaim": {"claimName": t.checkpoint.claim_name}})
         mounts.append({"name": "checkpoint", "mountPath": t.checkpoint.path})
-    env += [e.dump() for e in step.env]
+    data = _data(t.data, t.credentials_secret, settings)
+    env += data.env + [e.dump() for e in step.env]
+    volumes += data.volumes
+    mounts += data.mounts
     container: dict[str, Any] = {
         "name": "trainer",
         "image": step.image,
@@ -127,6 +131,8 @@ def training_job(mv: dict[str, Any], spec: ModelVersionSpec, step: Step, attempt
     pod: dict[str, Any] = {"restartPolicy": "Never", "subdomain": svc,
                            "securityContext": security.pod_context(t.security_context),
                            "containers": [container], "volumes": [*volumes, security.TMP]}
+    if data.init_containers:
+        pod["initContainers"] = data.init_containers
     tol = _tolerations(t.tolerations, step.gpus_per_node)
     if tol:
         pod["tolerations"] = tol
@@ -181,14 +187,15 @@ def evaluation_job(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str
     e: Evaluation = spec.evaluation  # type: ignore[assignment]
     src = model_source(artifact_uri, spec.artifact.digest if spec.artifact else None,
                        spec.model, spec.version, settings, credentials(spec))
+    data = _data(e.data, credentials(spec), settings)
     lbl = _labels(spec, "evaluation", {})
     container: dict[str, Any] = {
         "name": "evaluator",
         "image": e.image,
         "command": list(e.command),
-        "env": src.env + [{"name": "METRICS_PATH", "value": "/dev/termination-log"}]
+        "env": src.env + data.env + [{"name": "METRICS_PATH", "value": "/dev/termination-log"}]
         + [x.dump() for x in e.env or []],
-        "volumeMounts": [*src.mounts, security.TMP_MOUNT],
+        "volumeMounts": [*src.mounts, *data.mounts, security.TMP_MOUNT],
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "File",
         "securityContext": security.container_context(e.security_context),
@@ -200,9 +207,10 @@ def evaluation_job(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str
         container["args"] = list(e.args)
     pod: dict[str, Any] = {"restartPolicy": "Never",
                            "securityContext": security.pod_context(e.security_context),
-                           "containers": [container], "volumes": [*src.volumes, security.TMP]}
-    if src.init_containers:
-        pod["initContainers"] = src.init_containers
+                           "containers": [container],
+                           "volumes": [*src.volumes, *data.volumes, security.TMP]}
+    if src.init_containers or data.init_containers:
+        pod["initContainers"] = src.init_containers + data.init_containers
     tol = _tolerations(e.tolerations, e.gpus)
     if tol:
         pod["tolerations"] = tol
@@ -218,4 +226,13 @@ def evaluation_job(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str
                               "spec": pod}}}
     if name:
         job["spec"]["ttlSecondsAfterFinished"] = 86400
+    if e.queue_name:  # Kueue admits (unsuspends) it; its label is read from the Job
+        job["spec"]["suspend"] = True
+        job["metadata"]["labels"] = {**lbl, KUEUE_LABEL: e.queue_name}
     return job
+
+
+def _data(ds: Dataset | None, secret: str | None, settings: Settings) -> ModelSource:
+    if ds is None:
+        return ModelSource([], [], [])
+    return data_source(ds.uri, ds.digest, settings, ds.credentials_secret or secret)

@@ -18,11 +18,13 @@ from ..api.modelversion import Gate, ModelVersionSpec
 from ..api.phases import VersionPhase
 from ..settings import Settings
 from . import builders
-from .queueing import QueueState, queue_state
+from .output import JobOutput
+from .queueing import QueueState, preempted, queue_state
 from .steps import effective_steps
 
 HISTORY_LIMIT = 50
 TROUBLE = ("Inadmissible", "KueueNotInstalled")  # queued for a reason waiting will not fix
+PREEMPTED = "Preempted by Kueue: "  # an attempt's history reason when a preemption ended it
 
 
 @dataclass
@@ -55,9 +57,10 @@ def job_state(job: dict[str, Any] | None) -> tuple[str, str]:
 
 def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, Any],
                   settings: Settings, now: datetime, out: Progress,
-                  kueue: bool | None = None) -> bool:
+                  kueue: bool | None = None, output: JobOutput | None = None) -> bool:
     """Advance training; True when it has succeeded (and the caller may go on). `kueue`:
-    whether the cluster serves Kueue's Workloads (None: not looked)."""
+    whether the cluster serves Kueue's Workloads (None: not looked); `output`: what the pods
+    of out.needs_output_of left (asked for once a step succeeds)."""
     t = spec.training
     assert t is not None
     conds = (mv.get("status") or {}).get("conditions")
@@ -102,6 +105,14 @@ def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, An
         out.conditions.append(("Trained", False, "Training", f"{where}: running"))
         return False
 
+    if state == "Succeeded" and output is None:
+        out.needs_output_of = name  # the data it read and its image, by digest
+        return False
+    if state == "Succeeded":
+        st.update(_ran(step.image, output))
+    evicted = preempted(jobs.get(name)) if state == "Failed" and t.queue_name else None
+    if evicted:
+        reason = f"{PREEMPTED}{evicted}"
     _record(st, step.name, attempt, name, state, reason, stamp)
     if state == "Succeeded":
         if i + 1 < len(steps):
@@ -122,20 +133,31 @@ def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, An
         out.phase = None
         return True
 
-    # Failed: one rank's failure failed the whole gang; restart all of it, or give up.
-    if attempt <= t.max_restarts:
+    # Failed: one rank's failure failed the whole gang; restart all of it, or give up. A
+    # preemption that failed the Job is not the gang's failure: it costs no restart.
+    failures = sum(1 for h in st["history"] if h["step"] == step.name and h["result"] ==
+                   "Failed" and not str(h.get("reason", "")).startswith(PREEMPTED))
+    if failures <= t.max_restarts:
         st.update(attempts=attempt + 1, attemptStartTime=stamp,
                   jobName=builders.job_name(spec, step.name, attempt + 1))
         resume = " from the checkpoint" if t.checkpoint else ""
-        out.events.append(("Warning", "GangRestart",
-                           f"step {step.name} attempt {attempt} failed ({reason}); restarting "
-                           f"all {step.nodes} node(s){resume}, attempt {attempt + 1} of "
-                           f"{t.max_restarts + 1}"))
+        if evicted:
+            if st.get("preemptedJob") != name:  # else counted when it was seen waiting
+                st.update(preemptions=int(st.get("preemptions") or 0) + 1, preemptedJob=name)
+            out.events.append(("Warning", "Preempted",
+                               f"Kueue preempted step {step.name} attempt {attempt} ({evicted})"
+                               f" and its Job failed as its pods stopped; attempt "
+                               f"{attempt + 1} waits for the queue and resumes{resume}"))
+        else:
+            out.events.append(("Warning", "GangRestart",
+                               f"step {step.name} attempt {attempt} failed ({reason}); "
+                               f"restarting all {step.nodes} node(s){resume}, attempt "
+                               f"{attempt + 1} ({failures} of {t.max_restarts} restarts)"))
         out.create += [builders.training_job(mv, spec, step, attempt + 1, settings)]
         out.conditions.append(("Trained", False, "Restarting",
                                f"step {step.name} attempt {attempt} failed: {reason}"))
         return False
-    msg = (f"step {step.name} failed {attempt} time(s), more than maxRestarts="
+    msg = (f"step {step.name} failed {failures} time(s), more than maxRestarts="
            f"{t.max_restarts}; last failure: {reason}")
     st["completionTime"] = stamp
     out.events.append(("Warning", "TrainingFailed", msg))
@@ -153,7 +175,8 @@ def _queued(st: dict[str, Any], q: QueueState, before: dict[str, Any] | None, st
         if not was:
             st["queuedTime"] = stamp
             if q.evicted:
-                st["preemptions"] = int(st.get("preemptions") or 0) + 1
+                st.update(preemptions=int(st.get("preemptions") or 0) + 1,
+                          preemptedJob=st.get("jobName"))
             out.events.append(("Warning", "Preempted", f"Kueue took the gang's quota back "
                                                        f"({q.reason}: {q.message}); it resumes "
                                                        "from its checkpoint once admitted again")
@@ -174,6 +197,16 @@ def _queued(st: dict[str, Any], q: QueueState, before: dict[str, Any] | None, st
     return False
 
 
+def _ran(image: str, output: JobOutput | None) -> dict[str, Any]:
+    """status.training's record of what a step read and ran (lineage)."""
+    ran: dict[str, Any] = {}
+    if output is not None and output.data:
+        ran["data"] = output.data
+    if output is not None and output.image:
+        ran["image"] = {"image": image, "imageID": output.image["imageID"]}
+    return ran
+
+
 def _record(st: dict[str, Any], step: str, attempt: int, job: str, result: str, reason: str,
             stamp: str) -> None:
     history = list(st.get("history") or [])
@@ -186,7 +219,7 @@ def _record(st: dict[str, Any], step: str, attempt: int, job: str, result: str, 
 
 
 def plan_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str,
-                    jobs: dict[str, Any], output: list[str] | None, settings: Settings,
+                    jobs: dict[str, Any], output: JobOutput | None, settings: Settings,
                     out: Progress) -> bool:
     """Advance evaluation; True when its gates passed."""
     e = spec.evaluation
@@ -207,15 +240,22 @@ def plan_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: st
         out.conditions.append(("Evaluated", False, "Evaluating", "evaluation job started"))
         return False
     if state == "Running":
-        out.conditions.append(("Evaluated", False, "Evaluating", "evaluation job running"))
+        q = queue_state(jobs[name]) if e.queue_name else None
+        if q is not None and q.queued:
+            out.conditions.append(("Evaluated", False, "Queued",
+                                   f"waiting for Kueue ({q.reason}: {q.message})"))
+        else:
+            out.conditions.append(("Evaluated", False, "Evaluating", "evaluation job running"))
         return False
     if state == "Failed":
         return _eval_failed(ev, f"the evaluation job failed: {reason}", out)
     if output is None:
         out.needs_output_of = name
         return False
+    if output.data:
+        ev["data"] = output.data
     try:
-        metrics = parse_metrics(output)
+        metrics = parse_metrics(output.messages)
     except ValueError as err:
         return _eval_failed(ev, str(err), out)
     failed = [msg for g in e.gates or [] if (msg := gate_failure(g, metrics))]

@@ -61,3 +61,13 @@ def queue_state(job: dict[str, Any], kueue: bool | None = True) -> QueueState:
         return QueueState(True, str(admitted.get("reason") or "QuotaReserved"),
                           str(admitted.get("message") or "quota reserved, not yet admitted"))
     return QueueState(True, "Pending", f"waiting in LocalQueue {wl.get('queue')}")
+
+
+def preempted(job: dict[str, Any] | None) -> str | None:
+    """Kueue's message when a Job that ended Failed had been evicted (preempted) first: its
+    pods, stopped by the suspension, exit non-zero, and the Job controller sometimes counts
+    that against the pod-failure policy before it sees the suspension. Not the gang's fault."""
+    evicted = _cond((job or {}).get("workload"), "Evicted")
+    if evicted is None or evicted.get("status") != "True":
+        return None
+    return f"{evicted.get('reason') or 'Evicted'}: {evicted.get('message') or ''}".strip(": ")

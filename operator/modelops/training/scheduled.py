@@ -16,11 +16,12 @@ from ..api.modelversion import ModelVersionSpec
 from ..rollout.window import next_firing
 from ..settings import Settings
 from . import builders
+from .output import JobOutput
 from .plan import Progress, gate_failure, job_state, parse_metrics
 
 
 def plan_scheduled(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str,
-                   jobs: dict[str, Any], output: list[str] | None, settings: Settings,
+                   jobs: dict[str, Any], output: JobOutput | None, settings: Settings,
                    now: datetime, ev: dict[str, Any], out: Progress) -> float | None:
     """Advance scheduled runs in `ev` (status.evaluation, updated in place); seconds until
     the next schedule time (None: no schedule)."""
@@ -50,7 +51,7 @@ def plan_scheduled(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str
 
 
 def _follow(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str,
-            jobs: dict[str, Any], output: list[str] | None, settings: Settings, now: datetime,
+            jobs: dict[str, Any], output: JobOutput | None, settings: Settings, now: datetime,
             run: dict[str, Any], out: Progress) -> None:
     name = run["jobName"]
     state, reason = job_state(jobs.get(name))
@@ -65,8 +66,10 @@ def _follow(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str,
     if output is None:
         out.needs_output_of = name
         return
+    if output.data:
+        run["data"] = output.data
     try:
-        metrics = parse_metrics(output)
+        metrics = parse_metrics(output.messages)
     except ValueError as err:
         _end(run, now, None, str(err), out)
         return

@@ -20,6 +20,7 @@ from ..desired import needs_apply, stamp
 from ..serving import builders, names
 from ..serving.diagnose import Problem
 from ..settings import Settings
+from ..training.output import JobOutput
 from ..training.plan import Progress, plan_evaluation, plan_training
 from ..training.scheduled import plan_scheduled
 from . import verified
@@ -36,7 +37,7 @@ class Observed:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # the version's Jobs by name
     # (each with Kueue's Workload for it under "workload", when there is one)
     kueue: bool | None = None  # the cluster serves Kueue's Workloads (None: not looked)
-    eval_output: list[str] | None = None  # termination messages of the finished eval pod
+    output: JobOutput | None = None  # what the pods of Plan.needs_output_of left behind
     pod_problem: Problem | None = None  # why the serving pods are not ready (serving.diagnose)
     pods_checked: bool = False  # pod_problem was looked for
 
@@ -54,7 +55,7 @@ class Plan:
     create: list[dict[str, Any]] = field(default_factory=list)  # create once, never change (Jobs)
     status: dict[str, Any] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
-    needs_output_of: str | None = None  # ask again with Observed.eval_output of this Job
+    needs_output_of: str | None = None  # ask again with Observed.output of this Job
     needs_pods: str | None = None  # ask again with Observed.pod_problem of pods so selected
     recheck_after: float | None = None  # plan again this much later even if nothing changes
 
@@ -102,12 +103,12 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
     ready_to_serve = True
     if spec.training:
         ready_to_serve = plan_training(mv, spec, observed.jobs, settings, now, progress,
-                                       observed.kueue)
+                                       observed.kueue, observed.output)
     artifact_uri = progress.artifact_uri if spec.training else (
         spec.artifact.uri if spec.artifact else None)
     if ready_to_serve and spec.evaluation:
         ready_to_serve = plan_evaluation(mv, spec, artifact_uri or "", observed.jobs,
-                                         observed.eval_output, settings, progress)
+                                         observed.output, settings, progress)
     for type_, ok, reason, message in progress.conditions:
         conds = set_condition(conds, type_, ok, reason, message, gen, now)
     out.create = progress.create
@@ -197,7 +198,7 @@ def _scheduled_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_u
     """While the version serves, its evaluation runs again on schedule (training.scheduled)."""
     ev = dict(status.get("evaluation") or (mv.get("status") or {}).get("evaluation") or {})
     runs = Progress()
-    wait = plan_scheduled(mv, spec, artifact_uri, observed.jobs, observed.eval_output,
+    wait = plan_scheduled(mv, spec, artifact_uri, observed.jobs, observed.output,
                           settings, now, ev, runs)
     if wait is None:
         return

@@ -20,6 +20,7 @@ from ..rollout.replicas import version_replicas
 from ..serving.diagnose import diagnose
 from ..serving.names import child_name
 from ..state import State
+from ..training.output import job_output
 from ..training.queueing import KUEUE_API
 from .deletion import PROTECTION, deletion_blocker
 from .plan import Observed, Plan, plan
@@ -30,12 +31,6 @@ logger = logging.getLogger(__name__)
 def holder(candidates: Iterable[tuple[str, str]]) -> str | None:
     """The ModelVersion that holds a (model, version): the oldest, then by name."""
     return min(candidates, default=(None, None))[1]
-
-
-def termination_messages(pods: list[dict[str, Any]]) -> list[str]:
-    return [cs["state"]["terminated"].get("message") or ""
-            for p in pods for cs in (p.get("status") or {}).get("containerStatuses") or []
-            if "terminated" in (cs.get("state") or {})]
 
 
 def enqueue(state: State, namespace: str, name: str) -> None:
@@ -158,7 +153,7 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
     p = plan(mv, observed, state.settings, now)
     if p.needs_output_of:
         pods = await state.kube.list(PODS, ns, f"job-name={p.needs_output_of}")
-        observed.eval_output = termination_messages(pods)
+        observed.output = job_output(pods)
         p = plan(mv, observed, state.settings, now)
     if p.needs_pods:
         observed.pod_problem = diagnose(await state.kube.list(PODS, ns, p.needs_pods))

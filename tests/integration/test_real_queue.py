@@ -99,7 +99,12 @@ def test_a_gang_waits_whole_for_quota_runs_is_preempted_and_resumes(
                   "credentialsSecret": "s3-creds",
                   "env": [{"name": "EPOCHS", "value": "40"},
                           {"name": "EPOCH_SECONDS", "value": "0.5"}],
-                  "resources": {"cpu": "500m", "memory": "1Gi"}, **node.on_real_node()}))
+                  "resources": {"cpu": "500m", "memory": "1Gi"}, **node.on_real_node()},
+        # The evaluation queues too (its own Workload), once the gang is done.
+        evaluation={"image": node.EXAMPLE_IMAGE, "queueName": "training",
+                    "command": ["python3", "/opt/modelops/evaluate.py"],
+                    "gates": [{"metric": "accuracy", "min": 0.9}],
+                    "resources": {"cpu": "100m", "memory": "256Mi"}, **node.on_real_node()}))
     try:
         # Two pods of 500m do not fit beside the blocker: the whole gang waits, none started.
         q = wait_for(lambda: (c := queued(kube, namespace)).get("reason") == "Pending"
@@ -129,7 +134,7 @@ def test_a_gang_waits_whole_for_quota_runs_is_preempted_and_resumes(
                               if p.status.phase in ("Pending", "Running")
                               and not p.metadata.deletion_timestamp],
                  timeout=60, what="the gang's pods gone")
-        deadline = time.monotonic() + 150
+        deadline = time.monotonic() + 210
         while (phase := state(kube, namespace).get("phase")) != "Ready":
             assert phase != "Failed" and time.monotonic() < deadline, (
                 state(kube, namespace), gang_logs(kube, namespace)[-3000:], kube.kubectl(
@@ -150,6 +155,11 @@ def test_a_gang_waits_whole_for_quota_runs_is_preempted_and_resumes(
             namespace, field_selector="involvedObject.name=iris-queued").items]
         assert {"Queued", "Admitted", "Preempted"} <= set(reasons), reasons
         assert "GangRestart" not in reasons, reasons
+        # The evaluation Job went through Kueue as well, and its gate passed.
+        assert st["evaluation"]["passed"] is True, st["evaluation"]
+        workloads = kube.get_json("workloads", "-n", namespace)["items"]
+        assert "iris-q1-eval" in {r["name"] for w in workloads
+                                  for r in w["metadata"].get("ownerReferences") or []}, workloads
     finally:
         kube.kubectl("delete", "clusterqueue", namespace, "--wait=false", check=False)
         kube.kubectl("delete", "pv", pv, "--wait=false", check=False)

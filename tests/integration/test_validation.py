@@ -144,6 +144,13 @@ def test_modelversion_rejections(kube: Kube, namespace: str, spec: str, message:
                  "[{template: requests-in-flight, target: 4}]}",
                  "autoscaling metrics other than cpu need a Prometheus",
                  id="autoscaling-without-prometheus"),
+    pytest.param("model: m\nretraining: {template: m-2, templateSpec: {training: "
+                 "{image: t, command: [x]}}}",
+                 "retraining needs template (a ModelVersion's name) or templateSpec",
+                 id="retraining-both-templates"),
+    pytest.param("model: m\nretraining: {onRegression: true}",
+                 "retraining needs template (a ModelVersion's name) or templateSpec",
+                 id="retraining-no-template"),
 ])
 def test_updatepolicy_rejections(kube: Kube, namespace: str, spec: str, message: str) -> None:
     r = kube.apply_yaml(namespace, UP.format(name="bad", spec=indent(spec)))

@@ -137,3 +137,30 @@ def test_the_manifest_copies_the_template_under_a_new_version() -> None:
     assert mv["metadata"]["ownerReferences"][0]["uid"] == "u"
     assert template["spec"]["version"] == "2"  # the template is untouched
     assert retrain.retarget("s3://b/out", "2", "r1") == "s3://b/out/r1"
+
+
+def test_an_inline_template_needs_no_template_version() -> None:
+    """spec.retraining.templateSpec: the next version's spec written in the policy."""
+    inline = {"training": {"image": "t", "command": ["x"], "outputURI": "s3://models/m/"},
+              "evaluation": {"image": "e", "command": ["y"],
+                             "gates": [{"metric": "accuracy", "min": 0.9}]},
+              "serving": {"image": "s"}}
+    sim = rolled_out(policy(targetVersion="1", strategy={"canary": {"steps": []}},
+                            monitoring=MON, retraining={"templateSpec": inline}))
+    sim.step()
+    measure(sim, 0.3, "Failed")
+    [run] = runs(sim)  # no template version exists, and none is needed
+    assert run["outcome"] == "Running" and run["parent"] == "2"
+    assert "from the policy templateSpec" in next(
+        e for e in sim.events if e[1] == "RetrainingStarted")[2]
+    sim.step(after=1)  # its version not made yet: not failed for want of a template
+    assert runs(sim)[0]["outcome"] == "Running"
+    up = {"apiVersion": "modelops.io/v1alpha1", "kind": "UpdatePolicy",
+          "metadata": {"name": "m", "namespace": "prod", "uid": "u"}}
+    mv = retrain.manifest(retrain.inline_template(sim.spec),
+                          retrain.RetrainingRun.model_validate(run), up)
+    assert mv["spec"]["model"] == "m" and mv["spec"]["version"] == run["version"]
+    assert mv["spec"]["training"]["outputURI"] == f"s3://models/m/{run['version']}/"
+    assert mv["spec"]["evaluation"]["gates"] == [{"metric": "accuracy", "min": 0.9}]
+    assert mv["spec"]["parentVersion"] == "2"
+    assert "from its templateSpec" in mv["spec"]["description"]

@@ -8,17 +8,39 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import ApiModel, Duration
+from .common import ApiModel, Duration, cel, validations
+from .modelversion import Evaluation, Serving, Training
 
 DNS1123 = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
 
+class RetrainingTemplate(ApiModel):
+    """The next version's spec, written in the policy: what a template ModelVersion would
+    hold but its model (the policy's) and version (made at each retraining)."""
+
+    description: str | None = Field(None, description="Free text for humans.", max_length=1024)
+    training: Training = Field(description="How the next version is trained; outputURI gets "
+                               "the new version string as its last segment.")
+    evaluation: Evaluation | None = Field(None, description="Its evaluation and gates.")
+    serving: Serving | None = Field(None, description="How it serves.")
+
+
 class Retraining(ApiModel):
-    template: str = Field(description="Name of a ModelVersion of this model, in the policy's "
-                          "namespace, whose spec the next version copies (training, "
-                          "evaluation, serving). Its version, and training.outputURI's last "
-                          "segment when it is that version, become the new version string.",
-                          pattern=DNS1123, max_length=253)
+    model_config = {"json_schema_extra": validations(
+        cel("has(self.template) != has(self.templateSpec)",
+            "retraining needs template (a ModelVersion's name) or templateSpec (the spec "
+            "inline), exactly one"),
+    )}
+
+    template: str | None = Field(None, description="Name of a ModelVersion of this model, in "
+                                 "the policy's namespace, whose spec the next version copies "
+                                 "(training, evaluation, serving). Its version, and "
+                                 "training.outputURI's last segment when it is that version, "
+                                 "become the new version string.",
+                                 pattern=DNS1123, max_length=253)
+    template_spec: RetrainingTemplate | None = Field(
+        None, description="The next version's spec inline, instead of a template "
+        "ModelVersion (training is required).")
     on_regression: bool = Field(True, description="Retrain when monitoring finds a regression "
                                 "(spec.monitoring).")
     schedule: str | None = Field(None, description="Also retrain at these times: cron, 5 "

@@ -266,7 +266,8 @@ async def _make_retrained(state: State, up: dict[str, Any], spec: UpdatePolicySp
     if run is None or run.version in versions or spec.retraining is None:
         return
     ns = up["metadata"]["namespace"]
-    template = await state.kube.get(MODELVERSIONS, ns, spec.retraining.template)
+    template = (retrain.inline_template(spec) if spec.retraining.template_spec else
+                await state.kube.get(MODELVERSIONS, ns, spec.retraining.template or ""))
     if template is not None:  # else the next round ends the run: the template is gone
         await state.kube.create(retrain.manifest(template, run, up))
 

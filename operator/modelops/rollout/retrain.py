@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..api.conditions import now_iso, parse_time
 from ..api.phases import VersionPhase
 from ..api.retraining import RetrainingRun, RetrainingStatus
+from ..api.updatepolicy import UpdatePolicySpec
 from ..serving import names
 from .target import VersionInfo
 from .window import next_firing, parse_duration
@@ -86,7 +87,8 @@ def follow(m: _Machine, rs: RetrainingStatus) -> None:
         return
     v = m.obs.versions.get(run.version)
     if v is None:
-        if _template(m) is None:
+        inline = m.spec.retraining is not None and m.spec.retraining.template_spec is not None
+        if not inline and _template(m) is None:
             end(m, run, "Failed", "the template is gone before the new version was made")
         return  # reconcile creates it
     if v.phase == VersionPhase.READY:
@@ -124,7 +126,8 @@ def start(m: _Machine, rs: RetrainingStatus, reason: str, why: str) -> None:
             spec.min_interval):
         skip = f"the last retraining started less than minInterval {spec.min_interval} ago"
     template = _template(m)
-    if skip is None and (template is None or not template.trains):
+    if skip is None and spec.template_spec is None and (template is None or
+                                                        not template.trains):
         what = (f"not a ModelVersion of model {m.spec.model}" if template is None
                 else "a ModelVersion without training")
         m.event("Warning", "RetrainingFailed", f"{reason}: cannot retrain: the template "
@@ -139,7 +142,7 @@ def start(m: _Machine, rs: RetrainingStatus, reason: str, why: str) -> None:
                         start_time=m.stamp, outcome="Running")
     rs.runs = [run, *(rs.runs or [])][: spec.history_limit]
     m.event("Normal", "RetrainingStarted", f"{reason}: {why}; training {version} from "
-            f"{spec.template}")
+            f"{spec.template or 'the policy templateSpec'}")
 
 
 def manifest(template: dict[str, Any], run: RetrainingRun, up: dict[str, Any]) -> dict[str, Any]:
@@ -147,16 +150,18 @@ def manifest(template: dict[str, Any], run: RetrainingRun, up: dict[str, Any]) -
     place of its own, owned by the policy; never a copy of GitOps tracking labels (Argo CD
     would take it for one of its own and prune it)."""
     spec = copy.deepcopy(template["spec"])
-    old = str(spec.get("version"))
+    old = str(spec.get("version") or "")  # none: an inline template
     spec["version"] = run.version
-    spec["parentVersion"] = run.parent or old
+    if run.parent or old:
+        spec["parentVersion"] = run.parent or old
     training = spec.get("training") or {}
     if training.get("outputURI"):
         training["outputURI"] = retarget(training["outputURI"], old, run.version)
     if isinstance(spec.get("artifact"), dict):
         spec["artifact"].pop("digest", None)  # new weights: the template's digest is not theirs
+    source = template["metadata"].get("name") or "its templateSpec"
     spec["description"] = (f"retrained by UpdatePolicy {up['metadata']['name']} from "
-                           f"{template['metadata']['name']}: {run.message}")[:1024]
+                           f"{source}: {run.message}")[:1024]
     meta = up["metadata"]
     return {
         "apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion",
@@ -167,6 +172,13 @@ def manifest(template: dict[str, Any], run: RetrainingRun, up: dict[str, Any]) -
                      "ownerReferences": [names.owner_reference(up)]},
         "spec": spec,
     }
+
+
+def inline_template(spec: UpdatePolicySpec) -> dict[str, Any]:
+    """spec.retraining.templateSpec as a template ModelVersion (no name, no version)."""
+    inline = spec.retraining.template_spec if spec.retraining else None
+    assert inline is not None
+    return {"metadata": {}, "spec": {"model": spec.model, **inline.dump()}}
 
 
 def retarget(uri: str, old: str, new: str) -> str:

@@ -93,51 +93,9 @@ def training_job(mv: dict[str, Any], spec: ModelVersionSpec, step: Step, attempt
     t: Training = spec.training  # type: ignore[assignment]
     name = job_name(spec, step.name, attempt)
     svc = rendezvous_name(spec, step.name)
-    master = f"{name}-0.{svc}"
     lbl = _labels(spec, "training", {STEP_LABEL: step.name, ATTEMPT_LABEL: str(attempt)})
-    env = [
-        *distributed_env(step, master, t.backend),
-        {"name": "MODEL_NAME", "value": spec.model},
-        {"name": "MODEL_VERSION", "value": spec.version},
-        {"name": "MODELOPS_STEP", "value": step.name},
-        {"name": "MODELOPS_ATTEMPT", "value": str(attempt)},
-    ]
-    if t.output_uri:
-        env.append({"name": "OUTPUT_URI", "value": t.output_uri})
-    volumes, mounts = [], []
-    if t.checkpoint:
-        env.append({"name": "CHECKPOINT_DIR", "value": t.checkpoint.path})
-        volumes.append({"name": "checkpoint",
-                        "persistentVolumeClaim": {"claimName": t.checkpoint.claim_name}})
-        mounts.append({"name": "checkpoint", "mountPath": t.checkpoint.path})
-    data = _data(t.data, t.credentials_secret, settings)
-    env += data.env + [e.dump() for e in step.env]
-    volumes += data.volumes
-    mounts += data.mounts
-    container: dict[str, Any] = {
-        "name": "trainer",
-        "image": step.image,
-        "command": torchrun_command(step, master),
-        "env": env,
-        "ports": [{"name": "c10d", "containerPort": MASTER_PORT, "protocol": "TCP"}],
-        "volumeMounts": [*mounts, security.TMP_MOUNT],
-        "securityContext": security.container_context(t.security_context),
-        "resources": security.resources(t.resources.cpu if t.resources else None,
-                                        t.resources.memory if t.resources else None,
-                                        step.gpus_per_node, settings),
-    }
-    if t.credentials_secret:
-        container["envFrom"] = [{"secretRef": {"name": t.credentials_secret}}]
-    pod: dict[str, Any] = {"restartPolicy": "Never", "subdomain": svc,
-                           "securityContext": security.pod_context(t.security_context),
-                           "containers": [container], "volumes": [*volumes, security.TMP]}
-    if data.init_containers:
-        pod["initContainers"] = data.init_containers
-    tol = _tolerations(t.tolerations, step.gpus_per_node)
-    if tol:
-        pod["tolerations"] = tol
-    if t.node_selector:
-        pod["nodeSelector"] = dict(t.node_selector)
+    pod = _training_pod(spec, t, step, attempt, f"{name}-0.{svc}", settings)
+    pod["subdomain"] = svc
     job_spec: dict[str, Any] = {
         "completionMode": "Indexed",
         "completions": step.nodes,
@@ -165,6 +123,54 @@ def training_job(mv: dict[str, Any], spec: ModelVersionSpec, step: Step, attempt
                          "labels": {**lbl, **queue},
                          "ownerReferences": [names.owner_reference(mv)]},
             "spec": job_spec}
+
+
+def _training_pod(spec: ModelVersionSpec, t: Training, step: Step, attempt: int, master: str,
+                  settings: Settings) -> dict[str, Any]:
+    """Every rank's pod: torchrun with the rendezvous at `master`, the checkpoint volume and
+    the training data (fetched first) where the spec has them."""
+    env = [
+        *distributed_env(step, master, t.backend),
+        {"name": "MODEL_NAME", "value": spec.model},
+        {"name": "MODEL_VERSION", "value": spec.version},
+        {"name": "MODELOPS_STEP", "value": step.name},
+        {"name": "MODELOPS_ATTEMPT", "value": str(attempt)},
+    ]
+    if t.output_uri:
+        env.append({"name": "OUTPUT_URI", "value": t.output_uri})
+    volumes, mounts = [], []
+    if t.checkpoint:
+        env.append({"name": "CHECKPOINT_DIR", "value": t.checkpoint.path})
+        volumes.append({"name": "checkpoint",
+                        "persistentVolumeClaim": {"claimName": t.checkpoint.claim_name}})
+        mounts.append({"name": "checkpoint", "mountPath": t.checkpoint.path})
+    data = _data(t.data, t.credentials_secret, settings)
+    container: dict[str, Any] = {
+        "name": "trainer",
+        "image": step.image,
+        "command": torchrun_command(step, master),
+        "env": env + data.env + [e.dump() for e in step.env],
+        "ports": [{"name": "c10d", "containerPort": MASTER_PORT, "protocol": "TCP"}],
+        "volumeMounts": [*mounts, *data.mounts, security.TMP_MOUNT],
+        "securityContext": security.container_context(t.security_context),
+        "resources": security.resources(t.resources.cpu if t.resources else None,
+                                        t.resources.memory if t.resources else None,
+                                        step.gpus_per_node, settings),
+    }
+    if t.credentials_secret:
+        container["envFrom"] = [{"secretRef": {"name": t.credentials_secret}}]
+    pod: dict[str, Any] = {"restartPolicy": "Never",
+                           "securityContext": security.pod_context(t.security_context),
+                           "containers": [container],
+                           "volumes": [*volumes, *data.volumes, security.TMP]}
+    if data.init_containers:
+        pod["initContainers"] = data.init_containers
+    tol = _tolerations(t.tolerations, step.gpus_per_node)
+    if tol:
+        pod["tolerations"] = tol
+    if t.node_selector:
+        pod["nodeSelector"] = dict(t.node_selector)
+    return pod
 
 
 def rendezvous_service(mv: dict[str, Any], spec: ModelVersionSpec, step: str) -> dict[str, Any]:

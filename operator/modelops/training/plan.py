@@ -14,13 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from ..api.conditions import get_condition, now_iso, parse_time
-from ..api.modelversion import Gate, ModelVersionSpec
+from ..api.modelversion import Gate, ModelVersionSpec, Training
 from ..api.phases import VersionPhase
 from ..settings import Settings
 from . import builders
 from .output import JobOutput
 from .queueing import QueueState, preempted, queue_state
-from .steps import effective_steps
+from .steps import Step, effective_steps
 
 HISTORY_LIMIT = 50
 TROUBLE = ("Inadmissible", "KueueNotInstalled")  # queued for a reason waiting will not fix
@@ -73,97 +73,124 @@ def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, An
     if trained and trained.get("reason") == "MaxRestartsExceeded":
         out.phase = VersionPhase.FAILED
         return False
-
-    steps = effective_steps(t)
-    i = int(st.get("stepIndex") or 0)
-    attempt = int(st.get("attempts") or 0)
-    stamp = now_iso(now)
-    if attempt == 0:
-        attempt = 1
-        st.update(step=steps[i].name, stepIndex=i, steps=len(steps), attempts=1,
-                  attemptStartTime=stamp, startTime=st.get("startTime") or stamp)
-        out.events.append(("Normal", "TrainingStarted" if i == 0 else "StepStarted",
-                           f"step {steps[i].name} ({i + 1}/{len(steps)}), attempt 1: "
-                           f"{steps[i].nodes} node(s) x {steps[i].procs_per_node} process(es)"))
-    step = steps[i]
-    name = builders.job_name(spec, step.name, attempt)
-    st["jobName"] = name
-    state, reason = job_state(jobs.get(name))
+    r = _Round(mv, spec, t, settings, out, st, now_iso(now), effective_steps(t))
+    job = jobs.get(r.name)
+    state, reason = job_state(job)
     out.phase = VersionPhase.TRAINING
     if state == "Missing":
-        out.create += [builders.rendezvous_service(mv, spec, step.name),
-                       builders.training_job(mv, spec, step, attempt, settings)]
+        out.create += [builders.rendezvous_service(mv, spec, r.step.name),
+                       builders.training_job(mv, spec, r.step, r.attempt, settings)]
         out.conditions.append(("Trained", False, "Training",
-                               f"step {step.name}, attempt {attempt}: starting"))
+                               f"step {r.step.name}, attempt {r.attempt}: starting"))
         return False
     if state == "Running":
-        where = f"step {step.name} ({i + 1}/{len(steps)}), attempt {attempt}"
-        if t.queue_name and _queued(st, queue_state(jobs[name], kueue),
-                                    get_condition(conds, "Queued"), stamp, now, out):
+        where = f"step {r.step.name} ({r.i + 1}/{len(r.steps)}), attempt {r.attempt}"
+        if t.queue_name and _queued(st, queue_state(job or {}, kueue),
+                                    get_condition(conds, "Queued"), r.stamp, now, out):
             out.conditions.append(("Trained", False, "Queued", f"{where}: waiting for Kueue"))
             return False
         out.conditions.append(("Trained", False, "Training", f"{where}: running"))
         return False
+    if state == "Succeeded":
+        if output is None:
+            out.needs_output_of = r.name  # the data it read and its image, by digest
+            return False
+        return r.succeeded(output)
+    evicted = preempted(job) if t.queue_name else None
+    return r.failed(f"{PREEMPTED}{evicted}" if evicted else reason, evicted)
 
-    if state == "Succeeded" and output is None:
-        out.needs_output_of = name  # the data it read and its image, by digest
-        return False
-    if state == "Succeeded":
+
+@dataclass
+class _Round:
+    """One reconcile of a training: the step and attempt status names (started here when
+    none is), and what happens when its Job has ended."""
+
+    mv: dict[str, Any]
+    spec: ModelVersionSpec
+    t: Training
+    settings: Settings
+    out: Progress
+    st: dict[str, Any]
+    stamp: str
+    steps: list[Step]
+
+    def __post_init__(self) -> None:
+        self.i = int(self.st.get("stepIndex") or 0)
+        self.attempt = int(self.st.get("attempts") or 0)
+        self.step = self.steps[self.i]
+        if self.attempt == 0:
+            self.attempt = 1
+            self.st.update(step=self.step.name, stepIndex=self.i, steps=len(self.steps),
+                           attempts=1, attemptStartTime=self.stamp,
+                           startTime=self.st.get("startTime") or self.stamp)
+            self.out.events.append((
+                "Normal", "TrainingStarted" if self.i == 0 else "StepStarted",
+                f"step {self.step.name} ({self.i + 1}/{len(self.steps)}), attempt 1: "
+                f"{self.step.nodes} node(s) x {self.step.procs_per_node} process(es)"))
+        self.name = builders.job_name(self.spec, self.step.name, self.attempt)
+        self.st["jobName"] = self.name
+
+    def succeeded(self, output: JobOutput) -> bool:
+        st, out, step = self.st, self.out, self.step
         st.update(_ran(step.image, output))
-    evicted = preempted(jobs.get(name)) if state == "Failed" and t.queue_name else None
-    if evicted:
-        reason = f"{PREEMPTED}{evicted}"
-    _record(st, step.name, attempt, name, state, reason, stamp)
-    if state == "Succeeded":
-        if i + 1 < len(steps):
-            nxt = steps[i + 1]
-            st.update(step=nxt.name, stepIndex=i + 1, attempts=1, attemptStartTime=stamp,
-                      jobName=builders.job_name(spec, nxt.name, 1))
+        _record(st, step.name, self.attempt, self.name, "Succeeded", "", self.stamp)
+        if self.i + 1 < len(self.steps):
+            nxt = self.steps[self.i + 1]
+            st.update(step=nxt.name, stepIndex=self.i + 1, attempts=1,
+                      attemptStartTime=self.stamp,
+                      jobName=builders.job_name(self.spec, nxt.name, 1))
             out.events.append(("Normal", "StepSucceeded",
                                f"step {step.name} succeeded; starting {nxt.name}"))
-            out.create += [builders.rendezvous_service(mv, spec, nxt.name),
-                           builders.training_job(mv, spec, nxt, 1, settings)]
+            out.create += [builders.rendezvous_service(self.mv, self.spec, nxt.name),
+                           builders.training_job(self.mv, self.spec, nxt, 1, self.settings)]
             out.conditions.append(("Trained", False, "Training", f"step {nxt.name}: starting"))
             return False
-        st["completionTime"] = stamp
-        out.artifact_uri = t.output_uri or (spec.artifact.uri if spec.artifact else None)
-        out.events.append(("Normal", "TrainingSucceeded",
-                           f"all {len(steps)} step(s) succeeded; artifact {out.artifact_uri}"))
-        out.conditions.append(("Trained", True, "Succeeded", f"{len(steps)} step(s) succeeded"))
+        st["completionTime"] = self.stamp
+        out.artifact_uri = self.t.output_uri or (
+            self.spec.artifact.uri if self.spec.artifact else None)
+        out.events.append(("Normal", "TrainingSucceeded", f"all {len(self.steps)} step(s) "
+                           f"succeeded; artifact {out.artifact_uri}"))
+        out.conditions.append(("Trained", True, "Succeeded",
+                               f"{len(self.steps)} step(s) succeeded"))
         out.phase = None
         return True
 
-    # Failed: one rank's failure failed the whole gang; restart all of it, or give up. A
-    # preemption that failed the Job is not the gang's failure: it costs no restart.
-    failures = sum(1 for h in st["history"] if h["step"] == step.name and h["result"] ==
-                   "Failed" and not str(h.get("reason", "")).startswith(PREEMPTED))
-    if failures <= t.max_restarts:
-        st.update(attempts=attempt + 1, attemptStartTime=stamp,
-                  jobName=builders.job_name(spec, step.name, attempt + 1))
+    def failed(self, reason: str, evicted: str | None) -> bool:
+        """One rank's failure failed the whole gang: restart all of it, or give up. A
+        preemption that failed the Job is not the gang's failure: it costs no restart."""
+        st, out, step, t, attempt = self.st, self.out, self.step, self.t, self.attempt
+        _record(st, step.name, attempt, self.name, "Failed", reason, self.stamp)
+        failures = sum(1 for h in st["history"] if h["step"] == step.name and h["result"] ==
+                       "Failed" and not str(h.get("reason", "")).startswith(PREEMPTED))
+        if failures > t.max_restarts:
+            msg = (f"step {step.name} failed {failures} time(s), more than maxRestarts="
+                   f"{t.max_restarts}; last failure: {reason}")
+            st["completionTime"] = self.stamp
+            out.events.append(("Warning", "TrainingFailed", msg))
+            out.conditions.append(("Trained", False, "MaxRestartsExceeded", msg))
+            out.phase = VersionPhase.FAILED
+            return False
+        st.update(attempts=attempt + 1, attemptStartTime=self.stamp,
+                  jobName=builders.job_name(self.spec, step.name, attempt + 1))
         resume = " from the checkpoint" if t.checkpoint else ""
         if evicted:
-            if st.get("preemptedJob") != name:  # else counted when it was seen waiting
-                st.update(preemptions=int(st.get("preemptions") or 0) + 1, preemptedJob=name)
-            out.events.append(("Warning", "Preempted",
-                               f"Kueue preempted step {step.name} attempt {attempt} ({evicted})"
-                               f" and its Job failed as its pods stopped; attempt "
-                               f"{attempt + 1} waits for the queue and resumes{resume}"))
+            if st.get("preemptedJob") != self.name:  # else counted when seen waiting
+                st.update(preemptions=int(st.get("preemptions") or 0) + 1,
+                          preemptedJob=self.name)
+            out.events.append(("Warning", "Preempted", f"Kueue preempted step {step.name} "
+                               f"attempt {attempt} ({evicted}) and its Job failed as its pods "
+                               f"stopped; attempt {attempt + 1} waits for the queue and "
+                               f"resumes{resume}"))
         else:
             out.events.append(("Warning", "GangRestart",
                                f"step {step.name} attempt {attempt} failed ({reason}); "
                                f"restarting all {step.nodes} node(s){resume}, attempt "
                                f"{attempt + 1} ({failures} of {t.max_restarts} restarts)"))
-        out.create += [builders.training_job(mv, spec, step, attempt + 1, settings)]
+        out.create += [builders.training_job(self.mv, self.spec, step, attempt + 1,
+                                             self.settings)]
         out.conditions.append(("Trained", False, "Restarting",
                                f"step {step.name} attempt {attempt} failed: {reason}"))
         return False
-    msg = (f"step {step.name} failed {failures} time(s), more than maxRestarts="
-           f"{t.max_restarts}; last failure: {reason}")
-    st["completionTime"] = stamp
-    out.events.append(("Warning", "TrainingFailed", msg))
-    out.conditions.append(("Trained", False, "MaxRestartsExceeded", msg))
-    out.phase = VersionPhase.FAILED
-    return False
 
 
 def _queued(st: dict[str, Any], q: QueueState, before: dict[str, Any] | None, stamp: str,

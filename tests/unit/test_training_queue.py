@@ -131,9 +131,16 @@ def test_a_preemption_that_failed_the_job_costs_no_restart(seen_waiting: bool) -
     assert ("Warning", "Preempted") in reasons
     assert t["history"][-1]["reason"].startswith("Preempted by Kueue: Preempted: ")
 
-    # The same Job failing with no eviction is the gang's own failure: over the budget.
+    # Kueue's Workload not updated yet: the Job, failed while suspended, says it as well.
     p = plan(body, Observed(jobs={"llm-7-train-1": failed("llm-7-train-1", wl(ADMITTED))}),
              S, NOW)
+    assert p.status["training"]["attempts"] == 2 and p.status["phase"] == "Training"
+    assert p.status["training"]["history"][-1]["reason"].startswith(
+        "Preempted by Kueue: Suspended")
+
+    # The same Job failing with no eviction is the gang's own failure: over the budget.
+    p = plan(body, Observed(jobs={"llm-7-train-1": {**failed("llm-7-train-1", wl(ADMITTED)),
+                                                    "suspend": False}}), S, NOW)
     assert p.status["phase"] == "Failed" and cond(p, "Trained")["reason"] == (
         "MaxRestartsExceeded")
 

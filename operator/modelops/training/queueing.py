@@ -68,6 +68,12 @@ def preempted(job: dict[str, Any] | None) -> str | None:
     pods, stopped by the suspension, exit non-zero, and the Job controller sometimes counts
     that against the pod-failure policy before it sees the suspension. Not the gang's fault."""
     evicted = _cond((job or {}).get("workload"), "Evicted")
-    if evicted is None or evicted.get("status") != "True":
-        return None
-    return f"{evicted.get('reason') or 'Evicted'}: {evicted.get('message') or ''}".strip(": ")
+    if evicted is not None and evicted.get("status") == "True":
+        return f"{evicted.get('reason') or 'Evicted'}: {evicted.get('message') or ''}".strip(
+            ": ")
+    # Kueue's word may not be in yet (another watch), or it was reset: the Job says it too.
+    # Ours are created suspended only before admission, when no pod can fail: a failed Job
+    # still suspended was stopped by Kueue while it ran.
+    if job is not None and job.get("suspend"):
+        return "Suspended: Kueue suspended the running Job"
+    return None

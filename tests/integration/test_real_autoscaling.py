@@ -59,7 +59,7 @@ def test_replicas_follow_requests_in_flight_up_and_back_down_without_a_failed_re
         # The Service is new: load once kube-proxy has its endpoint (until then it refuses).
         wait_for(lambda: rec.samples and rec.samples[-1].endpoints >= 1, timeout=60,
                  what="v1 behind the Service")
-        time.sleep(1)
+        time.sleep(1.5)
         # 12 requests a second of half a second each: about 6 in flight, 2 per pod asked.
         start = now()
         heavy = LoadGen(kube, namespace, "iris", 80, "iris", rate=12, name="heavy",

@@ -94,5 +94,6 @@ def test_a_schedule_retrains_on_time_once_per_time(
     starts = [parse_time(r["startTime"]) for r in runs]
     assert (starts[0] - starts[1]).total_seconds() >= 15
     assert m.status()["stableVersion"] == "1"  # a pinned target: the new versions wait
-    for r in runs:
-        assert kube.get_mv(namespace, r["name"]) is not None
+    for r in runs:  # the newest is made just after its run is in status
+        wait_for(lambda: kube.get_mv(namespace, r["name"]), timeout=15,  # noqa: B023
+                 what=f"{r['name']} made")

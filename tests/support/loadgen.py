@@ -78,9 +78,11 @@ def iris():
                                    "data": x}]}).encode()
 
 def client(i):
-    jar, n = {}, 0
+    jar, n, jitter = {}, 0, random.Random()
     while True:
-        due = start + i * gap + n * gap * clients
+        # Anywhere in its slot: clients in lockstep with other loads would meet a
+        # deterministic weighted round robin at the same points of its cycle every time.
+        due = start + (i + jitter.random()) * gap + n * gap * clients
         time.sleep(max(0.0, due - time.time()))
         n += 1
         one(iris() if varied else body, i, jar)
@@ -301,6 +303,9 @@ def traffic(kube: Kube, ns: str, replicas: int, rate: float = 20.0
     try:
         wait_for(lambda: rec.samples and rec.samples[-1].endpoints >= replicas, timeout=60,
                  what="the stable version whole behind the Service")
+        # kube-proxy writes a new Service's rules a moment after its endpoints appear (until
+        # then it refuses connections): the load begins after that moment.
+        time.sleep(1.5)
         load = LoadGen(kube, ns, "iris", 80, "iris", rate=rate)
         try:
             yield rec, load

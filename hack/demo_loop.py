@@ -52,7 +52,7 @@ def loop_tour(kube: Kube) -> None:
         loop.policy(m, 2, prom.address, "team")
         note("policy: autoUpdate; canary 50% for 10s judged on the error rate; monitoring "
              "takes a failed scheduled evaluation as a regression; retraining from iris-1")
-        watch_mv(kube, "iris-1", "Ready", timeout=300)
+        watch_mv(kube, "iris-1", "Ready", timeout=300, ns=NS)
         watch_rollout(m, lambda st: st.get("stableVersion") == "1", timeout=180)
         load = LoadGen(kube, NS, "iris", 80, "iris", rate=20)
         note("a load generator sends 20 predictions a second through Service iris")
@@ -68,7 +68,7 @@ def loop_tour(kube: Kube) -> None:
         note(f"scheduled run {failed['run']} read {failed['data']['uri']} "
              f"({failed['data']['digest'][:19]}...): {failed['message']}")
         note(f"retraining: {run['version']} ({run['reason']}: {run['message']})")
-        watch_mv(kube, run["name"], "Ready", timeout=300)
+        watch_mv(kube, run["name"], "Ready", timeout=300, ns=NS)
         watch_rollout(m, lambda st: st.get("phase") == "Promoted"
                       and st.get("stableVersion") == run["version"], timeout=300)
         answers = load.answers(since=drift, until=time.time())

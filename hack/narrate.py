@@ -31,11 +31,11 @@ def kubectl(*args: str, stdin: str | None = None) -> None:
                    text=True, check=False)
 
 
-def watch_mv(kube: Kube, name: str, want: str, timeout: float = 90) -> None:
+def watch_mv(kube: Kube, name: str, want: str, timeout: float = 90, ns: str = NS) -> None:
     seen = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        st = (kube.get_mv(NS, name) or {}).get("status", {})
+        st = (kube.get_mv(ns, name) or {}).get("status", {})
         t = st.get("training") or {}
         now = (st.get("phase"), t.get("step"), t.get("attempts"),
                (st.get("serving") or {}).get("readyReplicas"))

@@ -15,7 +15,7 @@ from ..serving.artifact import DATA_FETCHER
 class JobOutput:
     messages: list[str]  # termination messages of the pods' own containers
     data: dict[str, Any] | None = None  # {uri, digest, files} as the data fetcher reported
-    image: dict[str, str] | None = None  # {image, imageID} of the first container
+    image_id: str | None = None  # the image the kubelet ran for the first container
 
 
 def _terminated(cs: dict[str, Any]) -> dict[str, Any] | None:
@@ -35,16 +35,16 @@ def fetched(message: str) -> dict[str, Any] | None:
 def job_output(pods: list[dict[str, Any]]) -> JobOutput:
     """From the Job's pods; the pod of index 0 (first by name) speaks for a gang."""
     pods = sorted(pods, key=lambda p: p["metadata"]["name"])
-    messages, data, image = [], None, None
+    messages, data, image_id = [], None, None
     for p in pods:
         st = p.get("status") or {}
         for cs in st.get("containerStatuses") or []:
             if (t := _terminated(cs)) is not None:
                 messages.append(t.get("message") or "")
-            if image is None and cs.get("imageID"):
-                image = {"image": str(cs.get("image") or ""), "imageID": str(cs["imageID"])}
+            if image_id is None and cs.get("imageID"):
+                image_id = str(cs["imageID"])
         for cs in st.get("initContainerStatuses") or []:
             t = _terminated(cs)
             if data is None and cs.get("name") == DATA_FETCHER and t is not None:
                 data = fetched(t.get("message") or "")
-    return JobOutput(messages, data, image)
+    return JobOutput(messages, data, image_id)

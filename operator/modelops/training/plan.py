@@ -229,8 +229,8 @@ def _ran(image: str, output: JobOutput | None) -> dict[str, Any]:
     ran: dict[str, Any] = {}
     if output is not None and output.data:
         ran["data"] = output.data
-    if output is not None and output.image:
-        ran["image"] = {"image": image, "imageID": output.image["imageID"]}
+    if output is not None and output.image_id:
+        ran["image"] = {"image": image, "imageID": output.image_id}
     return ran
 
 

@@ -100,8 +100,8 @@ def compact(body: Mapping[str, Any]) -> dict[str, Any]:
     as text about 2 KB, and it is parsed again only when a reconcile compares it."""
     meta = body["metadata"]
     status = body.get("status") or {}
-    keep = ("name", "namespace", "uid", "generation", "resourceVersion", "labels",
-            "annotations", "ownerReferences", "deletionTimestamp")
+    keep = ("name", "namespace", "uid", "generation", "resourceVersion", "creationTimestamp",
+            "labels", "annotations", "ownerReferences", "deletionTimestamp")
     return {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"),
             "metadata": {k: meta[k] for k in keep if k in meta},
             "specJSON": json.dumps(body.get("spec") or {}, separators=(",", ":")),

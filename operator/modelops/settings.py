@@ -53,6 +53,10 @@ class Settings(BaseModel):
     default_memory_limit: str = Field("2Gi", description="Memory limit of such a container.")
     fetcher_memory_limit: str = Field("1Gi", description="Memory limit of the artifact "
                                       "fetcher (it streams to disk).")
+    first_status_wait: float = Field(
+        3.0, ge=0, description="Seconds a new version's Deployment gets to become ready before "
+        "the version's first status (Pending) is written: most serve by then, and their one "
+        "status write says Ready (under a burst the queue coalesces the rest).")
     missing_kind_recheck: float = Field(
         60.0, ge=1, description="Seconds between looks at whether a kind a policy needs and "
         "the cluster lacked (KEDA's ScaledObject) is served now.")

@@ -40,6 +40,31 @@ def test_new_version_creates_children_and_is_pending() -> None:
     assert p.events == []  # being Pending at first is not news
 
 
+def test_a_new_versions_first_status_waits_for_its_deployment() -> None:
+    """One status write instead of two for a version that serves within first_status_wait."""
+    d, s = children(ready=0)
+    born = {**d["metadata"], "creationTimestamp": "2026-01-01T00:00:00Z"}
+    d = {**d, "metadata": born}
+    assert plan(mv(), Observed(), S, NOW).write_status is False  # its Deployment is new
+    early = plan(mv(), Observed(deployment=d, service=s), S, NOW + timedelta(seconds=1))
+    assert early.status["phase"] == "Pending" and not early.write_status
+    assert early.recheck_after == pytest.approx(S.first_status_wait - 1)
+    late = plan(mv(), Observed(deployment=d, service=s), S,
+                NOW + timedelta(seconds=S.first_status_wait))
+    assert late.status["phase"] == "Pending" and late.write_status
+    d_ready, _ = children(ready=2)
+    ready = plan(mv(), Observed(deployment={**d_ready, "metadata": born}, service=s), S, NOW)
+    assert ready.status["phase"] == "Ready" and ready.write_status
+    assert [e.reason for e in ready.events] == ["PhaseReady"]
+    # Written once, a Pending status is kept up to date as before.
+    again = plan(mv(status=late.status), Observed(deployment=d, service=s), S, NOW)
+    assert again.write_status
+    # A version that cannot serve says so at once.
+    bad = plan(mv(serving={"image": "i", "env": [{"name": "MODEL_URI", "value": "x"}]}),
+               Observed(), S, NOW)
+    assert bad.status["phase"] == "Failed" and bad.write_status
+
+
 def children(ready: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """The version's Deployment (as observed, `ready` of 2 replicas ready) and Service."""
     d, s = plan(mv(), Observed(), S, NOW).apply

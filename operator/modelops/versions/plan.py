@@ -58,6 +58,7 @@ class Plan:
     needs_output_of: str | None = None  # ask again with Observed.output of this Job
     needs_pods: str | None = None  # ask again with Observed.pod_problem of pods so selected
     recheck_after: float | None = None  # plan again this much later even if nothing changes
+    write_status: bool = True  # False: a newborn's Pending is not worth a write yet
 
 
 # Pods get this long to become ready before the operator looks at them, and look again this
@@ -188,6 +189,8 @@ def _serve(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, observ
     phase = VersionPhase.READY if ready else (
         VersionPhase.FAILED if refused else VersionPhase.PENDING)
     status.update(phase=phase, conditions=conds)
+    if phase == VersionPhase.PENDING and not old.get("phase") and problem is None:
+        _hold_first_status(observed.deployment, settings.first_status_wait, now, out)
     if ready and replicas > 0:
         _scheduled_evaluation(mv, spec, artifact_uri, observed, settings, now, status, out)
 
@@ -209,12 +212,29 @@ def _scheduled_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_u
     out.recheck_after = min(out.recheck_after or wait, wait)
 
 
+def _hold_first_status(dep: dict[str, Any] | None, wait: float, now: datetime,
+                       out: Plan) -> None:
+    """A new version's first status waits `wait` seconds from its Deployment's creation: if
+    the Deployment is ready by then, one write says Ready instead of two (Pending, Ready).
+    Counted from the Deployment, which outlives a restart of the operator."""
+    created = ((dep or {}).get("metadata") or {}).get("creationTimestamp")
+    age = (now - _parse_ts(created)).total_seconds() if created else 0.0
+    if age < wait:
+        out.write_status = False
+        left = wait - age
+        out.recheck_after = min(out.recheck_after or left, left)
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
 def _pending_for(conds: list[dict[str, Any]], now: datetime) -> float:
     """Seconds the version has not been Ready (0 if it has no Ready condition yet)."""
     c = get_condition(conds, "Ready")
     if not c or c.get("status") == "True" or not c.get("lastTransitionTime"):
         return 0.0
-    since = datetime.fromisoformat(str(c["lastTransitionTime"]).replace("Z", "+00:00"))
+    since = _parse_ts(c["lastTransitionTime"])
     return (now - since).total_seconds()
 
 

@@ -179,7 +179,7 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
         logger.info("%s/%s: %s %s %s", ns, name, "created" if created else "found existing",
                     obj["kind"], obj["metadata"]["name"])
     old_status = mv.get("status") or {}
-    if p.status != old_status:
+    if p.write_status and p.status != old_status:
         await state.kube.patch(MODELVERSIONS, ns, name, {"status": patch_for(old_status,
                                                                               p.status)},
                                sub="status")

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import kopf
+
+from .resources import KINDS, Resource
 
 logger = logging.getLogger(__name__)
 FIELD_MANAGER = "modelops"
@@ -34,40 +35,6 @@ def patch_for(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         out[k] = patch_for(was, v) if isinstance(was, dict) and isinstance(v, dict) else v
     out.update({k: None for k in old if k not in new})
     return out
-
-
-@dataclass(frozen=True)
-class Resource:
-    group: str
-    version: str
-    plural: str
-    kind: str
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    def path(self, namespace: str | None = None, name: str | None = None, sub: str = "") -> str:
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if namespace:
-            base += f"/namespaces/{namespace}"
-        base += f"/{self.plural}"
-        if name:
-            base += f"/{name}"
-        if sub:
-            base += f"/{sub}"
-        return base
-
-
-MODELVERSIONS = Resource("modelops.io", "v1alpha1", "modelversions", "ModelVersion")
-UPDATEPOLICIES = Resource("modelops.io", "v1alpha1", "updatepolicies", "UpdatePolicy")
-DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
-SERVICES = Resource("", "v1", "services", "Service")
-JOBS = Resource("batch", "v1", "jobs", "Job")
-PODS = Resource("", "v1", "pods", "Pod")
-NODES = Resource("", "v1", "nodes", "Node")
-KINDS = {r.kind: r for r in (MODELVERSIONS, UPDATEPOLICIES, DEPLOYMENTS, SERVICES, JOBS, PODS,
-                             NODES)}
 
 
 class ApiError(Exception):

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from modelops.analysis.judge import Sample, judge, overall, render
-from modelops.analysis.prometheus import address_allowed, parse
+from modelops.analysis.prometheus import parse
 from modelops.api.analysis import MetricCheck
+from modelops.egress import address_allowed
 
 
 def vector(*values: str) -> bytes:

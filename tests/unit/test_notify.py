@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from modelops.api.notifications import NOTIFY_EVENTS, Subscription
+from modelops.egress import url_allowed
 from modelops.notify import outbox
 from modelops.notify.outbox import Result
 from modelops.notify.payload import payload
-from modelops.notify.sender import url_allowed
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ALL = [Subscription(receiver="team")]

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ..api.analysis import MetricCheck
+from ..api.phases import Verdict
 
 
 @dataclass(frozen=True)
@@ -24,24 +25,24 @@ def render(query: str, *, model: str, namespace: str, canary: str, stable: str) 
     return query
 
 
-def judge(check: MetricCheck, sample: Sample) -> tuple[str, str | None]:
+def judge(check: MetricCheck, sample: Sample) -> tuple[Verdict, str | None]:
     """(Successful | Failed | Inconclusive, message). Missing or NaN data is never a pass."""
     if sample.value is None:
-        return "Inconclusive", sample.error or "no data"
+        return Verdict.INCONCLUSIVE, sample.error or "no data"
     v = sample.value
     if math.isnan(v):
-        return "Inconclusive", "the query returned NaN (no traffic yet?)"
+        return Verdict.INCONCLUSIVE, "the query returned NaN (no traffic yet?)"
     if check.min is not None and v < check.min:
-        return "Failed", f"{check.name}={v:g} is below min {check.min:g}"
+        return Verdict.FAILED, f"{check.name}={v:g} is below min {check.min:g}"
     if check.max is not None and v > check.max:
-        return "Failed", f"{check.name}={v:g} is above max {check.max:g}"
-    return "Successful", None
+        return Verdict.FAILED, f"{check.name}={v:g} is above max {check.max:g}"
+    return Verdict.SUCCESSFUL, None
 
 
-def overall(phases: list[str]) -> str:
+def overall(phases: list[str]) -> Verdict:
     """One measurement round: any failure fails it; else any gap makes it inconclusive."""
-    if "Failed" in phases:
-        return "Failed"
-    if "Inconclusive" in phases or not phases:
-        return "Inconclusive"
-    return "Successful"
+    if Verdict.FAILED in phases:
+        return Verdict.FAILED
+    if Verdict.INCONCLUSIVE in phases or not phases:
+        return Verdict.INCONCLUSIVE
+    return Verdict.SUCCESSFUL

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from .judge import Sample
 
 MAX_BYTES = 1 << 20  # a single-number query has no business returning more
-
-
-def address_allowed(address: str, allow: list[str]) -> bool:
-    """Allowed prefixes from settings; without any, only loopback and in-cluster names.
-
-    A user who may write an UpdatePolicy must not make the operator call arbitrary URLs. The
-    default accepts `name`, `name.namespace` and `*.svc[.cluster.local]` host names and loopback
-    addresses, and refuses every other IP literal (cloud metadata endpoints among them);
-    production installs should set the allow-list.
-    """
-    if allow:
-        return any(address.startswith(prefix) for prefix in allow)
-    host = (urlsplit(address).hostname or "").rstrip(".")
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    labels = host.split(".")
-    return bool(host) and (host == "localhost" or len(labels) <= 2 or "svc" in labels[2:])
 
 
 async def query(session: aiohttp.ClientSession, address: str, promql: str,

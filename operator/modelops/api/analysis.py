@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from .common import DNS1035, ApiModel, Duration, cel, validations
+from .phases import AnalysisPhase, Verdict
 
 Template = Literal["error-rate", "latency-p99", "latency-mean", "ttft-p99", "tpot-p99",
                    "tpot-mean", "queue-length", "kv-cache-usage",
@@ -61,15 +62,15 @@ class Analysis(ApiModel):
 class MetricResult(ApiModel):
     name: str = Field(description="Metric name.")
     value: float | None = Field(None, description="Measured value (absent: no data).")
-    phase: Literal["Successful", "Failed", "Inconclusive", "Error"] = Field(
-        description="Result of this measurement.")
+    phase: Verdict = Field(description="Result of this measurement: one of " +
+                           ", ".join(Verdict) + ".")
     time: str | None = Field(None, description="When measured.")
     message: str | None = Field(None, description="Why inconclusive or failed.", max_length=1024)
 
 
 class AnalysisStatus(ApiModel):
-    phase: Literal["Running", "Successful", "Failed", "Inconclusive"] | None = Field(
-        None, description="Overall result so far.")
+    phase: AnalysisPhase | None = Field(None, description="Overall result so far: one of " +
+                                        ", ".join(AnalysisPhase) + ".")
     last_measurement_time: str | None = Field(None, description="When last measured.")
     failures: int | None = Field(None, description="Failed measurements in this rollout.")
     inconclusive: int | None = Field(None, description="Inconclusive measurements.")

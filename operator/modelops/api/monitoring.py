@@ -10,7 +10,7 @@ from pydantic import Field
 
 from .analysis import MetricCheck, MetricResult, PrometheusRef
 from .common import ApiModel, Duration
-from .phases import MonitoringPhase
+from .phases import MonitoringPhase, Verdict
 
 MonitoringAction = Literal["Notify", "Rollback"]
 
@@ -44,8 +44,8 @@ class Monitoring(ApiModel):
 class Measurement(ApiModel):
     time: str = Field(description="When measured.")
     version: str = Field(description="The version measured.")
-    phase: Literal["Successful", "Failed", "Inconclusive"] = Field(
-        description="Failed if any metric failed; Inconclusive if any had no data.")
+    phase: Verdict = Field(description="Failed if any metric failed; Inconclusive if any had "
+                           "no data; else Successful.")
     metrics: list[MetricResult] = Field(description="Each metric's value.", max_length=16)
 
 

@@ -46,6 +46,41 @@ class MonitoringPhase(StrEnum):
     NO_DATA = "NoData"  # the last measurement had no data: neither a pass nor a failure
 
 
+class Verdict(StrEnum):
+    """One measurement's result: of a metric (.metrics[].phase), a round of them, and a
+    monitoring measurement (.monitoring.history[].phase)."""
+
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"  # no data (or NaN): never a pass
+
+
+class AnalysisPhase(StrEnum):
+    """UpdatePolicy .status.analysis.phase: the rollout's analysis so far."""
+
+    RUNNING = "Running"  # measuring; no failure beyond failureLimit yet
+    SUCCESSFUL = Verdict.SUCCESSFUL.value
+    FAILED = Verdict.FAILED.value
+    INCONCLUSIVE = Verdict.INCONCLUSIVE.value
+
+
+class Outcome(StrEnum):
+    """How a rollout ended (.history[].outcome); the policy's phase is then named the same,
+    but for Aborted (the policy is Degraded)."""
+
+    PROMOTED = "Promoted"
+    ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"
+
+
+class RunOutcome(StrEnum):
+    """A retraining run's .outcome, and a training attempt's .result (never Running)."""
+
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
 TONES: dict[str, Tone] = {
     VersionPhase.PENDING: "waiting", VersionPhase.TRAINING: "busy",
     VersionPhase.EVALUATING: "busy", VersionPhase.READY: "ok", VersionPhase.FAILED: "bad",

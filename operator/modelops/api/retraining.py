@@ -4,12 +4,11 @@ and the rollout rules decide whether it ever serves."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from .common import ApiModel, Duration, cel, validations
 from .modelversion import Evaluation, Serving, Training
+from .phases import RunOutcome
 
 DNS1123 = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
@@ -62,7 +61,7 @@ class RetrainingRun(ApiModel):
                          "once ended, how.", max_length=4096)
     start_time: str = Field(description="When it was triggered.")
     end_time: str | None = Field(None, description="When its version became Ready or Failed.")
-    outcome: Literal["Running", "Succeeded", "Failed"] = Field(
+    outcome: RunOutcome = Field(
         description="Running until its version is Ready (trained, gates passed: Succeeded) or "
         "Failed (its conditions say why).")
 

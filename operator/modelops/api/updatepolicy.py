@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -13,7 +13,7 @@ from .common import DNS1035, ApiModel, Conditions, Duration, cel, validations
 from .modelversion import VERSION_PATTERN
 from .monitoring import Monitoring, MonitoringStatus
 from .notifications import NotificationsStatus, Subscription
-from .phases import PolicyPhase
+from .phases import Outcome, PolicyPhase
 from .retraining import Retraining, RetrainingStatus
 from .routing import (
     HeaderMatch,
@@ -24,7 +24,6 @@ from .routing import (
     Shadow,
 )
 
-Outcome = Literal["Promoted", "RolledBack", "Aborted"]
 ACTIONS = ("promote", "promote-full", "abort", "retry", "resume")
 # `rollback:VERSION` holds all traffic on a version that served before without touching spec,
 # which GitOps owns; the hold lasts until the target changes or `retry`.

@@ -16,7 +16,7 @@ from typing import Any
 from ..api.autoscaling import Autoscaling
 from ..api.conditions import set_condition
 from ..api.updatepolicy import UpdatePolicySpec
-from ..kube import Resource
+from ..resources import Resource
 from ..serving import names
 from .templates import render, scaling_query
 

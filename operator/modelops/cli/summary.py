@@ -10,11 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from ..api.analysis import Analysis
-from ..api.phases import PolicyPhase, VersionPhase
+from ..api.phases import Outcome, PolicyPhase, VersionPhase
 from ..api.updatepolicy import UpdatePolicySpec
-from ..rollout.outcomes import ABORTED, ROLLED_BACK
 
-FAILED_OUTCOMES = (ROLLED_BACK, ABORTED)
+FAILED_OUTCOMES = (Outcome.ROLLED_BACK, Outcome.ABORTED)
 # The operator's manual-action annotation (rollout.reconcile.ACTION_ANNOTATION; a unit test keeps
 # them equal). Not imported from there: that module pulls in kopf, which a CLI need not load.
 ACTION_ANNOTATION = "modelops.io/action"
@@ -274,7 +273,8 @@ def watch_failed(summary: dict[str, Any]) -> bool:
     if p.get("phase") == PolicyPhase.DEGRADED:
         return True
     last = p.get("lastRollout") or {}
-    return bool(p.get("phase") == PolicyPhase.ROLLED_BACK and last.get("outcome") == ROLLED_BACK
+    return bool(p.get("phase") == PolicyPhase.ROLLED_BACK
+                and last.get("outcome") == Outcome.ROLLED_BACK
                 and last.get("reason") != "TargetRollback")
 
 

@@ -16,16 +16,8 @@ import os
 import sys
 import time
 
-from ..kube import (
-    DEPLOYMENTS,
-    JOBS,
-    MODELVERSIONS,
-    NODES,
-    SERVICES,
-    UPDATEPOLICIES,
-    ApiError,
-    Resource,
-)
+from ..kube import ApiError
+from ..resources import DEPLOYMENTS, JOBS, MODELVERSIONS, NODES, SERVICES, UPDATEPOLICIES, Resource
 from ..serving.names import MANAGED_BY, OPERATOR
 from ..state import State
 from ..traffic.registry import ROUTE_RESOURCES

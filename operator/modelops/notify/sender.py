@@ -11,13 +11,14 @@ import base64
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from .. import metrics
 from ..api.notifications import Notification
-from ..kube import Kube, Resource
+from ..egress import url_allowed
+from ..kube import Kube
+from ..resources import Resource
 from ..settings import Settings
 from .outbox import Result
 from .payload import FORMATS, context, payload
@@ -29,17 +30,6 @@ logger = logging.getLogger(__name__)
 
 class Receiver(Exception):
     """A receiver that cannot be used as configured."""
-
-
-def url_allowed(url: str, allow: list[str]) -> bool:
-    """Prefixes from settings; without any, any http(s) URL but link-local addresses (cloud
-    metadata endpoints)."""
-    if allow:
-        return any(url.startswith(prefix) for prefix in allow)
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    return parts.scheme in ("http", "https") and bool(host) and not host.startswith("169.254.") \
-        and host not in ("metadata.google.internal", "fd00:ec2::254")
 
 
 class Sender:

@@ -19,9 +19,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from ..api.conditions import now_iso, parse_time
-from ..api.phases import PolicyPhase
+from ..api.phases import Outcome, PolicyPhase
 from ..api.updatepolicy import HistoryEntry, Incoming, Outgoing
-from .outcomes import ABORTED, ROLLED_BACK
 
 if TYPE_CHECKING:
     from .state import _Machine
@@ -142,7 +141,7 @@ def settle_incoming(m: _Machine) -> None:
         # Recorded like an aborted rollout: not tried again until the target changes or `retry`.
         m.history(HistoryEntry(revision=m.next_revision(), version=inc.version,
                                from_version=st.stable_version, start_time=inc.since,
-                               end_time=m.stamp, outcome=ABORTED,
+                               end_time=m.stamp, outcome=Outcome.ABORTED,
                                reason="ProgressDeadlineExceeded", message=msg))
         m.event("Warning", "ProgressDeadlineExceeded", msg)
         return
@@ -158,7 +157,7 @@ def switch(m: _Machine, version: str, reason: str, since: str, why: str) -> None
     m.say(PolicyPhase.ROLLED_BACK, f"rolled back to {version}: 100% of traffic once its pods "
           "were ready, steps and analysis skipped")
     m.history(HistoryEntry(revision=m.next_revision(), version=version, from_version=old,
-                           start_time=since, end_time=m.stamp, outcome=ROLLED_BACK,
+                           start_time=since, end_time=m.stamp, outcome=Outcome.ROLLED_BACK,
                            reason=reason, message=st.message))
     m.event("Normal", "RolledBack", f"{why} (was {old}); all traffic moved")
     keep_warm(m, old)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..api.phases import PolicyPhase
+from ..api.phases import Outcome, PolicyPhase
 from ..api.updatepolicy import ROLLBACK_ACTION, Hold, UpdatePolicyStatus
-from .outcomes import ABORTED
 from .target import Target
 
 if TYPE_CHECKING:
@@ -51,7 +50,7 @@ def manual_rollback(m: _Machine, version: str, target: Target) -> None:
                 "target and serves all traffic")
         return
     if st.canary_version:
-        m.end_rollout(ABORTED, "ManualRollback", f"ended by a manual rollback to {version}",
+        m.end_rollout(Outcome.ABORTED, "ManualRollback", f"ended by a manual rollback to {version}",
                       PolicyPhase.ROLLED_BACK)
     if version != stable:
         m.fast_rollback(version, "ManualRollback", f"manual rollback to {version}")

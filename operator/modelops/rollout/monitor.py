@@ -16,10 +16,9 @@ from ..analysis.judge import overall
 from ..api.analysis import MetricResult
 from ..api.conditions import parse_time
 from ..api.monitoring import Measurement, MonitoringStatus, Regression
-from ..api.phases import MonitoringPhase, PolicyPhase
+from ..api.phases import MonitoringPhase, Outcome, PolicyPhase, Verdict
 from ..api.updatepolicy import Hold, UpdatePolicySpec, UpdatePolicyStatus
 from .hold import message as hold_message
-from .outcomes import PROMOTED
 from .target import Target
 from .verdict import typed, values
 from .window import parse_duration
@@ -52,7 +51,7 @@ def previous(st: UpdatePolicyStatus) -> str | None:
     that came by a rollback is not rolled back further (no ping-pong between two bad ones)."""
     for h in st.history or []:
         if h.version == st.stable_version:
-            return h.from_version if h.outcome == PROMOTED else None
+            return h.from_version if h.outcome == Outcome.PROMOTED else None
     return None
 
 
@@ -97,12 +96,12 @@ def fold(m: _Machine, ms: MonitoringStatus, taken: list[dict[str, Any]],
     ms.measurements = [Measurement(time=m.stamp, version=ms.version, phase=verdict,
                                    metrics=results),
                        *(ms.measurements or [])][: mon.history_limit]
-    if verdict == "Successful":
+    if verdict == Verdict.SUCCESSFUL:
         if ms.phase in (MonitoringPhase.FAILING, MonitoringPhase.REGRESSED):
             m.event("Normal", "MonitoringRecovered", f"{ms.version} meets its monitoring "
                     f"bounds again: {values(results)}")
         ms.consecutive_failures, ms.phase = 0, MonitoringPhase.HEALTHY
-    elif verdict == "Inconclusive":
+    elif verdict == Verdict.INCONCLUSIVE:
         if ms.phase != MonitoringPhase.REGRESSED:
             ms.phase = MonitoringPhase.NO_DATA
     else:

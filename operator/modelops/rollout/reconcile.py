@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -12,11 +13,9 @@ from pydantic import ValidationError
 from .. import metrics
 from ..analysis.judge import overall
 from ..analysis.measure import measure
-from ..analysis.prometheus import address_allowed
-from ..analysis.templates import TEMPLATES, template_query
 from ..api.analysis import MetricCheck
 from ..api.conditions import set_condition
-from ..api.phases import MonitoringPhase, PolicyPhase
+from ..api.phases import PolicyPhase
 from ..api.updatepolicy import (
     ACTIONS,
     ROLLBACK_ACTION,
@@ -29,8 +28,9 @@ from ..autoscale.scaledobject import problems as scaler_problems
 from ..autoscale.sync import sync_scaler
 from ..desired import needs_apply, stamp
 from ..indexes import Indexes
-from ..kube import MODELVERSIONS, UPDATEPOLICIES, ApiError, patch_for
+from ..kube import ApiError, patch_for
 from ..notify import outbox
+from ..resources import MODELVERSIONS, UPDATEPOLICIES
 from ..shadow import children as shadow
 from ..shadow.sync import mirror_written, sync_shadow
 from ..state import State
@@ -45,58 +45,15 @@ from ..traffic.base import (
 )
 from ..traffic.registry import provider_for
 from . import monitor, retrain
-from .policy import governing
+from .checks import details, missing_templates, monitoring_condition, problems
 from .replicas import in_traffic
 from .routing import keeps_shadow
 from .state import Observed, decide
 from .target import VersionInfo, latest_claims
-from .verdict import measurement_due, values
-from .window import check_schedule, parse_cron
+from .verdict import measurement_due
 
 logger = logging.getLogger(__name__)
 ACTION_ANNOTATION = "modelops.io/action"
-
-
-def problems(spec: UpdatePolicySpec, name: str, records: Any, state: State) -> list[str]:
-    out = []
-    owner = governing(records)
-    if owner and owner["name"] != name:
-        out.append(f"UpdatePolicy {owner['name']!r} already manages model {spec.model!r}; "
-                   "one policy per model")
-    window = spec.auto_update.window if spec.auto_update else None
-    for field, cron, check in (
-            ("autoUpdate.window.schedule", window and window.schedule, parse_cron),
-            ("retraining.schedule", spec.retraining and spec.retraining.schedule,
-             check_schedule)):
-        try:
-            if cron:
-                check(cron)
-        except ValueError as e:
-            out.append(f"{field}: {e}")
-    for field, ref in (("analysis", spec.analysis and spec.analysis.prometheus),
-                       ("monitoring", spec.monitoring and spec.monitoring.prometheus)):
-        if ref and not address_allowed(ref.address, state.settings.prometheus_allow):
-            out.append(f"{field}.prometheus.address {ref.address!r} is not allowed by the "
-                       "operator's settings (MODELOPS_PROMETHEUS_ALLOW)")
-    return out
-
-
-def missing_templates(spec: UpdatePolicySpec, versions: dict[str, VersionInfo]) -> list[str]:
-    """Analysis and monitoring templates that the version this policy rolls out (its target)
-    has no metric for; under autoUpdate the measurement itself says so (never a pass)."""
-    target = versions.get(spec.target_version or "")
-    if target is None:
-        return []
-    out = []
-    for field, block in (("analysis", spec.analysis), ("monitoring", spec.monitoring)):
-        for i, check in enumerate(block.metrics if block else []):
-            if check.template and template_query(target.runtime, check.template,
-                                                 check.window) is None:
-                has = ", ".join(sorted(TEMPLATES.get(target.runtime, {}))) or "none"
-                out.append(f"{field}.metrics[{i}].template {check.template}: version "
-                           f"{target.version} runs {target.runtime}, which has no such metric "
-                           f"(it has {has})")
-    return out
 
 
 async def take_action(state: State, up: dict[str, Any]) -> dict[str, Any]:
@@ -140,11 +97,78 @@ async def reconcile_policy(state: State, up: dict[str, Any]) -> float | None:
             return None
 
 
+@dataclass
+class _Round:
+    """What one round of a policy has gathered before it decides."""
+
+    state: State
+    up: dict[str, Any]
+    spec: UpdatePolicySpec
+    provider: Provider
+    versions: dict[str, VersionInfo]
+    ready: dict[str, int]  # ready serving pods by version
+    sticky: dict[str, Any] | None
+    runtime: str  # the runtime the scaler's templates follow
+    now: datetime
+
+    @property
+    def ns(self) -> str:
+        return str(self.up["metadata"]["namespace"])
+
+    @property
+    def name(self) -> str:
+        return str(self.up["metadata"]["name"])
+
+    def split(self, status: UpdatePolicyStatus, ready_shadow: int = 0) -> Split:
+        """The traffic split as the provider's route (as last seen) and the pods have it."""
+        return _split(self.versions, self.ready, _route(self.state, self.provider, self.ns,
+                                                         self.spec),
+                      status, ready_shadow, self.sticky, self.now)
+
+
 async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> float | None:
-    meta = up["metadata"]
-    ns, name, gen = meta["namespace"], meta["name"], meta.get("generation")
-    now = datetime.now(UTC)
     up = {**up, "status": state.cache.status(up)}
+    r = await _gather(state, up, idx, datetime.now(UTC))
+    if r is None:
+        return None  # refused: a change of the spec wakes it
+    r.up = await take_action(state, r.up)
+    status = UpdatePolicyStatus.model_validate(r.up.get("status") or {})
+    obs = await _observe(r, status, idx)
+    subs = r.spec.notifications or []
+    box, told = outbox.fold(status.notifications,
+                            state.sender.take(r.ns, r.name) if state.sender else [], subs, r.now)
+    d = decide(r.spec, status, obs, r.now)
+    st = d.typed
+    box, dropped = outbox.enqueue(box, subs, d.events, r.now, details(st))
+    st.notifications = box if box.pending or box.next_id else None
+    recheck, mirror_named = await _steer(r, st, obs)
+    scaler, no_scaler = await sync_scaler(state, r.up, r.spec, r.runtime,
+                                          (r.up.get("status") or {}).get("scaler"))
+    written = _status(r, d.status, st, scaler, no_scaler, idx)
+    await _write(state, r.up, written)
+    await _make_retrained(state, r.up, r.spec, st, r.versions)
+    _tell(r, d.events + told + dropped)
+    gone = (box.dropped or 0) - ((status.notifications.dropped if status.notifications
+                                  else None) or 0)
+    if gone:
+        metrics.NOTIFICATIONS.labels("dropped").inc(gone)
+    if state.sender and box.pending:
+        state.sender.send({**r.up, "status": written}, outbox.heads(box, r.now))
+    # KEDA may be installed later: look again now and then.
+    missing = state.settings.missing_kind_recheck if no_scaler else None
+    waits = [t for t in (d.requeue_after, outbox.next_due(box, r.now), missing,
+                         # Traefik's mirror, written just now, may be named in a moment.
+                         1.0 if st.mirror_percent and not mirror_named else None, recheck)
+             if t is not None]
+    return min(waits) if waits else None
+
+
+async def _gather(state: State, up: dict[str, Any], idx: Indexes,
+                  now: datetime) -> _Round | None:
+    """The spec, its versions and route as the cache has them; None (after saying why on
+    the policy) when the operator cannot act on the spec."""
+    meta = up["metadata"]
+    ns, gen = meta["namespace"], meta.get("generation")
     old = dict(up.get("status") or {})
     conds = list(old.get("conditions") or [])
     try:
@@ -155,65 +179,73 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
         return None
     provider = provider_for(spec)
     versions = latest_claims(idx.mv_infos.get((ns, spec.model), []))
-    ready = {v.version: _ready(idx.mo_deployments, ns, v.service) for v in versions.values()}
-    route = _route(state, provider, ns, spec)
-    sticky = _sticky(state, provider, ns, spec)
-    bad = problems(spec, name, idx.up_by_model.get((ns, spec.model), []), state)
+    r = _Round(state, up, spec, provider, versions,
+               {v.version: _ready(idx.mo_deployments, ns, v.service) for v in versions.values()},
+               _sticky(state, provider, ns, spec),
+               _runtime(versions, old.get("stableVersion"), spec.target_version), now)
+    bad = problems(spec, meta["name"], idx.up_by_model.get((ns, spec.model), []),
+                   state.settings)
     bad += missing_templates(spec, versions)
-    runtime = _runtime(versions, old.get("stableVersion"), spec.target_version)
-    bad += scaler_problems(spec, runtime)
-    status = UpdatePolicyStatus.model_validate(old)
-    wrong = provider.problem(up, spec, _split(versions, ready, route, status, sticky=sticky,
-                                              at=now))
+    bad += scaler_problems(spec, r.runtime)
+    wrong = provider.problem(up, spec, r.split(UpdatePolicyStatus.model_validate(old)))
     bad += [wrong] if wrong else []
     if bad:
         await _refuse(state, up, old, conds, bad, gen, now)
         return None
+    return r
 
-    up = await take_action(state, up)
-    status = UpdatePolicyStatus.model_validate(up.get("status") or {})
-    comparer = shadow.backend(name, status.canary_version)
-    comparer_dep = state.cache.child("mo_deployments", "Deployment", ns, comparer.service)
-    obs = Observed(versions, ready, route, shadow=comparer, sticky=sticky,
+
+async def _observe(r: _Round, status: UpdatePolicyStatus, idx: Indexes) -> Observed:
+    """What decide() reads besides spec and status, measuring what is due."""
+    spec, ns = r.spec, r.ns
+    comparer = shadow.backend(r.name, status.canary_version)
+    route = _route(r.state, r.provider, ns, spec)
+    obs = Observed(r.versions, r.ready, route, shadow=comparer, sticky=r.sticky,
                    shadow_ready=_ready(idx.mo_deployments, ns, comparer.service),
-                   shadow_exists=comparer_dep is not None,
-                   mirror_written=mirror_written(state, up, spec, now))
-    if measurement_due(spec, status, now) and spec.analysis and status.canary_version:
-        obs.measurement = await _measure(state, spec.analysis.metrics,
+                   shadow_exists=r.state.cache.child("mo_deployments", "Deployment", ns,
+                                                     comparer.service) is not None,
+                   mirror_written=mirror_written(r.state, r.up, spec, r.now))
+    if measurement_due(spec, status, r.now) and spec.analysis and status.canary_version:
+        obs.measurement = await _measure(r.state, spec.analysis.metrics,
                                          spec.analysis.prometheus.address, spec, ns,
-                                         status.canary_version, status, versions, now)
-        for r in obs.measurement:
-            metrics.MEASUREMENTS.labels(r["phase"]).inc()
+                                         status.canary_version, status, r.versions, r.now)
+        for m in obs.measurement:
+            metrics.MEASUREMENTS.labels(m["phase"]).inc()
     mon = spec.monitoring
-    if mon is not None and monitor.due(spec, status, now) and status.stable_version:
+    if mon is not None and monitor.due(spec, status, r.now) and status.stable_version:
         address = (mon.prometheus or spec.analysis.prometheus).address  # type: ignore[union-attr]
-        obs.monitoring = await _measure(state, mon.metrics, address, spec, ns,
-                                        status.stable_version, status, versions, now)
-        metrics.MONITORING.labels(overall([r["phase"] for r in obs.monitoring])).inc()
-    subs = spec.notifications or []
-    box, told = outbox.fold(status.notifications,
-                            state.sender.take(ns, name) if state.sender else [], subs, now)
-    d = decide(spec, status, obs, now)
-    st = d.typed
-    box, dropped = outbox.enqueue(box, subs, d.events, now, details(st))
-    st.notifications = box if box.pending or box.next_id else None
+        obs.monitoring = await _measure(r.state, mon.metrics, address, spec, ns,
+                                        status.stable_version, status, r.versions, r.now)
+        metrics.MONITORING.labels(overall([m["phase"] for m in obs.monitoring])).inc()
+    return obs
+
+
+async def _steer(r: _Round, st: UpdatePolicyStatus, obs: Observed) -> tuple[float | None, bool]:
+    """Carry out the decision's traffic: the comparer, the stable Service, the route.
+    Returns (when the provider wants another look, whether the mirror is named yet)."""
     shared = bool(st.canary_version or (st.outgoing and st.outgoing.serving))
-    canary = versions.get(st.canary_version or "")
+    canary = r.versions.get(st.canary_version or "")
     await sync_shadow(  # before a route mirrors to it
-        state, up, spec, keeps_shadow(st, obs.shadow_exists, now), st.mirror_percent or 0,
-        _backend(versions, st.stable_version), _backend(versions, st.canary_version),
-        canary.runtime if canary else "custom", obs.shadow_ready, now)
-    written_mirror = mirror_written(state, up, spec, now)
-    await _apply_traffic(state, up, spec, provider, _split(
-        versions, ready, route, st, obs.shadow_ready, sticky, now),
-                         want_for(spec, st, shadow.backend(name, st.canary_version),
-                                  written_mirror), shared)
-    recheck = provider.recheck_in(_split(versions, ready, _route(state, provider, ns, spec), st,
-                                         obs.shadow_ready, _sticky(state, provider, ns, spec),
-                                         now))
-    scaler, no_scaler = await sync_scaler(state, up, spec, runtime, old.get("scaler"))
+        r.state, r.up, r.spec, keeps_shadow(st, obs.shadow_exists, r.now),
+        st.mirror_percent or 0, _backend(r.versions, st.stable_version),
+        _backend(r.versions, st.canary_version), canary.runtime if canary else "custom",
+        obs.shadow_ready, r.now)
+    mirror_named = mirror_written(r.state, r.up, r.spec, r.now)
+    await _apply_traffic(r.state, r.up, r.spec, r.provider, r.split(st, obs.shadow_ready),
+                         want_for(r.spec, st, shadow.backend(r.name, st.canary_version),
+                                  mirror_named), shared)
+    # The route as just written (the cache has our answer), and the sticky service likewise.
+    r.sticky = _sticky(r.state, r.provider, r.ns, r.spec)
+    return r.provider.recheck_in(r.split(st, obs.shadow_ready)), mirror_named
+
+
+def _status(r: _Round, decided: dict[str, Any], st: UpdatePolicyStatus,
+            scaler: str | None, no_scaler: str | None, idx: Indexes) -> dict[str, Any]:
+    """The status to write: the decision's, with the conditions and the scale subresource."""
+    gen, now = r.up["metadata"].get("generation"), r.now
+    conds = list((r.up.get("status") or {}).get("conditions") or [])
     phase, message = st.phase or PolicyPhase.IDLE, st.message or ""
-    stable = versions.get(st.stable_version or "")
+    stable = r.versions.get(st.stable_version or "")
     healthy = phase != PolicyPhase.DEGRADED and (not st.stable_version or (
         stable is not None and stable.ready))
     conds = set_condition(conds, "Valid", True, "Validated", "the spec is valid", gen, now)
@@ -221,33 +253,22 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
                           message, gen, now)
     conds = set_condition(conds, "Healthy", healthy, "StableServing" if healthy else phase,
                           message, gen, now)
-    conds = monitoring_condition(conds, spec, st, gen, now)
-    conds = autoscaling_condition(conds, spec, scaler, no_scaler, gen, now)
-    written = {**{k: v for k, v in d.status.items() if k != "scaler"}, **(
-        {"scaler": scaler} if scaler else {}), "conditions": conds, "observedGeneration": gen,
-               "replicas": sum(_pods(idx.mo_deployments, ns, versions[v].service)
-                               for v in in_traffic(st) if v in versions),
-               "selector": serving_label_selector(spec.model)}
-    await _write(state, up, written)
-    await _make_retrained(state, up, spec, st, versions)
-    body = kopf.Body(cast(kopf.RawBody, up))
-    for type_, reason, message in d.events + told + dropped:
+    conds = monitoring_condition(conds, r.spec, st, gen, now)
+    conds = autoscaling_condition(conds, r.spec, scaler, no_scaler, gen, now)
+    return {**{k: v for k, v in decided.items() if k != "scaler"},
+            **({"scaler": scaler} if scaler else {}), "conditions": conds,
+            "observedGeneration": gen,
+            "replicas": sum(_pods(idx.mo_deployments, r.ns, r.versions[v].service)
+                            for v in in_traffic(st) if v in r.versions),
+            "selector": serving_label_selector(r.spec.model)}
+
+
+def _tell(r: _Round, events: list[tuple[str, str, str]]) -> None:
+    body = kopf.Body(cast(kopf.RawBody, r.up))
+    for type_, reason, message in events:
         kopf.event(body, type=type_, reason=reason, message=message)
         if reason in metrics.ROLLOUT_EVENTS:
             metrics.ROLLOUTS.labels(metrics.ROLLOUT_EVENTS[reason]).inc()
-    gone = (box.dropped or 0) - ((status.notifications.dropped if status.notifications
-                                  else None) or 0)
-    if gone:
-        metrics.NOTIFICATIONS.labels("dropped").inc(gone)
-    if state.sender and box.pending:
-        state.sender.send({**up, "status": written}, outbox.heads(box, now))
-    # KEDA may be installed later: look again now and then.
-    missing = state.settings.missing_kind_recheck if no_scaler else None
-    waits = [t for t in (d.requeue_after, outbox.next_due(box, now), missing,
-                         # Traefik's mirror, written just now, may be named in a moment.
-                         1.0 if st.mirror_percent and not written_mirror else None, recheck)
-             if t is not None]
-    return min(waits) if waits else None
 
 
 async def _measure(state: State, checks: list[MetricCheck], address: str,
@@ -270,42 +291,6 @@ async def _make_retrained(state: State, up: dict[str, Any], spec: UpdatePolicySp
                 await state.kube.get(MODELVERSIONS, ns, spec.retraining.template or ""))
     if template is not None:  # else the next round ends the run: the template is gone
         await state.kube.create(retrain.manifest(template, run, up))
-
-
-def details(st: UpdatePolicyStatus) -> dict[str, dict[str, float]]:
-    """The metric values a notification carries, by event reason."""
-    out = {}
-    last = st.history[0] if st.history else None
-    if last and last.reason == "AnalysisFailed" and st.analysis and st.analysis.metrics:
-        out["RolledBack"] = {m.name: m.value for m in st.analysis.metrics if m.value is not None}
-    ms = st.monitoring
-    if ms and ms.measurements:
-        out["Regression"] = {m.name: m.value for m in ms.measurements[0].metrics
-                             if m.value is not None}
-    return out
-
-
-def monitoring_condition(conds: list[dict[str, Any]], spec: UpdatePolicySpec,
-                         st: UpdatePolicyStatus, gen: int | None,
-                         now: datetime) -> list[dict[str, Any]]:
-    """`Monitoring`: whether the serving version meets its bounds (absent without
-    spec.monitoring)."""
-    if spec.monitoring is None or st.monitoring is None:
-        return [c for c in conds if c.get("type") != "Monitoring"]
-    ms = st.monitoring
-    phase = ms.phase or MonitoringPhase.WAITING
-    ok = phase not in (MonitoringPhase.FAILING, MonitoringPhase.REGRESSED)
-    last = ms.measurements[0] if ms.measurements else None
-    last = last if last is not None and last.version == ms.version else None
-    if phase == MonitoringPhase.REGRESSED and ms.last_regression:
-        r = ms.last_regression
-        message = f"{r.version} regressed: {r.message}" + (f"; rolled back to {r.to}"
-                                                            if r.to else "")
-    elif last is not None:
-        message = f"{last.version}: {values(last.metrics)}"
-    else:
-        message = f"watching {ms.version}; first measurement after {spec.monitoring.interval}"
-    return set_condition(conds, "Monitoring", ok, phase, message, gen, now)
 
 
 async def _refuse(state: State, up: dict[str, Any], old: dict[str, Any],

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..api.conditions import now_iso, parse_time
-from ..api.phases import VersionPhase
+from ..api.phases import RunOutcome, VersionPhase
 from ..api.retraining import RetrainingRun, RetrainingStatus
 from ..api.updatepolicy import UpdatePolicySpec
 from ..serving import names
@@ -30,7 +30,7 @@ REASON_ANNOTATION = "modelops.io/retraining-reason"
 
 def running(rs: RetrainingStatus | None) -> RetrainingRun | None:
     run = rs.runs[0] if rs and rs.runs else None
-    return run if run is not None and run.outcome == "Running" else None
+    return run if run is not None and run.outcome == RunOutcome.RUNNING else None
 
 
 def new_version(now: datetime, versions: dict[str, VersionInfo]) -> str:
@@ -89,21 +89,21 @@ def follow(m: _Machine, rs: RetrainingStatus) -> None:
     if v is None:
         inline = m.spec.retraining is not None and m.spec.retraining.template_spec is not None
         if not inline and _template(m) is None:
-            end(m, run, "Failed", "the template is gone before the new version was made")
+            end(m, run, RunOutcome.FAILED, "the template is gone before the new version was made")
         return  # reconcile creates it
     if v.phase == VersionPhase.READY:
-        end(m, run, "Succeeded", f"{run.version} trained and passed its gates: Ready" + (
+        end(m, run, RunOutcome.SUCCEEDED, f"{run.version} trained and passed its gates: Ready" + (
             "; autoUpdate rolls it out" if m.spec.auto_update and m.spec.auto_update.enabled
             else "; set targetVersion to roll it out"))
     elif v.phase == VersionPhase.FAILED:
-        end(m, run, "Failed", f"{run.version} failed; ModelVersion {run.name}'s conditions say "
-            "why (training or its evaluation gates)")
+        end(m, run, RunOutcome.FAILED, f"{run.version} failed; ModelVersion {run.name}'s "
+            "conditions say why (training or its evaluation gates)")
 
 
-def end(m: _Machine, run: RetrainingRun, outcome: str, why: str) -> None:
-    run.outcome, run.end_time = outcome, m.stamp  # type: ignore[assignment]
+def end(m: _Machine, run: RetrainingRun, outcome: RunOutcome, why: str) -> None:
+    run.outcome, run.end_time = outcome, m.stamp
     run.message = f"{run.message}; {why}"[:4096]
-    if outcome == "Succeeded":
+    if outcome == RunOutcome.SUCCEEDED:
         m.event("Normal", "RetrainingSucceeded", why)
     else:
         m.event("Warning", "RetrainingFailed", why)
@@ -139,7 +139,7 @@ def start(m: _Machine, rs: RetrainingStatus, reason: str, why: str) -> None:
     version = new_version(m.now, m.obs.versions)
     run = RetrainingRun(version=version, name=names.child_name(m.spec.model, version),
                         reason=reason, parent=m.st.stable_version, message=why[:4096],
-                        start_time=m.stamp, outcome="Running")
+                        start_time=m.stamp, outcome=RunOutcome.RUNNING)
     rs.runs = [run, *(rs.runs or [])][: spec.history_limit]
     m.event("Normal", "RetrainingStarted", f"{reason}: {why}; training {version} from "
             f"{spec.template or 'the policy templateSpec'}")

@@ -11,13 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from ..api.conditions import now_iso, parse_time
-from ..api.phases import PolicyPhase, VersionPhase
+from ..api.phases import AnalysisPhase, Outcome, PolicyPhase, VersionPhase
 from ..api.updatepolicy import AnalysisStatus, HistoryEntry, UpdatePolicySpec, UpdatePolicyStatus
 from ..traffic.base import Backend, Split, Want, want_for
 from ..traffic.registry import provider_for
 from . import handover, hold, monitor, retrain, routing, verdict
 from .observed import Decision, Observed
-from .outcomes import ABORTED, PROMOTED, ROLLED_BACK
 from .target import Target, pick_target
 from .verdict import typed
 from .window import parse_duration
@@ -86,7 +85,7 @@ class _Machine:
                              from_version=previous, start_time=st.rollout_start_time,
                              end_time=self.stamp, outcome=outcome,
                              reason=reason, message=message[:4096])
-        if outcome == PROMOTED:
+        if outcome == Outcome.PROMOTED:
             st.stable_version = canary
             handover.keep_warm(self, previous)
         else:
@@ -129,13 +128,13 @@ class _Machine:
             self.first_version(target)
         elif st.canary_version:
             if target.version and target.version != st.canary_version and not target.waiting:
-                self.end_rollout(ABORTED, "TargetChanged",
+                self.end_rollout(Outcome.ABORTED, "TargetChanged",
                                  f"the target moved to {target.version} during the rollout of "
                                  f"{st.canary_version}", PolicyPhase.PROGRESSING)
                 self.steady(target)
             elif self.take_action("abort"):
-                self.end_rollout(ABORTED, "UserAbort", "aborted by the user; all traffic back on "
-                                 f"{st.stable_version}", PolicyPhase.DEGRADED)
+                self.end_rollout(Outcome.ABORTED, "UserAbort", "aborted by the user; all "
+                                 f"traffic back on {st.stable_version}", PolicyPhase.DEGRADED)
                 self.event("Warning", "Aborted", st.message or "")
             else:
                 self.progress()
@@ -163,7 +162,7 @@ class _Machine:
         self.say(PolicyPhase.PROMOTED, f"{v.version} is the first version: 100% of traffic")
         self.history(HistoryEntry(
             revision=self.next_revision(), version=v.version, from_version=None,
-            start_time=self.stamp, end_time=self.stamp, outcome=PROMOTED,
+            start_time=self.stamp, end_time=self.stamp, outcome=Outcome.PROMOTED,
             reason="FirstVersion", message=st.message))
         self.event("Normal", "Promoted", st.message or "")
 
@@ -194,7 +193,7 @@ class _Machine:
         if self.retrying:  # a hold ended by `retry`: roll the target out afresh, steps and all
             pass
         elif last is not None and last.version == want and last.outcome in (
-                ROLLED_BACK, ABORTED) and last.from_version == stable:
+                Outcome.ROLLED_BACK, Outcome.ABORTED) and last.from_version == stable:
             if st.pending_action != "retry":
                 st.message = (f"the rollout of {want} ended {last.outcome} ({last.reason}); "
                               "`retry` rolls it out again")
@@ -221,7 +220,8 @@ class _Machine:
 
     def in_history(self, version: str) -> bool:
         """A version that served as stable before: going back to it is a rollback."""
-        return any(h.from_version == version or (h.version == version and h.outcome == PROMOTED)
+        return any(h.from_version == version
+                   or (h.version == version and h.outcome == Outcome.PROMOTED)
                    for h in self.st.history or [])
 
     def fast_rollback(self, version: str, reason: str, why: str) -> None:
@@ -236,7 +236,7 @@ class _Machine:
         st.step_start_time = st.rollout_start_time = self.stamp
         st.canary_weight = st.actual_canary_weight = 0
         st.phase, st.pause_reason = PolicyPhase.PROGRESSING, None
-        st.analysis = AnalysisStatus(phase="Running", failures=0, inconclusive=0)
+        st.analysis = AnalysisStatus(phase=AnalysisPhase.RUNNING, failures=0, inconclusive=0)
         self.event("Normal", "RolloutStarted",
                    f"revision {revision}: rolling out {version} over "
                    f"{st.stable_version} in {len(steps(self.spec))} step(s)")
@@ -303,7 +303,7 @@ class _Machine:
                         msg = (f"step {i + 1} could not reach {what} in "
                                f"{spec.progress_deadline_seconds}s (actual "
                                f"{st.actual_canary_weight}%){self.waiting_for()}")
-                        self.end_rollout(ROLLED_BACK, "ProgressDeadlineExceeded", msg,
+                        self.end_rollout(Outcome.ROLLED_BACK, "ProgressDeadlineExceeded", msg,
                                          PolicyPhase.DEGRADED)
                         self.event("Warning", "ProgressDeadlineExceeded", msg)
                         return
@@ -343,7 +343,8 @@ class _Machine:
         if waited > spec.progress_deadline_seconds:
             msg = (f"{canary} was not ready at full size ({ready}/{spec.replicas}) within "
                    f"{spec.progress_deadline_seconds}s; its ModelVersion's conditions say why")
-            self.end_rollout(ROLLED_BACK, "ProgressDeadlineExceeded", msg, PolicyPhase.DEGRADED)
+            self.end_rollout(Outcome.ROLLED_BACK, "ProgressDeadlineExceeded", msg,
+                             PolicyPhase.DEGRADED)
             self.event("Warning", "ProgressDeadlineExceeded", msg)
             return False
         self.say(PolicyPhase.PROGRESSING, f"all steps done; waiting for {canary} to be ready at "
@@ -361,7 +362,7 @@ class _Machine:
     def finish(self) -> None:
         st = self.st
         an = st.analysis
-        clean = an is not None and an.last_measurement_time and an.phase == "Running"
+        clean = an is not None and an.last_measurement_time and an.phase == AnalysisPhase.RUNNING
         if self.spec.analysis and not clean:
             # Never promote on missing data, nor grow the canary past its last step: wait
             # for a clean measurement first.
@@ -371,9 +372,9 @@ class _Machine:
         if not self.full_size():
             return
         msg = f"{self.canary} promoted: 100% of traffic"
-        self.end_rollout(PROMOTED, "StepsCompleted", msg, PolicyPhase.PROMOTED)
+        self.end_rollout(Outcome.PROMOTED, "StepsCompleted", msg, PolicyPhase.PROMOTED)
         if an is not None:
-            an.phase = "Successful"
+            an.phase = AnalysisPhase.SUCCESSFUL
         self.event("Normal", "Promoted", msg)
 
 

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 from ..analysis.judge import overall
 from ..api.analysis import AnalysisStatus, MetricResult
 from ..api.conditions import parse_time
-from ..api.phases import PolicyPhase
+from ..api.phases import AnalysisPhase, Outcome, PolicyPhase, Verdict
 from ..api.updatepolicy import UpdatePolicySpec, UpdatePolicyStatus
-from .outcomes import ROLLED_BACK
 from .window import parse_duration
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ def measurement_due(spec: UpdatePolicySpec, status: UpdatePolicyStatus | dict[st
 
 def analysis(m: _Machine) -> AnalysisStatus:
     if m.st.analysis is None:
-        m.st.analysis = AnalysisStatus(phase="Running", failures=0, inconclusive=0)
+        m.st.analysis = AnalysisStatus(phase=AnalysisPhase.RUNNING, failures=0, inconclusive=0)
     return m.st.analysis
 
 
@@ -52,9 +51,9 @@ def analyse(m: _Machine) -> bool:
         verdict = overall([r["phase"] for r in taken])
         an.last_measurement_time = m.stamp
         an.metrics = [MetricResult.model_validate(r) for r in taken]
-        if verdict == "Failed":
+        if verdict == Verdict.FAILED:
             an.failures = (an.failures or 0) + 1
-        if verdict == "Inconclusive":
+        if verdict == Verdict.INCONCLUSIVE:
             # No data before the canary has a ready pod is the canary starting (fetching,
             # loading), not a gap in the metrics: it does not count toward the limit.
             if m.ready(st.canary_version) > 0:
@@ -64,16 +63,17 @@ def analyse(m: _Machine) -> bool:
             if (st.pause_reason or "").startswith("analysis inconclusive"):
                 st.pause_reason = None
                 m.event("Normal", "Resumed", "analysis has data again; resuming")
-        an.phase = "Running" if verdict == "Successful" else verdict  # type: ignore[assignment]
-        if verdict == "Failed":
+        an.phase = (AnalysisPhase.RUNNING if verdict == Verdict.SUCCESSFUL
+                    else AnalysisPhase(verdict))
+        if verdict == Verdict.FAILED:
             m.event("Warning", "AnalysisFailed", values(an.metrics) + f" (failure "
                        f"{an.failures} of {a.failure_limit} tolerated)")
     if (an.failures or 0) > a.failure_limit:
         msg = f"analysis failed {an.failures} time(s) (> failureLimit " \
               f"{a.failure_limit}): {values(an.metrics or [])}"
-        an.phase = "Failed"
+        an.phase = AnalysisPhase.FAILED
         if m.spec.rollback is None or m.spec.rollback.automatic:
-            m.end_rollout(ROLLED_BACK, "AnalysisFailed", msg, PolicyPhase.ROLLED_BACK)
+            m.end_rollout(Outcome.ROLLED_BACK, "AnalysisFailed", msg, PolicyPhase.ROLLED_BACK)
             m.event("Warning", "RolledBack", f"{msg}; all traffic back on "
                                                 f"{st.stable_version}")
             return True

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..api.updatepolicy import UpdatePolicySpec
 from ..desired import needs_apply, stamp
-from ..kube import KINDS, ApiError
+from ..kube import ApiError
+from ..resources import KINDS
 from ..state import State
 from ..traffic.base import Backend
 from ..traffic.traefik import TRAEFIKSERVICES, mirror_name, settled, stamped, traefik_service

@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from ..api.routing import HeaderMatch
 from ..api.updatepolicy import UpdatePolicySpec, UpdatePolicyStatus
-from ..kube import Kube, Resource
+from ..kube import Kube
+from ..resources import Resource
 from ..serving import names
 from ..serving.builders import SERVING_LABEL
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from ..api.updatepolicy import UpdatePolicySpec
 from ..desired import needs_apply, stamp
-from ..kube import Kube, Resource
+from ..kube import Kube
+from ..resources import Resource
 from . import traefik
 from .base import (
     Backend,

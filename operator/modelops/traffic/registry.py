@@ -4,7 +4,7 @@ is set under spec.strategy.canary.trafficRouting (replicas when none is)."""
 from __future__ import annotations
 
 from ..api.updatepolicy import UpdatePolicySpec
-from ..kube import Resource
+from ..resources import Resource
 from .base import Provider
 from .gateway import GatewayProvider
 from .replicas import ReplicasProvider

@@ -6,7 +6,8 @@ import math
 from typing import Any
 
 from ..api.updatepolicy import UpdatePolicySpec
-from ..kube import Kube, Resource
+from ..kube import Kube
+from ..resources import Resource
 from .base import Backend, Split, Want, serving_selector, stable_only
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..api.updatepolicy import UpdatePolicySpec
-from ..kube import Kube, Resource
+from ..kube import Kube
+from ..resources import Resource
 from ..serving import names
 from .base import (
     Backend,

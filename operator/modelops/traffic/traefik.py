@@ -29,7 +29,7 @@ from typing import Any
 
 from ..api.conditions import now_iso, parse_time
 from ..api.routing import SessionAffinity
-from ..kube import Resource
+from ..resources import Resource
 from ..serving import names
 from .base import Backend
 

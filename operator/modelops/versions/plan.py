@@ -74,30 +74,14 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
     out = Plan()
     status: dict[str, Any] = {"observedGeneration": gen}
 
-    try:
-        spec = ModelVersionSpec.model_validate(mv.get("spec") or {})
-        errors = problems(spec, settings, observed.nodes)
-    except ValidationError as e:
-        spec = None
-        errors = [f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
-
-    if observed.duplicate_of:
-        reason = "DuplicateVersion"
-        message = (f"version {mv['spec'].get('version')!r} of model {mv['spec'].get('model')!r} "
-                   f"is already held by ModelVersion {observed.duplicate_of!r}; to replace a "
-                   "version, delete that one and create this again")
-    elif errors:
-        reason, message = "InvalidSpec", "; ".join(errors)
-    else:
-        reason = ""
-    if reason or spec is None:
+    spec, refusal = _validate(mv, observed, settings)
+    if spec is None or refusal is not None:
+        reason, message = refusal or ("InvalidSpec", "")
         conds = set_condition(conds, "Valid", False, reason, message, gen, now)
         conds = set_condition(conds, "Ready", False, reason,
                               "not served: see the Valid condition", gen, now)
         status.update(phase=VersionPhase.FAILED, conditions=conds)
-        _transitions(old, status, out, warning=(reason, message))
-        out.status = status
-        return out
+        return _finish(old, status, out, warning=(reason, message))
 
     conds = set_condition(conds, "Valid", True, "Validated", "the spec is valid", gen, now)
     progress = Progress()
@@ -128,9 +112,7 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
                    phase, phase)
         conds = set_condition(conds, "Ready", False, phase, msg, gen, now)
         status.update(phase=phase, conditions=conds)
-        _transitions(old, status, out)
-        out.status = status
-        return out
+        return _finish(old, status, out)
 
     if spec.serving is None:
         conds = set_condition(conds, "Available", False, "NotServed", "spec.serving is not set",
@@ -139,9 +121,35 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
         status.update(phase=VersionPhase.READY, conditions=conds)
     else:
         _serve(mv, spec, artifact_uri or "", observed, settings, now, conds, status, out)
-    _transitions(old, status, out)
+    return _finish(old, status, out)
+
+
+def _finish(old: dict[str, Any], status: dict[str, Any], out: Plan,
+            warning: tuple[str, str] | None = None) -> Plan:
+    _transitions(old, status, out, warning)
     out.status = status
     return out
+
+
+def _validate(mv: dict[str, Any], observed: Observed, settings: Settings
+              ) -> tuple[ModelVersionSpec | None, tuple[str, str] | None]:
+    """The spec, typed, and (reason, message) if it cannot be acted on."""
+    spec: ModelVersionSpec | None = None
+    try:
+        spec = ModelVersionSpec.model_validate(mv.get("spec") or {})
+        errors = problems(spec, settings, observed.nodes)
+    except ValidationError as e:
+        spec = None
+        errors = [f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
+    if observed.duplicate_of:
+        return spec, ("DuplicateVersion",
+                      f"version {mv['spec'].get('version')!r} of model "
+                      f"{mv['spec'].get('model')!r} is already held by ModelVersion "
+                      f"{observed.duplicate_of!r}; to replace a version, delete that one and "
+                      "create this again")
+    if errors:
+        return spec, ("InvalidSpec", "; ".join(errors))
+    return spec, None
 
 
 def _serve(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, observed: Observed,

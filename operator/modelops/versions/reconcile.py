@@ -14,7 +14,8 @@ from .. import metrics
 from ..api.conditions import set_condition
 from ..api.phases import VersionPhase
 from ..indexes import Indexes, first, slim, values
-from ..kube import MODELVERSIONS, PODS, ApiError, patch_for
+from ..kube import ApiError, patch_for
+from ..resources import MODELVERSIONS, PODS
 from ..rollout.policy import governing
 from ..rollout.replicas import version_replicas
 from ..serving.diagnose import diagnose
@@ -120,13 +121,11 @@ def _retry_later(state: State, mv: dict[str, Any], error: Exception) -> None:
 
 async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
     meta = mv["metadata"]
-    ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
     # No lock: the work queue never hands one version to two workers at once.
     mv = {**mv, "status": state.cache.status(mv)}
     spec = mv.get("spec") or {}
-    model, version = spec.get("model") or "", spec.get("version") or ""
-    policies = values(idx.up_by_model, (ns, model))
-    blocker = deletion_blocker(version, policies)
+    policies = values(idx.up_by_model, (meta["namespace"], spec.get("model") or ""))
+    blocker = deletion_blocker(spec.get("version") or "", policies)
     if meta.get("deletionTimestamp"):
         if blocker:
             await hold_deletion(state, mv, blocker)
@@ -135,6 +134,18 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
         return
     # Before serving traffic is routed here (and after it has left): see deletion.PROTECTION.
     await state.kube.set_finalizer(MODELVERSIONS, mv, PROTECTION, bool(blocker))
+    observed = await _gather(state, mv, idx, policies)
+    now = datetime.now(UTC)
+    await _apply(state, mv, await _plan(state, mv, observed, now), observed, now)
+
+
+async def _gather(state: State, mv: dict[str, Any], idx: Indexes,
+                  policies: list[Any]) -> Observed:
+    """What the plan reads, from the cache (and, for a Job that Kueue does not admit, whether
+    the cluster serves Kueue at all)."""
+    meta, spec = mv["metadata"], mv.get("spec") or {}
+    ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    model, version = spec.get("model") or "", spec.get("version") or ""
     workload = child_name(model, version) if model and version else ""
     owner = holder(idx.mv_versions.get((ns, model, version), []))
     policy = governing(policies)
@@ -149,16 +160,29 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
     )
     if any(j.get("suspend") and j.get("workload") is None for j in observed.jobs.values()):
         observed.kueue = await _serves_kueue(state)  # why nothing admits it, if that is why
-    now = datetime.now(UTC)
+    return observed
+
+
+async def _plan(state: State, mv: dict[str, Any], observed: Observed, now: datetime) -> Plan:
+    """The plan, given the pods it asks for: a finished Job's output, or why serving pods are
+    not ready. Pods are not cached (there are many, and few plans read them)."""
+    ns = mv["metadata"]["namespace"]
     p = plan(mv, observed, state.settings, now)
     if p.needs_output_of:
-        pods = await state.kube.list(PODS, ns, f"job-name={p.needs_output_of}")
-        observed.output = job_output(pods)
+        observed.output = job_output(await state.kube.list(PODS, ns,
+                                                           f"job-name={p.needs_output_of}"))
         p = plan(mv, observed, state.settings, now)
     if p.needs_pods:
         observed.pod_problem = diagnose(await state.kube.list(PODS, ns, p.needs_pods))
         observed.pods_checked = True
         p = plan(mv, observed, state.settings, now)
+    return p
+
+
+async def _apply(state: State, mv: dict[str, Any], p: Plan, observed: Observed,
+                 now: datetime) -> None:
+    """Carry out a plan: children, Jobs, one status patch if it changed, events."""
+    ns, name = mv["metadata"]["namespace"], mv["metadata"]["name"]
     if p.apply:
         for obj in p.apply:
             logger.info("%s/%s: applying %s %s", ns, name, obj["kind"],
@@ -180,9 +204,8 @@ async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
                     obj["kind"], obj["metadata"]["name"])
     old_status = mv.get("status") or {}
     if p.write_status and p.status != old_status:
-        await state.kube.patch(MODELVERSIONS, ns, name, {"status": patch_for(old_status,
-                                                                              p.status)},
-                               sub="status")
+        await state.kube.patch(MODELVERSIONS, ns, name,
+                               {"status": patch_for(old_status, p.status)}, sub="status")
         state.cache.wrote(mv, p.status)
     if p.recheck_after:
         recheck(state, (ns, name), p.recheck_after)

@@ -11,17 +11,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import kopf
 
-from .resources import KINDS, Resource
+from .resources import EVENTS, KINDS, Resource
 
 logger = logging.getLogger(__name__)
 FIELD_MANAGER = "modelops"
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 USER_AGENT = "modelops-operator"
+MAX_EVENT_MESSAGE = 1024
+REPORTING_INSTANCE = os.environ.get("HOSTNAME", "")[:128]  # the pod, in a cluster
 
 
 def patch_for(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -223,6 +227,28 @@ class Kube:
                 return
             meta = fresh["metadata"]
         raise ApiError(409, f"finalizers of {name}: kept changing under five attempts")
+
+    async def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        """POST one core/v1 Event about `obj` (one request), as `kubectl describe` shows them.
+        An event is a courtesy (the status is the record): a refusal is logged, not raised."""
+        meta = obj["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if len(message) > MAX_EVENT_MESSAGE:  # the API server refuses longer ones
+            message = message[:MAX_EVENT_MESSAGE - 3] + "..."
+        body = {"apiVersion": "v1", "kind": "Event",
+                "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+                "involvedObject": {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+                                   "name": meta["name"], "namespace": meta["namespace"],
+                                   "uid": meta.get("uid")},
+                "type": type_, "reason": reason, "message": message,
+                "source": {"component": FIELD_MANAGER}, "reportingComponent": FIELD_MANAGER,
+                "reportingInstance": REPORTING_INSTANCE,
+                "firstTimestamp": now, "lastTimestamp": now, "count": 1}
+        try:
+            await self.request("POST", EVENTS.path(meta["namespace"]), body=body)
+        except (ApiError, aiohttp.ClientError, TimeoutError) as e:
+            logger.warning("%s/%s: event %s not posted: %s", meta["namespace"], meta["name"],
+                           reason, e)
 
     async def delete(self, res: Resource, namespace: str | None, name: str,
                      propagation: str = "Background") -> bool:

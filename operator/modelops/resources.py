@@ -36,5 +36,6 @@ SERVICES = Resource("", "v1", "services", "Service")
 JOBS = Resource("batch", "v1", "jobs", "Job")
 PODS = Resource("", "v1", "pods", "Pod")
 NODES = Resource("", "v1", "nodes", "Node")
+EVENTS = Resource("", "v1", "events", "Event")
 KINDS = {r.kind: r for r in (MODELVERSIONS, UPDATEPOLICIES, DEPLOYMENTS, SERVICES, JOBS, PODS,
                              NODES)}

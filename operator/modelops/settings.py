@@ -26,6 +26,9 @@ class Settings(BaseModel):
                           "spec.evaluation.data appear in their pods (DATA_DIR).")
     reconcile_workers: int = Field(
         64, ge=1, description="ModelVersions reconciled at once; the rest wait in a queue.")
+    policy_workers: int = Field(
+        16, ge=1, description="UpdatePolicies reconciled at once (a round may wait on "
+        "Prometheus); the rest wait in a queue.")
     metrics_port: int = Field(9090, description="Port of the /metrics endpoint (0: off).")
     prometheus_allow: list[str] = Field(
         default_factory=list,

@@ -22,11 +22,8 @@ class State:
     settings: Settings
     kube: Kube
     cache: Cache  # everything kept of what we watch (see modelops.cache)
-    wakes: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
-    failures: dict[str, int] = field(default_factory=dict)  # failed reconciles in a row, by uid
-    # versions whose pods are looked at again later (one timer each), by (namespace, name)
-    rechecks: dict[tuple[str, str], asyncio.TimerHandle] = field(default_factory=dict)
     queue: WorkQueue | None = None  # of ModelVersions, (namespace, name); made at startup
+    policies: WorkQueue | None = None  # of UpdatePolicies, likewise
     sender: Sender | None = None  # delivers policies' notifications; made at startup
     # Set once the indexes hold everything that existed at start-up (handlers.sync): until
     # then a reconcile could take a child not yet seen for a missing one.
@@ -34,9 +31,10 @@ class State:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # ours, cancelled at exit
     _http: aiohttp.ClientSession | None = None
 
-    def wake(self, namespace: str, name: str) -> asyncio.Event:
-        """Set to make a policy's loop look again now, instead of at its next due time."""
-        return self.wakes.setdefault((namespace, name), asyncio.Event())
+    def wake(self, namespace: str, name: str) -> None:
+        """Have a policy looked at now, instead of at its next due time."""
+        if self.policies is not None:
+            self.policies.add((namespace, name))
 
     async def http(self) -> aiohttp.ClientSession:
         """The session for Prometheus queries (not the Kubernetes API)."""
@@ -47,8 +45,9 @@ class State:
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
-        if self.queue is not None:
-            await self.queue.close()
+        for queue in (self.queue, self.policies):
+            if queue is not None:
+                await queue.close()
         if self.sender is not None:
             await self.sender.close()
         await self.kube.close()

@@ -27,7 +27,8 @@ def version_event(state: State, type: str | None, body: Mapping[str, Any]) -> No
     # Its policy cares about its phase, and about it going away.
     _wake_policies(state, ns, model)
     if type == "DELETED":
-        state.failures.pop(meta["uid"], None)
+        if state.queue is not None:
+            state.queue.forget((ns, meta["name"]))
         # A duplicate of this version may now take its place.
         for _, other in values(idx.mv_versions, (ns, model, spec.get("version"))):
             enqueue(state, ns, other)
@@ -44,7 +45,7 @@ def policy_event(state: State, type: str | None, body: Mapping[str, Any]) -> Non
     before = values(idx.up_by_model, (ns, model))
     filed = state.cache.file(type, body)
     if filed.news:
-        state.wake(ns, meta["name"]).set()
+        state.wake(ns, meta["name"])
     if type == "DELETED" or before != values(idx.up_by_model, (ns, model)):
         for mv in values(idx.mv_by_model, (ns, model)):
             enqueue(state, ns, mv["metadata"]["name"])
@@ -62,7 +63,7 @@ def child_event(state: State, type: str | None, body: Mapping[str, Any]) -> None
         if ref.get("kind") == "ModelVersion":
             enqueue(state, ns, ref["name"])
         elif ref.get("kind") == "UpdatePolicy":
-            state.wake(ns, ref["name"]).set()
+            state.wake(ns, ref["name"])
     # Ready replicas move canary weights: the model's policy looks again; and the replicas of
     # the versions it steers follow the others' readiness (a stable gives up pods only for
     # ready canary pods: rollout.replicas).
@@ -100,10 +101,10 @@ def route_event(state: State, type: str | None, body: Mapping[str, Any]) -> None
         if edited:  # someone else's edit of a route we steer: a fight over it shows in the log
             logger.info("%s/%s: %s %s changed outside the operator; its policy %s looks again",
                         ns, policy, body.get("kind"), meta["name"], policy)
-        state.wake(ns, policy).set()
+        state.wake(ns, policy)
     for ref in meta.get("ownerReferences") or []:  # what a provider writes beside a route
         if ref.get("kind") == "UpdatePolicy":
-            state.wake(ns, ref["name"]).set()
+            state.wake(ns, ref["name"])
 
 
 def node_event(state: State, type: str | None, body: Mapping[str, Any]) -> None:
@@ -130,4 +131,4 @@ def _enqueue_steered(state: State, ns: str, model: str | None, exclude: str) -> 
 
 def _wake_policies(state: State, ns: str, model: str | None) -> None:
     for policy in values(state.cache.indexes.up_by_model, (ns, model)):
-        state.wake(ns, policy["name"]).set()
+        state.wake(ns, policy["name"])

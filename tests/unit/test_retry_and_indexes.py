@@ -1,19 +1,25 @@
-"""Retry back-off for failed reconciles, index snapshots that survive changes, and children
+"""Refusals that wait for the spec to change, index snapshots that survive changes, and children
 kept compact in the indexes."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from modelops.api.conditions import refused_as_is
 from modelops.desired import is_subset
 from modelops.indexes import Indexes, child, compact, values
 from modelops.settings import Settings
 from modelops.versions.plan import Observed, plan
-from modelops.versions.reconcile import retry_delay
 
 
-def test_retry_delay_doubles_up_to_a_minute() -> None:
-    assert [retry_delay(n) for n in (1, 2, 3, 4, 7, 8, 50)] == [1, 2, 4, 8, 60, 60, 60]
+def test_a_refusal_waits_for_a_new_generation() -> None:
+    refused = {"conditions": [{"type": "Valid", "status": "False",
+                               "reason": "RejectedByAPIServer", "observedGeneration": 4}]}
+    assert refused_as_is(refused, {"generation": 4})
+    assert not refused_as_is(refused, {"generation": 5})  # the spec changed: try it
+    invalid = {"conditions": [{**refused["conditions"][0], "reason": "InvalidSpec"}]}
+    assert not refused_as_is(invalid, {"generation": 4})  # planned again each time, no writes
+    assert not refused_as_is({}, {"generation": 1})
 
 
 def test_values_is_a_copy_that_survives_changes_to_the_index() -> None:

@@ -50,3 +50,15 @@ def _cond(type_: str, status: str, reason: str, message: str, generation: int | 
     if generation is not None:
         c["observedGeneration"] = generation
     return c
+
+
+# The Valid reason of a spec the API server refused what it makes (a 4xx that sending again
+# cannot change): the object waits for a new generation.
+REJECTED = "RejectedByAPIServer"
+
+
+def refused_as_is(status: dict[str, Any], meta: dict[str, Any]) -> bool:
+    """The API server refused what this very generation of the spec makes (status says so)."""
+    valid = get_condition(status.get("conditions"), "Valid") or {}
+    return (valid.get("reason") == REJECTED and valid.get("observedGeneration") is not None
+            and valid.get("observedGeneration") == meta.get("generation"))

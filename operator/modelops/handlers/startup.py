@@ -13,6 +13,7 @@ from .. import metrics
 from ..cache import Cache
 from ..kube import Kube
 from ..notify.sender import Sender
+from ..rollout.loop import policy_key
 from ..settings import Settings
 from ..state import State
 from ..versions.reconcile import reconcile_key
@@ -57,9 +58,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.networking.request_timeout = 60
     ours = Settings.from_env()
     memo.state = state = State(settings=ours, kube=Kube(), cache=Cache(rules(ours.gpu_resource)))
-    state.sender = Sender(state.kube, ours, lambda ns, name: state.wake(ns, name).set())
+    state.sender = Sender(state.kube, ours, state.wake)
+    # One runtime for both kinds: a work queue each, workers from the first key on, nothing
+    # taken before the cache holds everything that existed at start-up.
     state.queue = queue = WorkQueue(functools.partial(reconcile_key, state),
                                     state.settings.reconcile_workers, gate=state.synced)
+    state.policies = WorkQueue(functools.partial(policy_key, state),
+                               state.settings.policy_workers, gate=state.synced)
     state.tasks.append(asyncio.create_task(open_gate_when_listed(state)))
     metrics.QUEUE_DEPTH.set_function(lambda: len(queue))
     # HA (--peering): a killed leader is replaced once its record expires; kopf's 60 s is long

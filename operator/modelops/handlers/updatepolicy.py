@@ -1,4 +1,4 @@
-"""kopf registrations for UpdatePolicies: one loop per policy, woken by what it watches."""
+"""kopf registration for UpdatePolicies: their events queue the policy (modelops.watch)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,8 @@ from typing import Any
 
 import kopf
 
-from ..rollout.loop import policy_loop
 from ..watch import policy_event
 from .indexes import UP
-
-
-@kopf.daemon(*UP, cancellation_timeout=10)
-async def up_loop(namespace: str | None, name: str, stopped: kopf.DaemonStopped,
-                  memo: kopf.Memo, **_: Any) -> None:
-    await policy_loop(memo.state, namespace or "", name, stopped)
 
 
 @kopf.on.event(*UP)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-import kopf
 from pydantic import ValidationError
 
 from .. import metrics
 from ..analysis.judge import overall
 from ..analysis.measure import measure
 from ..api.analysis import MetricCheck
-from ..api.conditions import set_condition
+from ..api.conditions import REJECTED, refused_as_is, set_condition
 from ..api.phases import PolicyPhase
 from ..api.updatepolicy import (
     ACTIONS,
@@ -73,9 +72,9 @@ async def take_action(state: State, up: dict[str, Any]) -> dict[str, Any]:
                                sub="status")
         status["pendingAction"] = action
     elif not valid_action(action):
-        kopf.event(kopf.Body(cast(kopf.RawBody, up)), type="Warning", reason="UnknownAction",
-                   message=f"{ACTION_ANNOTATION}={action!r} is not one of {', '.join(ACTIONS)} "
-                           f"or {ROLLBACK_ACTION}VERSION")
+        await state.kube.event(up, "Warning", "UnknownAction",
+                               f"{ACTION_ANNOTATION}={action!r} is not one of "
+                               f"{', '.join(ACTIONS)} or {ROLLBACK_ACTION}VERSION")
     await state.kube.patch(UPDATEPOLICIES, ns, name,
                            {"metadata": {"annotations": {ACTION_ANNOTATION: None}}})
     return {**up, "status": status}
@@ -83,17 +82,18 @@ async def take_action(state: State, up: dict[str, Any]) -> dict[str, Any]:
 
 async def reconcile_policy(state: State, up: dict[str, Any]) -> float | None:
     """Returns seconds until the policy wants to be looked at again (None: on events only)."""
+    if refused_as_is(state.cache.status(up), up["metadata"]):
+        return None  # sending the same again cannot succeed: a new spec wakes it
     with metrics.reconciling("UpdatePolicy"):
         try:
             return await _reconcile_policy(state, up, state.cache.indexes)
         except ApiError as e:
             if not e.permanent:
-                raise  # the loop retries what may pass next time
-            # Sending it again cannot succeed: say so, and wait for a change to wake us.
+                raise  # the queue retries what may pass next time, with back-off
             old = state.cache.status(up)
             await _refuse(state, {**up, "status": old}, old, list(old.get("conditions") or []),
                           [f"the API server refused what this policy makes: {e.reason}"],
-                          up["metadata"].get("generation"), datetime.now(UTC))
+                          up["metadata"].get("generation"), datetime.now(UTC), REJECTED)
             return None
 
 
@@ -147,7 +147,7 @@ async def _reconcile_policy(state: State, up: dict[str, Any], idx: Indexes) -> f
     written = _status(r, d.status, st, scaler, no_scaler, idx)
     await _write(state, r.up, written)
     await _make_retrained(state, r.up, r.spec, st, r.versions)
-    _tell(r, d.events + told + dropped)
+    await _tell(r, d.events + told + dropped)
     gone = (box.dropped or 0) - ((status.notifications.dropped if status.notifications
                                   else None) or 0)
     if gone:
@@ -263,10 +263,9 @@ def _status(r: _Round, decided: dict[str, Any], st: UpdatePolicyStatus,
             "selector": serving_label_selector(r.spec.model)}
 
 
-def _tell(r: _Round, events: list[tuple[str, str, str]]) -> None:
-    body = kopf.Body(cast(kopf.RawBody, r.up))
+async def _tell(r: _Round, events: list[tuple[str, str, str]]) -> None:
     for type_, reason, message in events:
-        kopf.event(body, type=type_, reason=reason, message=message)
+        await r.state.kube.event(r.up, type_, reason, message)
         if reason in metrics.ROLLOUT_EVENTS:
             metrics.ROLLOUTS.labels(metrics.ROLLOUT_EVENTS[reason]).inc()
 
@@ -295,14 +294,13 @@ async def _make_retrained(state: State, up: dict[str, Any], spec: UpdatePolicySp
 
 async def _refuse(state: State, up: dict[str, Any], old: dict[str, Any],
                   conds: list[dict[str, Any]], why: list[str], gen: int | None,
-                  now: datetime) -> None:
+                  now: datetime, reason: str = "InvalidSpec") -> None:
     """A spec this operator cannot act on: Valid=False and a Warning event, once per change;
     nothing else moves until the spec does (retrying cannot fix it)."""
     new = {**old, "observedGeneration": gen, "conditions": set_condition(
-        conds, "Valid", False, "InvalidSpec", "; ".join(why), gen, now)}
+        conds, "Valid", False, reason, "; ".join(why), gen, now)}
     if new != old:
-        kopf.event(kopf.Body(cast(kopf.RawBody, up)), type="Warning", reason="InvalidSpec",
-                   message="; ".join(why))
+        await state.kube.event(up, "Warning", reason, "; ".join(why))
     await _write(state, up, new)
 
 

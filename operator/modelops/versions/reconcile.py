@@ -8,10 +8,8 @@ from collections.abc import Hashable, Iterable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import kopf
-
 from .. import metrics
-from ..api.conditions import set_condition
+from ..api.conditions import REJECTED, refused_as_is, set_condition
 from ..api.phases import VersionPhase
 from ..indexes import Indexes, first, slim, values
 from ..kube import ApiError, patch_for
@@ -48,9 +46,13 @@ async def reconcile_key(state: State, key: Hashable) -> None:
 
 
 async def reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
-    """Reconcile one version. A failure (a conflict, an API hiccup) is retried with backoff
-    from the freshest copy, because the event that brought us here will not come again."""
-    uid = mv["metadata"]["uid"]
+    """Reconcile one version. A failure (a conflict, an API hiccup) is retried with the queue's
+    back-off from the freshest copy, because the event that brought us here will not come
+    again; a refusal that sending again cannot change waits for the spec to change."""
+    meta = mv["metadata"]
+    key = (meta["namespace"], meta["name"])
+    if refused_as_is(state.cache.status(mv), meta) and not meta.get("deletionTimestamp"):
+        return
     try:
         with metrics.reconciling("ModelVersion"):
             await _reconcile(state, mv, idx)
@@ -58,14 +60,19 @@ async def reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
         raise
     except ApiError as e:
         if not e.permanent:
-            _retry_later(state, mv, e)
+            await _retry_later(state, mv, e)
             return
-        state.failures.pop(uid, None)
+        _forget(state, key)
         await _rejected(state, mv, e)
     except Exception as e:
-        _retry_later(state, mv, e)
+        await _retry_later(state, mv, e)
     else:
-        state.failures.pop(uid, None)
+        _forget(state, key)
+
+
+def _forget(state: State, key: tuple[str, str]) -> None:
+    if state.queue is not None:
+        state.queue.forget(key)
 
 
 async def _rejected(state: State, mv: dict[str, Any], error: ApiError) -> None:
@@ -76,9 +83,9 @@ async def _rejected(state: State, mv: dict[str, Any], error: ApiError) -> None:
     ns, name, gen = meta["namespace"], meta["name"], meta.get("generation")
     old = state.cache.status(mv)
     message = f"the API server refused what this spec makes: {error.reason}"[:4096]
-    conds = set_condition(old.get("conditions"), "Valid", False, "RejectedByAPIServer", message,
+    conds = set_condition(old.get("conditions"), "Valid", False, REJECTED, message,
                           gen, datetime.now(UTC))
-    conds = set_condition(conds, "Ready", False, "RejectedByAPIServer", message, gen,
+    conds = set_condition(conds, "Ready", False, REJECTED, message, gen,
                           datetime.now(UTC))
     new = {**old, "phase": VersionPhase.FAILED, "observedGeneration": gen, "conditions": conds}
     if new == old:
@@ -91,32 +98,25 @@ async def _rejected(state: State, mv: dict[str, Any], error: ApiError) -> None:
         logger.warning("%s/%s: cannot write the verdict: %s", ns, name, e)
     else:
         state.cache.wrote(mv, new)
-    kopf.event(kopf.Body(cast(kopf.RawBody, mv)), type="Warning", reason="RejectedByAPIServer",
-               message=message)
+    await state.kube.event(mv, "Warning", REJECTED, message)
 
 
-def retry_delay(failures: int) -> float:
-    """1, 2, 4 ... seconds, at most a minute."""
-    return float(min(60, 2 ** max(0, failures - 1)))
-
-
-def _retry_later(state: State, mv: dict[str, Any], error: Exception) -> None:
+async def _retry_later(state: State, mv: dict[str, Any], error: Exception) -> None:
     meta = mv["metadata"]
-    ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    ns, name = meta["namespace"], meta["name"]
     if isinstance(error, ApiError) and error.namespace_terminating:
         logger.info("%s/%s: namespace is being deleted; nothing to do", ns, name)
         return  # the version goes with it; retrying (or posting events) only makes noise
-    n = state.failures[uid] = state.failures.get(uid, 0) + 1
-    delay = retry_delay(n)
+    if state.queue is None:
+        return
+    delay = state.queue.add_rate_limited((ns, name))
+    n = state.queue.failures((ns, name))
     if isinstance(error, ApiError):
         logger.warning("%s/%s: reconcile failed (%s); retry %d in %.0fs", ns, name, error, n,
                        delay)
     else:  # a bug, not the weather: keep the traceback
         logger.exception("%s/%s: reconcile failed; retry %d in %.0fs", ns, name, n, delay)
-    kopf.event(kopf.Body(cast(kopf.RawBody, mv)), type="Warning", reason="ReconcileError",
-               message=f"{error}; retrying in {delay:.0f}s")
-    if state.queue is not None:
-        state.queue.add_after((ns, name), delay)
+    await state.kube.event(mv, "Warning", "ReconcileError", f"{error}; retrying in {delay:.0f}s")
 
 
 async def _reconcile(state: State, mv: dict[str, Any], idx: Indexes) -> None:
@@ -210,9 +210,8 @@ async def _apply(state: State, mv: dict[str, Any], p: Plan, observed: Observed,
     if p.recheck_after:
         recheck(state, (ns, name), p.recheck_after)
     count_training(p, mv)
-    target = kopf.Body(cast(kopf.RawBody, mv))
     for ev in p.events:
-        kopf.event(target, type=ev.type, reason=ev.reason, message=ev.message)
+        await state.kube.event(mv, ev.type, ev.reason, ev.message)
 
 
 def _ready_pods(state: State, ns: str, model: str, version: str | None) -> int:
@@ -224,16 +223,9 @@ def _ready_pods(state: State, ns: str, model: str, version: str | None) -> int:
 
 
 def recheck(state: State, key: tuple[str, str], delay: float) -> None:
-    """Reconcile `key` again after `delay`, once however often this is asked meanwhile."""
-    if state.queue is None or key in state.rechecks:
-        return
-    queue = state.queue
-
-    def fire() -> None:
-        state.rechecks.pop(key, None)
-        queue.add(key)
-
-    state.rechecks[key] = asyncio.get_running_loop().call_later(delay, fire)
+    """Reconcile `key` again after `delay` (the earliest of such asks wins)."""
+    if state.queue is not None:
+        state.queue.add_after(key, delay)
 
 
 def count_training(p: Plan, mv: dict[str, Any]) -> None:
@@ -263,8 +255,7 @@ async def hold_deletion(state: State, mv: dict[str, Any], message: str) -> None:
         await state.kube.patch(MODELVERSIONS, meta["namespace"], meta["name"],
                                {"status": {"conditions": conds}}, sub="status")
         state.cache.wrote(mv, {**old, "conditions": conds})
-        kopf.event(kopf.Body(cast(kopf.RawBody, mv)), type="Warning", reason="DeletionBlocked",
-                   message=message)
+        await state.kube.event(mv, "Warning", "DeletionBlocked", message)
 
 
 def _jobs(idx: Any, ns: str, uid: str) -> dict[str, dict[str, Any]]:

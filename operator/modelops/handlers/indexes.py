@@ -14,10 +14,10 @@ from typing import Any
 
 from ..cache import Entry, Rule, child_reads
 from ..indexes import compact, job_summary, slim, workload_summary
-from ..rollout.policy import policy_record, route_key
+from ..rollout.policy import policy_record
 from ..rollout.target import version_info
 from ..serving.names import MANAGED_BY, OPERATOR
-from ..traffic.registry import ROUTE_RESOURCES
+from ..traffic.registry import ROUTE_RESOURCES, route_key_in
 from ..training.queueing import KUEUE_API
 from ..versions.validate import NodeInfo
 
@@ -43,7 +43,7 @@ def _up(ns: str | None, up: dict[str, Any]) -> Iterator[Entry]:
     yield "up_by_name", (ns, meta["name"]), up
     for key, record in policy_record(ns, meta["name"], meta, up["spec"], up["status"]).items():
         yield "up_by_model", key, record
-    route = route_key(ns, up["spec"])
+    route = route_key_in(ns or "", up["spec"])
     if route is not None:
         yield "up_by_route", route, meta["name"]
 

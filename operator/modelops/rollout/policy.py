@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
-from ..api.updatepolicy import UpdatePolicySpec
 from ..traffic.base import load_weight
-from ..traffic.registry import PROVIDERS, provider_for
+from ..traffic.registry import name_in
 
 
 def policy_record(namespace: str | None, name: str, meta: dict[str, Any], spec: dict[str, Any],
                   status: dict[str, Any]) -> dict[Any, Any]:
     """Index entry: what ModelVersions need to know of the policy that manages their model."""
-    c = ((spec.get("strategy") or {}).get("canary") or {})
     # Before its first version is promoted the policy has no stable; its target will be, and
     # runs at the policy's size meanwhile (scaled to zero, it would be promoted with no pods).
     first = None if status.get("stableVersion") or status.get("canaryVersion") else (
@@ -28,7 +24,7 @@ def policy_record(namespace: str | None, name: str, meta: dict[str, Any], spec: 
                               int(status.get("mirrorPercent") or 0),
                               bool(status.get("headerRoute"))),
         "replicas": int(spec.get("replicas", 1)),
-        "traffic": next((k for k in c.get("trafficRouting") or {} if k in PROVIDERS), None),
+        "traffic": name_in(spec),
         "outgoing": status.get("outgoing"), "incoming": (status.get("incoming") or {}).get(
             "version"), "first": first,
     }}
@@ -38,16 +34,3 @@ def governing(records: Any) -> dict[str, Any] | None:
     """The policy in charge of a model: the oldest, when several claim it."""
     items = sorted(records or [], key=lambda r: (r["created"], r["name"]))
     return items[0] if items else None
-
-
-def route_key(namespace: str | None, spec: dict[str, Any]) -> tuple[str, str | None, str] | None:
-    """(kind, namespace, name) of the route the policy's provider steers, if it has one."""
-    try:
-        typed = UpdatePolicySpec.model_validate(spec)
-    except ValidationError:
-        return None
-    provider = provider_for(typed)
-    name = provider.route_name(typed)
-    if provider.route_resource is None or name is None:
-        return None
-    return provider.route_resource.kind, namespace, name

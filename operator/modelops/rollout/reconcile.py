@@ -42,7 +42,7 @@ from ..traffic.base import (
     stable_service,
     want_for,
 )
-from ..traffic.registry import provider_for
+from ..traffic.registry import provider_for, route_key
 from . import monitor, retrain
 from .checks import details, missing_templates, monitoring_condition, problems
 from .replicas import in_traffic
@@ -342,11 +342,8 @@ def _split(versions: dict[str, VersionInfo], ready: dict[str, int],
 def _route(state: State, provider: Provider, ns: str,
            spec: UpdatePolicySpec) -> dict[str, Any] | None:
     """The provider's route as last seen: our last write, or the watch's (None: none)."""
-    name = provider.route_name(spec)
-    if provider.route_resource is None or name is None:
-        return None
-    key = (provider.route_resource.kind, ns, name)
-    return state.cache.child("routes", *key)
+    key = route_key(provider, spec, ns)
+    return state.cache.child("routes", *key) if key else None
 
 
 def _sticky(state: State, provider: Provider, ns: str,

@@ -3,6 +3,10 @@ is set under spec.strategy.canary.trafficRouting (replicas when none is)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import ValidationError
+
 from ..api.updatepolicy import UpdatePolicySpec
 from ..resources import Resource
 from .base import Provider
@@ -31,3 +35,27 @@ def provider_for(spec: UpdatePolicySpec) -> Provider:
 
 def by_name(name: str | None) -> Provider:
     return PROVIDERS.get(name or "", DEFAULT)
+
+
+def name_in(spec: dict[str, Any]) -> str:
+    """The provider an untyped spec picks (what index records keep of a policy)."""
+    c = (spec.get("strategy") or {}).get("canary") or {}
+    return next((k for k in c.get("trafficRouting") or {} if k in PROVIDERS), DEFAULT.name)
+
+
+def route_key(provider: Provider, spec: UpdatePolicySpec,
+              namespace: str) -> tuple[str, str, str] | None:
+    """(kind, namespace, name) of the route a policy's provider steers, if it has one."""
+    name = provider.route_name(spec)
+    if provider.route_resource is None or name is None:
+        return None
+    return provider.route_resource.kind, namespace, name
+
+
+def route_key_in(namespace: str, spec: dict[str, Any]) -> tuple[str, str, str] | None:
+    """The same, for an untyped spec (None for one that is not valid)."""
+    try:
+        typed = UpdatePolicySpec.model_validate(spec)
+    except ValidationError:
+        return None
+    return route_key(provider_for(typed), typed, namespace)

@@ -88,19 +88,32 @@ class Cache:
     def wrote(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
         self.written[obj["metadata"]["uid"]] = status
 
-    def child(self, index: str, kind: str, ns: str, name: str) -> dict[str, Any] | None:
-        """A child or route: our last write's answer, else as the watch has it."""
-        return self.applied.get((kind, ns, name)) or child(getattr(self.indexes, index),
-                                                           (ns, name) if index != "routes"
-                                                           else (kind, ns, name))
+    def deployment(self, ns: str, name: str) -> dict[str, Any] | None:
+        """One of our Deployments: our last write's answer, else as the watch has it."""
+        return self.applied.get(("Deployment", ns, name)) or child(self.indexes.mo_deployments,
+                                                                   (ns, name))
+
+    def service(self, ns: str, name: str) -> dict[str, Any] | None:
+        """One of our Services, likewise."""
+        return self.applied.get(("Service", ns, name)) or child(self.indexes.mo_services,
+                                                                (ns, name))
+
+    def route(self, kind: str, ns: str, name: str) -> dict[str, Any] | None:
+        """A traffic provider's route (or what it writes beside it), likewise."""
+        return self.applied.get((kind, ns, name)) or child(self.indexes.routes, (kind, ns, name))
 
     def answered(self, obj: dict[str, Any]) -> None:
         """Keep the API server's answer to our write until the watch brings it."""
         meta = obj["metadata"]
         self.applied[(obj["kind"], meta.get("namespace") or "", meta["name"])] = obj
 
-    def first(self, index: str, key: Hashable) -> Any:
-        return first(getattr(self.indexes, index), key)
+    def version(self, ns: str, name: str) -> dict[str, Any] | None:
+        """A ModelVersion as last seen."""
+        return first(self.indexes.mv_by_name, (ns, name))
+
+    def policy(self, ns: str, name: str) -> dict[str, Any] | None:
+        """An UpdatePolicy as last seen."""
+        return first(self.indexes.up_by_name, (ns, name))
 
     def objects(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(ModelVersions, UpdatePolicies) as last seen; empty before the first event."""

@@ -91,7 +91,7 @@ def route_event(state: State, type: str | None, body: Mapping[str, Any]) -> None
     beside it (Traefik's TraefikServices): its policies look again."""
     meta = body["metadata"]
     ns = meta.get("namespace") or ""
-    before = state.cache.child("routes", str(body.get("kind") or ""), ns, meta["name"])
+    before = state.cache.route(str(body.get("kind") or ""), ns, meta["name"])
     if not state.cache.file(type, body).news:
         return
     # Its gateway's word on it (status) is news too, but only a spec we did not write is said.

@@ -80,9 +80,9 @@ def test_our_write_answer_is_used_until_the_watch_brings_the_object() -> None:
     c = cache()
     c.file(None, deployment())
     c.answered(deployment(ready=1))
-    assert c.child("mo_deployments", "Deployment", "ns", "m-1")["status"]["readyReplicas"] == 1
+    assert c.deployment("ns", "m-1")["status"]["readyReplicas"] == 1
     c.file("MODIFIED", deployment(ready=0))
-    assert c.child("mo_deployments", "Deployment", "ns", "m-1")["status"]["readyReplicas"] == 0
+    assert c.deployment("ns", "m-1")["status"]["readyReplicas"] == 0
 
 
 def test_deleted_objects_are_forgotten_everywhere() -> None:
@@ -91,7 +91,7 @@ def test_deleted_objects_are_forgotten_everywhere() -> None:
     c.wrote(mv(), {"phase": "Pending"})
     c.file("DELETED", mv())
     assert c.written == {} and c.seen == {} and c.indexes.filed == {}
-    assert c.first("mv_by_name", ("ns", "m-v1")) is None
+    assert c.version("ns", "m-v1") is None
     assert list(c.indexes.mv_infos) == []
 
 

@@ -23,7 +23,7 @@ async def policy_key(state: State, key: Hashable) -> None:
     """A work queue worker's call: the policy under `key` as the cache has it now."""
     queue = state.policies
     assert queue is not None
-    up = state.cache.first("up_by_name", cast(tuple[str, str], key))
+    up = state.cache.policy(*cast(tuple[str, str], key))
     if up is None or up["metadata"].get("deletionTimestamp"):
         queue.forget(key)  # gone, or going: its children go with it (owner references)
         return

@@ -202,7 +202,7 @@ async def _observe(r: _Round, status: UpdatePolicyStatus, idx: Indexes) -> Obser
     route = _route(r.state, r.provider, ns, spec)
     obs = Observed(r.versions, r.ready, route, shadow=comparer, sticky=r.sticky,
                    shadow_ready=_ready(idx.mo_deployments, ns, comparer.service),
-                   shadow_exists=r.state.cache.child("mo_deployments", "Deployment", ns,
+                   shadow_exists=r.state.cache.deployment(ns,
                                                      comparer.service) is not None,
                    mirror_written=mirror_written(r.state, r.up, spec, r.now))
     if measurement_due(spec, status, r.now) and spec.analysis and status.canary_version:
@@ -343,21 +343,21 @@ def _route(state: State, provider: Provider, ns: str,
            spec: UpdatePolicySpec) -> dict[str, Any] | None:
     """The provider's route as last seen: our last write, or the watch's (None: none)."""
     key = route_key(provider, spec, ns)
-    return state.cache.child("routes", *key) if key else None
+    return state.cache.route(*key) if key else None
 
 
 def _sticky(state: State, provider: Provider, ns: str,
             spec: UpdatePolicySpec) -> dict[str, Any] | None:
     """What the provider keeps beside its route for stickiness, as last seen."""
     key = provider.sticky_key(spec)
-    return state.cache.child("routes", key[0], ns, key[1]) if key else None
+    return state.cache.route(key[0], ns, key[1]) if key else None
 
 
 async def _apply_traffic(state: State, up: dict[str, Any], spec: UpdatePolicySpec,
                          provider: Provider, split: Split, want: Want, shared: bool) -> None:
     svc = stamp(stable_service(up, spec, provider, split.stable.version if split.stable
                                else None, shared))
-    have = state.cache.child("mo_services", "Service", svc["metadata"]["namespace"],
+    have = state.cache.service(svc["metadata"]["namespace"],
                              svc["metadata"]["name"])
     if needs_apply(svc, have):
         await state.kube.apply(svc)

@@ -23,8 +23,8 @@ async def sync_shadow(state: State, up: dict[str, Any], spec: UpdatePolicySpec, 
     `ready`: the comparer's ready pods."""
     ns, policy = up["metadata"]["namespace"], up["metadata"]["name"]
     name = children.name(policy)
-    have = {kind: state.cache.child(index, kind, ns, name)
-            for kind, index in (("Deployment", "mo_deployments"), ("Service", "mo_services"))}
+    have = {"Deployment": state.cache.deployment(ns, name),
+            "Service": state.cache.service(ns, name)}
     c = spec.strategy.canary if spec.strategy else None
     gw = c.traffic_routing.gateway_api if c and c.traffic_routing else None
     mirror_ts = mirror_name(gw.http_route) if gw and gw.implementation == "Traefik" else None
@@ -37,7 +37,7 @@ async def sync_shadow(state: State, up: dict[str, Any], spec: UpdatePolicySpec, 
         return
     if not (stable and canary):  # the rollout is over; it stays until the gateway moved on
         return
-    dep = state.cache.child("mo_deployments", "Deployment", ns, canary.service)
+    dep = state.cache.deployment(ns, canary.service)
     placement = (((dep or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
     for obj in children.manifests(up, spec, stable, canary, runtime, state.settings.shadow_image,
                                   placement):
@@ -47,7 +47,7 @@ async def sync_shadow(state: State, up: dict[str, Any], spec: UpdatePolicySpec, 
     if gw and mirror_ts and mirror and ready:  # written before the route names it
         ts = stamp(traefik_service(up, spec.model, gw.http_route, stable,
                                    children.backend(policy, canary.version), mirror))
-        if needs_apply(ts, state.cache.child("routes", TRAEFIKSERVICES.kind, ns, mirror_ts)):
+        if needs_apply(ts, state.cache.route(TRAEFIKSERVICES.kind, ns, mirror_ts)):
             state.cache.answered(await state.kube.apply(stamped(ts, now), res=TRAEFIKSERVICES))
 
 
@@ -68,6 +68,6 @@ def mirror_written(state: State, up: dict[str, Any], spec: UpdatePolicySpec,
     gw = c.traffic_routing.gateway_api if c and c.traffic_routing else None
     if not gw or gw.implementation != "Traefik":
         return True
-    ts = state.cache.child("routes", TRAEFIKSERVICES.kind, up["metadata"]["namespace"],
+    ts = state.cache.route(TRAEFIKSERVICES.kind, up["metadata"]["namespace"],
                            mirror_name(gw.http_route))
     return settled(ts, now)

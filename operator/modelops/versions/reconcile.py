@@ -40,7 +40,7 @@ def enqueue(state: State, namespace: str, name: str) -> None:
 
 async def reconcile_key(state: State, key: Hashable) -> None:
     """A work queue worker's call: the version under `key` as the indexes have it now."""
-    mv = state.cache.first("mv_by_name", cast(tuple[str, str], key))
+    mv = state.cache.version(*cast(tuple[str, str], key))
     if mv is not None:  # else it is gone, and nothing is left to do
         await reconcile(state, mv, state.cache.indexes)
 
@@ -150,8 +150,8 @@ async def _gather(state: State, mv: dict[str, Any], idx: Indexes,
     owner = holder(idx.mv_versions.get((ns, model, version), []))
     policy = governing(policies)
     observed = Observed(
-        deployment=state.cache.child("mo_deployments", "Deployment", ns, workload),
-        service=state.cache.child("mo_services", "Service", ns, workload),
+        deployment=state.cache.deployment(ns, workload),
+        service=state.cache.service(ns, workload),
         duplicate_of=owner if owner not in (None, name) else None,
         nodes=[n for node in idx.mo_nodes.values() for n in node] or None,
         jobs=_jobs(idx, ns, uid),
@@ -218,7 +218,7 @@ def _ready_pods(state: State, ns: str, model: str, version: str | None) -> int:
     """Ready serving pods of a version of the model, as the cache has its Deployment."""
     if not version:
         return 0
-    dep = state.cache.child("mo_deployments", "Deployment", ns, child_name(model, version))
+    dep = state.cache.deployment(ns, child_name(model, version))
     return int(((dep or {}).get("status") or {}).get("readyReplicas") or 0)
 
 

@@ -132,8 +132,7 @@ def settle_incoming(m: _Machine) -> None:
         st.incoming = None
         switch(m, inc.version, inc.reason, inc.since, f"rollback to {inc.version}")
         return
-    waited = (m.now - parse_time(inc.since)).total_seconds()
-    if waited > deadline:
+    if m.overdue(inc.since):
         st.incoming = None
         msg = (f"rollback to {inc.version}: its pods were not ready ({ready}/{total}) within "
                f"{deadline}s; {st.stable_version} keeps all traffic")
@@ -147,7 +146,6 @@ def settle_incoming(m: _Machine) -> None:
         return
     m.say(PolicyPhase.PROGRESSING, f"rolling back to {inc.version}: waiting for its pods "
           f"({ready}/{total}); {st.stable_version} keeps all traffic meanwhile")
-    m.wake_in(deadline - waited + 0.5)
 
 
 def switch(m: _Machine, version: str, reason: str, since: str, why: str) -> None:

@@ -72,6 +72,15 @@ class _Machine:
         seconds = max(seconds, 0.5)
         self.requeue = seconds if self.requeue is None else min(self.requeue, seconds)
 
+    def overdue(self, since: str | None) -> bool:
+        """The one progress-deadline rule: whether progressDeadlineSeconds has passed since
+        `since` (a step, a hand-over began); while it has not, look again when it will have."""
+        waited = (self.now - parse_time(since or self.stamp)).total_seconds()
+        left = self.spec.progress_deadline_seconds - waited
+        if left >= 0:
+            self.wake_in(left + 0.5)
+        return left < 0
+
     def say(self, phase: PolicyPhase | None, message: str) -> None:
         if phase is not None:
             self.st.phase = phase
@@ -298,8 +307,7 @@ class _Machine:
                                f"effect; canary {self.canary} at {st.actual_canary_weight}% of "
                                "traffic")
                 if not done:
-                    waited = (self.now - started).total_seconds()
-                    if waited > spec.progress_deadline_seconds:
+                    if self.overdue(st.step_start_time):
                         msg = (f"step {i + 1} could not reach {what} in "
                                f"{spec.progress_deadline_seconds}s (actual "
                                f"{st.actual_canary_weight}%){self.waiting_for()}")
@@ -309,7 +317,6 @@ class _Machine:
                         return
                     st.message = (f"step {i + 1}/{len(plan)}: waiting for {what} "
                                   f"(actual {st.actual_canary_weight}%){self.waiting_for()}")
-                    self.wake_in(spec.progress_deadline_seconds - waited + 0.5)
                     return
             else:
                 duration = step.pause.duration if step.pause else None
@@ -339,8 +346,7 @@ class _Machine:
         ready = self.ready(canary)
         if ready >= spec.replicas and self.provider.promotable(self.split()):
             return True
-        waited = (self.now - parse_time(st.step_start_time or self.stamp)).total_seconds()
-        if waited > spec.progress_deadline_seconds:
+        if self.overdue(st.step_start_time):
             msg = (f"{canary} was not ready at full size ({ready}/{spec.replicas}) within "
                    f"{spec.progress_deadline_seconds}s; its ModelVersion's conditions say why")
             self.end_rollout(Outcome.ROLLED_BACK, "ProgressDeadlineExceeded", msg,
@@ -349,7 +355,6 @@ class _Machine:
             return False
         self.say(PolicyPhase.PROGRESSING, f"all steps done; waiting for {canary} to be ready at "
                  f"full size ({ready}/{spec.replicas}) before promoting")
-        self.wake_in(spec.progress_deadline_seconds - waited + 0.5)
         return False
 
     def weight_reached(self) -> bool:

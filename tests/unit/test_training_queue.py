@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from modelops.indexes import compact, job_summary
-from modelops.training.queueing import queue_state
+from modelops.training.queueing import KUEUE_WORD_WAIT, queue_state
 from modelops.versions.plan import Observed, plan
 from tests.unit.test_training_plan import NOW, S, cond, mv
 
@@ -25,6 +25,7 @@ PENDING = ("QuotaReserved", "False", "Pending",
            "flavor real-node, 1 more needed")
 NO_QUEUE = ("QuotaReserved", "False", "Inadmissible", "LocalQueue nope doesn't exist")
 ADMITTED = ("Admitted", "True", "Admitted", "The workload is admitted")
+FINISHED = ("Finished", "True", "JobFinished", "Job finished failed")
 PREEMPTED = ("Evicted", "True", "Preempted", "Preempted to accommodate a workload (UID: x) "
              "due to prioritization in the ClusterQueue")
 
@@ -138,11 +139,23 @@ def test_a_preemption_that_failed_the_job_costs_no_restart(seen_waiting: bool) -
     assert p.status["training"]["history"][-1]["reason"].startswith(
         "Preempted by Kueue: Suspended")
 
-    # The same Job failing with no eviction is the gang's own failure: over the budget.
-    p = plan(body, Observed(jobs={"llm-7-train-1": {**failed("llm-7-train-1", wl(ADMITTED)),
-                                                    "suspend": False}}), S, NOW)
+    # The same Job failing with no eviction in sight: Kueue marks a preempted Workload Evicted
+    # before it suspends the Job, but that word comes on another watch. Wait for it...
+    own = {**failed("llm-7-train-1", wl(ADMITTED)), "suspend": False}
+    p = plan(body, Observed(jobs={"llm-7-train-1": own}), S, NOW)
+    assert p.status["phase"] == "Training" and p.create == []
+    assert p.recheck_after == KUEUE_WORD_WAIT
+    assert "waiting for Kueue's word" in cond(p, "Trained")["message"]
+    # ... and once Kueue says the Workload finished, it is the gang's own: over the budget.
+    finished = {**failed("llm-7-train-1", wl(ADMITTED, FINISHED)), "suspend": False}
+    p = plan(body, Observed(jobs={"llm-7-train-1": finished}), S, NOW)
     assert p.status["phase"] == "Failed" and cond(p, "Trained")["reason"] == (
         "MaxRestartsExceeded")
+    # Kueue silent for KUEUE_WORD_WAIT after the failure: judged as the gang's own too.
+    own["status"]["conditions"][0]["lastTransitionTime"] = "2026-01-01T00:00:00Z"
+    p = plan(body, Observed(jobs={"llm-7-train-1": own}), S,
+             NOW + timedelta(seconds=KUEUE_WORD_WAIT + 1))
+    assert p.status["phase"] == "Failed"
 
 
 def test_a_queue_that_cannot_admit_says_so_as_a_warning() -> None:

@@ -8,9 +8,10 @@ local function falseCondition(status)
   end
   return nil
 end
+-- A new version's first status waits up to 3 s for its Deployment (one write): Pending.
 if obj.status == nil or obj.status.phase == nil then
   hs.status = "Progressing"
-  hs.message = "Waiting for the operator"
+  hs.message = "Pending"
   return hs
 end
 local st = obj.status

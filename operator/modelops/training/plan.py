@@ -19,7 +19,7 @@ from ..api.phases import VersionPhase
 from ..settings import Settings
 from . import builders
 from .output import JobOutput
-from .queueing import QueueState, preempted, queue_state
+from .queueing import QueueState, awaiting_kueue, preempted, queue_state
 from .steps import Step, effective_steps
 
 HISTORY_LIMIT = 50
@@ -39,6 +39,7 @@ class Progress:
     create: list[dict[str, Any]] = field(default_factory=list)
     events: list[tuple[str, str, str]] = field(default_factory=list)
     needs_output_of: str | None = None  # eval Job whose termination messages are needed
+    recheck_after: float | None = None  # plan again this much later even if nothing changes
 
 
 def job_state(job: dict[str, Any] | None) -> tuple[str, str]:
@@ -97,6 +98,12 @@ def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, An
             return False
         return r.succeeded(output)
     evicted = preempted(job) if t.queue_name else None
+    wait = awaiting_kueue(job, now) if t.queue_name and evicted is None else None
+    if wait is not None:  # preempted, or the gang's own failure? Kueue is about to say
+        out.recheck_after = wait
+        out.conditions.append(("Trained", False, "Training", f"step {r.step.name}, attempt "
+                               f"{r.attempt}: ended; waiting for Kueue's word on why"))
+        return False
     return r.failed(f"{PREEMPTED}{evicted}" if evicted else reason, evicted)
 
 

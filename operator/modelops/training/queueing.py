@@ -10,9 +10,13 @@ yet; Inadmissible: e.g. no such LocalQueue; Evicted: preempted)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from ..api.conditions import parse_time
+
 KUEUE_API = "kueue.x-k8s.io/v1beta2"  # the Workloads read (handlers.indexes.WORKLOADS)
+KUEUE_WORD_WAIT = 30.0  # seconds a failed Job that Kueue admitted waits for Kueue's word
 
 
 @dataclass(frozen=True)
@@ -77,3 +81,21 @@ def preempted(job: dict[str, Any] | None) -> str | None:
     if job is not None and job.get("suspend"):
         return "Suspended: Kueue suspended the running Job"
     return None
+
+
+def awaiting_kueue(job: dict[str, Any] | None, now: datetime) -> float | None:
+    """Seconds left to wait before judging a failed Job that Kueue admitted, while its
+    Workload says neither Evicted nor Finished: Kueue marks a preempted Workload Evicted before
+    it suspends the Job, but the Job's failure (its stopped pods exit non-zero) can reach us
+    first, on another watch. None: judge it now (Kueue said, or was silent too long)."""
+    wl = (job or {}).get("workload")
+    if job is None or wl is None:
+        return None
+    if any((_cond(wl, t) or {}).get("status") == "True" for t in ("Evicted", "Finished")):
+        return None
+    failed = next((c for c in (job.get("status") or {}).get("conditions") or []
+                   if c.get("type") == "Failed" and c.get("status") == "True"), None)
+    since = (parse_time(failed["lastTransitionTime"])
+             if failed and failed.get("lastTransitionTime") else now)
+    left = KUEUE_WORD_WAIT - (now - since).total_seconds()
+    return left if left > 0 else None

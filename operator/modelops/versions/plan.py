@@ -98,6 +98,7 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
         conds = set_condition(conds, type_, ok, reason, message, gen, now)
     out.create = progress.create
     out.needs_output_of = progress.needs_output_of
+    out.recheck_after = progress.recheck_after
     out.events += [Event(*e) for e in progress.events]
     if progress.training is not None:
         status["training"] = progress.training

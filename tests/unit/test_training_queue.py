@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from modelops.indexes import compact, job_summary
-from modelops.training.queueing import KUEUE_WORD_WAIT, queue_state
+from modelops.training.queueing import KUEUE_WORD_WAIT, STOPPED_PODS_GRACE, queue_state
 from modelops.versions.plan import Observed, plan
 from tests.unit.test_training_plan import NOW, S, cond, mv
 
@@ -151,11 +151,40 @@ def test_a_preemption_that_failed_the_job_costs_no_restart(seen_waiting: bool) -
     p = plan(body, Observed(jobs={"llm-7-train-1": finished}), S, NOW)
     assert p.status["phase"] == "Failed" and cond(p, "Trained")["reason"] == (
         "MaxRestartsExceeded")
-    # Kueue silent for KUEUE_WORD_WAIT after the failure: judged as the gang's own too.
-    own["status"]["conditions"][0]["lastTransitionTime"] = "2026-01-01T00:00:00Z"
+    # Kueue silent for KUEUE_WORD_WAIT after the failure: judged as the gang's own too (long
+    # after any admission, so not the stopped pods of a preemption either).
+    own["status"]["conditions"][0]["lastTransitionTime"] = "2026-01-01T00:05:00Z"
     p = plan(body, Observed(jobs={"llm-7-train-1": own}), S,
-             NOW + timedelta(seconds=KUEUE_WORD_WAIT + 1))
+             NOW + timedelta(seconds=300 + KUEUE_WORD_WAIT + 1))
     assert p.status["phase"] == "Failed"
+
+
+@pytest.mark.parametrize(("after", "preemption"), [(40, True), (STOPPED_PODS_GRACE + 30, False)])
+def test_pods_a_preemption_stopped_may_fail_the_job_after_it_is_admitted_again(
+        after: float, preemption: bool) -> None:
+    """Kueue preempts the gang and admits it again while the stopped pods still terminate;
+    their exit fails the Job with Kueue's eviction already cleared. Soon after the preemption
+    that is the preemption's; long after, the gang's own."""
+    body = mv(nodes=2, queueName="training", maxRestarts=0, checkpoint={"claimName": "c"})
+    body = {**body, "status": plan(body, Observed(), S, NOW).status}
+    for at, j in ((0, job(False, wl(ADMITTED, cq="modelops"))),
+                  (30, job(True, wl(PREEMPTED, PENDING))),
+                  (60, job(False, wl(ADMITTED, cq="modelops")))):
+        body = {**body, "status": plan(body, Observed(jobs={"llm-7-train-1": j}), S,
+                                       NOW + timedelta(seconds=at)).status}
+    assert body["status"]["training"]["preemptions"] == 1
+    stopped = {**failed("llm-7-train-1", wl(ADMITTED, FINISHED)), "suspend": False}
+    stopped["status"]["conditions"][0]["lastTransitionTime"] = (  # after the preemption (30)
+        NOW + timedelta(seconds=30 + after)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    p = plan(body, Observed(jobs={"llm-7-train-1": stopped}), S,
+             NOW + timedelta(seconds=31 + after))
+    t = p.status["training"]
+    if preemption:
+        assert p.status["phase"] == "Training" and t["attempts"] == 2
+        assert t["history"][-1]["reason"].startswith("Preempted by Kueue: Preempted: the pods")
+        assert t["preemptions"] == 1  # the same preemption, counted once
+    else:
+        assert p.status["phase"] == "Failed"
 
 
 def test_a_queue_that_cannot_admit_says_so_as_a_warning() -> None:

@@ -19,7 +19,13 @@ from ..api.phases import VersionPhase
 from ..settings import Settings
 from . import builders
 from .output import JobOutput
-from .queueing import QueueState, awaiting_kueue, preempted, queue_state
+from .queueing import (
+    QueueState,
+    awaiting_kueue,
+    preempted,
+    queue_state,
+    stopped_by_preemption,
+)
 from .steps import Step, effective_steps
 
 HISTORY_LIMIT = 50
@@ -97,7 +103,7 @@ def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, An
             out.needs_output_of = r.name  # the data it read and its image, by digest
             return False
         return r.succeeded(output)
-    evicted = preempted(job) if t.queue_name else None
+    evicted = (preempted(job) or stopped_by_preemption(job, st)) if t.queue_name else None
     wait = awaiting_kueue(job, now) if t.queue_name and evicted is None else None
     if wait is not None:  # preempted, or the gang's own failure? Kueue is about to say
         out.recheck_after = wait

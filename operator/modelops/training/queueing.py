@@ -17,6 +17,9 @@ from ..api.conditions import parse_time
 
 KUEUE_API = "kueue.x-k8s.io/v1beta2"  # the Workloads read (handlers.indexes.WORKLOADS)
 KUEUE_WORD_WAIT = 30.0  # seconds a failed Job that Kueue admitted waits for Kueue's word
+# Seconds after a preemption was seen in which a failure of the Job is still its stopped
+# pods' (their termination grace period, 30 s by default, and slack for a busy node).
+STOPPED_PODS_GRACE = 90.0
 
 
 @dataclass(frozen=True)
@@ -93,9 +96,30 @@ def awaiting_kueue(job: dict[str, Any] | None, now: datetime) -> float | None:
         return None
     if any((_cond(wl, t) or {}).get("status") == "True" for t in ("Evicted", "Finished")):
         return None
-    failed = next((c for c in (job.get("status") or {}).get("conditions") or []
-                   if c.get("type") == "Failed" and c.get("status") == "True"), None)
+    failed = _failed(job)
     since = (parse_time(failed["lastTransitionTime"])
              if failed and failed.get("lastTransitionTime") else now)
     left = KUEUE_WORD_WAIT - (now - since).total_seconds()
     return left if left > 0 else None
+
+
+def stopped_by_preemption(job: dict[str, Any] | None, training: dict[str, Any]) -> str | None:
+    """Kueue preempted this very Job (`training.preemptedJob`, seen at `training.queuedTime`):
+    the pods it stopped may still be terminating when Kueue admits the Job again, and their
+    non-zero exit then fails it with Kueue's eviction already cleared. A failure that soon
+    after the preemption is the preemption's (the message says so); None: it is not."""
+    failed = _failed(job)
+    since = training.get("queuedTime")
+    if (failed is None or not failed.get("lastTransitionTime") or not since
+            or training.get("preemptedJob") != ((job or {}).get("metadata") or {}).get("name")):
+        return None
+    after = (parse_time(failed["lastTransitionTime"]) - parse_time(since)).total_seconds()
+    if after > STOPPED_PODS_GRACE:
+        return None
+    return (f"Preempted: the pods it stopped failed the Job {max(after, 0):.0f}s after the "
+            "preemption")
+
+
+def _failed(job: dict[str, Any] | None) -> dict[str, Any] | None:
+    return next((c for c in ((job or {}).get("status") or {}).get("conditions") or []
+                 if c.get("type") == "Failed" and c.get("status") == "True"), None)

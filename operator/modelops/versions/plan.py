@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api.conditions import get_condition, set_condition
+from ..api.conditions import get_condition, parse_time, set_condition
 from ..api.modelversion import ModelVersionSpec
 from ..api.phases import VersionPhase
 from ..desired import needs_apply, stamp
@@ -227,15 +227,11 @@ def _hold_first_status(dep: dict[str, Any] | None, wait: float, now: datetime,
     the Deployment is ready by then, one write says Ready instead of two (Pending, Ready).
     Counted from the Deployment, which outlives a restart of the operator."""
     created = ((dep or {}).get("metadata") or {}).get("creationTimestamp")
-    age = (now - _parse_ts(created)).total_seconds() if created else 0.0
+    age = (now - parse_time(str(created))).total_seconds() if created else 0.0
     if age < wait:
         out.write_status = False
         left = wait - age
         out.recheck_after = min(out.recheck_after or left, left)
-
-
-def _parse_ts(text: str) -> datetime:
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
 def _pending_for(conds: list[dict[str, Any]], now: datetime) -> float:
@@ -243,7 +239,7 @@ def _pending_for(conds: list[dict[str, Any]], now: datetime) -> float:
     c = get_condition(conds, "Ready")
     if not c or c.get("status") == "True" or not c.get("lastTransitionTime"):
         return 0.0
-    since = _parse_ts(c["lastTransitionTime"])
+    since = parse_time(str(c["lastTransitionTime"]))
     return (now - since).total_seconds()
 
 

@@ -267,8 +267,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             "resolvConf": str(resolv), "podLogsDir": str(d / "pods-logs"),
             "failSwapOn": False, "serializeImagePulls": False,
             "registerWithTaints": [{"key": LABEL, "value": "real", "effect": "NoSchedule"}],
-            "nodeStatusReportFrequency": "10s", "imageGCHighThresholdPercent": 95,
-            "imageGCLowThresholdPercent": 90,
+            # Our images are imported, not pulled: one the kubelet collected could never come
+            # back, and every pod needing it would wait on a pull that cannot succeed (a CI run
+            # that filled the disk to 95% lost them mid-suite). 100 turns collection off.
+            "nodeStatusReportFrequency": "10s", "imageGCHighThresholdPercent": 100,
+            "imageGCLowThresholdPercent": 99,
             "evictionHard": {"memory.available": "200Mi", "nodefs.available": "2%",
                              "imagefs.available": "2%"},
             "containerLogMaxSize": "10Mi",

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".localcluster"
+REAL_NODE = "real-node"
 REAL = {"modelops.io/node-kind": "real"}
 TOLERATE_REAL = [{"key": "modelops.io/node-kind", "operator": "Equal", "value": "real",
                   "effect": "NoSchedule"}]
@@ -134,12 +135,25 @@ def serve_example_model(kube: Kube, namespace: str) -> tuple[str, bytes]:
                  "readinessProbe": {"tcpSocket": {"port": 8000}, "periodSeconds": 1}}]})},
             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "artifacts"},
              "spec": {"selector": labels, "ports": [{"port": 8000}]}}]}))
-    kube.kubectl("wait", "-n", namespace, "--for=condition=Ready", "pod/artifacts",
-                 "--timeout=90s")
+    r = kube.kubectl("wait", "-n", namespace, "--for=condition=Ready", "pod/artifacts",
+                     "--timeout=90s", check=False)
+    assert r.returncode == 0, f"artifacts not Ready: {pod_story(kube, namespace, 'artifacts')}"
     ip = kube.core.read_namespaced_pod("artifacts", namespace).status.pod_ip
     status, data = request(ip, 8000, "GET", "/model.joblib")
     assert status == 200 and len(data) > 100, (status, data[:200])
     return f"http://artifacts.{namespace}.svc.cluster.local:8000/model.joblib", data
+
+
+def pod_story(kube: Kube, namespace: str, name: str) -> str:
+    """Why a pod is not running, as far as the API can tell: its phase, its containers' waiting
+    reasons, its events, and the real node's pressure conditions."""
+    pod = kube.core.read_namespaced_pod(name, namespace)
+    waiting = [f"{c.name}: {c.state.waiting.reason} {c.state.waiting.message or ''}"
+               for c in pod.status.container_statuses or [] if c.state and c.state.waiting]
+    events = [f"{e.reason}: {e.message}" for e in kube.events(namespace, name)]
+    node = kube.core.read_node(REAL_NODE)
+    pressure = [f"{c.type}={c.status}" for c in node.status.conditions or []]
+    return f"phase {pod.status.phase}; waiting {waiting}; events {events}; node {pressure}"
 
 
 def hf_repo(org: str, repo: str, files: dict[str, bytes]) -> None:

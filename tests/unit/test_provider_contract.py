@@ -77,5 +77,24 @@ def test_the_stable_service_selects_the_models_serving_pods(name: str) -> None:
         assert sel[names.MODEL] == "m"
         if stable and not shared:  # traffic on one version: only its pods
             assert sel.get(names.VERSION) in (None, "1")
-        if not p.pods_carry_weight and stable:
+        if p.route_resource is not None and stable:
             assert sel.get(names.VERSION) == "1"  # a router's weights live in the route
+
+
+def test_a_leaving_version_is_kept_serving_or_let_go_never_anything_else(name: str) -> None:
+    p = PROVIDERS[name]
+    spec = spec_for(name)
+    for replicas in (1, 3):
+        for whole in (True, False):
+            out = p.leaving("2", replicas, whole)
+            assert out is None or (out.version, out.replicas, out.serving) == ("2", replicas, True)
+            if not whole:  # the stable is short of pods: the leaving one keeps its share
+                assert out is not None
+    assert 0 <= p.linger(spec) <= spec.scale_down_delay_seconds
+    if p.route_resource is not None:
+        # A route may still name it after the write: released by the route, never at once.
+        assert p.leaving("2", 1, whole=True) is not None and not p.blocks_canary()
+    else:
+        # Pods that share the model's Service: gone once the stable is whole, and a canary
+        # never joins the Service while another version is still in it.
+        assert p.leaving("2", 1, whole=True) is None and p.blocks_canary()

@@ -32,8 +32,7 @@ def keep_warm(m: _Machine, version: str | None) -> None:
     if not version or version == m.st.stable_version:
         return
     if delay <= 0:  # a route may still name it: it goes once the route is rewritten
-        m.st.outgoing = None if m.provider.pods_carry_weight else Outgoing(
-            version=version, replicas=m.spec.replicas, serving=True)
+        m.st.outgoing = m.provider.leaving(version, m.spec.replicas, whole=True)
         return
     m.st.outgoing = Outgoing(version=version, replicas=m.spec.replicas, serving=False,
                              until=now_iso(m.now + timedelta(seconds=delay)))
@@ -47,15 +46,8 @@ def drain_canary(m: _Machine, canary: str, replicas: int) -> None:
     once: no later event would come to settle it. Where a route carries the weight, the canary
     keeps its pods until the gateway has the route without it, and scaleDownDelaySeconds more
     (a gateway applies a route a moment after it accepts it; Argo Rollouts waits likewise)."""
-    if not m.provider.pods_carry_weight:
-        m.st.outgoing = Outgoing(version=canary, replicas=replicas, serving=True) if (
-            replicas > 0) else None
-        return
     whole = m.ready(m.st.stable_version) >= m.spec.replicas
-    if m.provider.pods_carry_weight and replicas > 0 and not whole:
-        m.st.outgoing = Outgoing(version=canary, replicas=replicas, serving=True)
-    else:
-        m.st.outgoing = None
+    m.st.outgoing = m.provider.leaving(canary, replicas, whole) if replicas > 0 else None
 
 
 def settle_outgoing(m: _Machine) -> None:
@@ -70,7 +62,7 @@ def settle_outgoing(m: _Machine) -> None:
     elif out.serving:
         if not m.provider.released(m.split(), m.backend(out.version), m.spec.replicas):
             return
-        delay = 0 if m.provider.pods_carry_weight else m.spec.scale_down_delay_seconds
+        delay = m.provider.linger(m.spec)
         if delay > 0:  # out of the route now: warm a while, as a previous stable
             out.serving, out.until = False, now_iso(m.now + timedelta(seconds=delay))
             m.wake_in(delay)
@@ -91,7 +83,7 @@ def clear_for_canary(m: _Machine, canary: str) -> bool:
     if out is not None and out.version == canary:
         m.st.outgoing = None  # the warm version is the one rolled out again: its pods serve it
         return True
-    if out is None or not m.provider.pods_carry_weight:
+    if out is None or not m.provider.blocks_canary():
         return True
     if not out.serving:
         out.replicas, out.until = 0, m.stamp

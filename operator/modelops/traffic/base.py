@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..api.routing import HeaderMatch
-from ..api.updatepolicy import UpdatePolicySpec, UpdatePolicyStatus
+from ..api.updatepolicy import Outgoing, UpdatePolicySpec, UpdatePolicyStatus
 from ..kube import Kube
 from ..resources import Resource
 from ..serving import names
@@ -88,8 +88,6 @@ class Provider(Protocol):
     def route_name(self, spec: UpdatePolicySpec) -> str | None:
         """The name of the route this policy steers (in the policy's namespace)."""
 
-    pods_carry_weight: bool  # the model's Service spreads over pods of several versions
-
     def sticky_key(self, spec: UpdatePolicySpec) -> tuple[str, str] | None:
         """(kind, name) of what the provider writes beside its route for stickiness (seen
         into Split.sticky), if anything."""
@@ -128,9 +126,69 @@ class Provider(Protocol):
     def problem(self, up: dict[str, Any], spec: UpdatePolicySpec, split: Split) -> str | None:
         """Why this policy cannot be served as it stands (a user's input to fix), if so."""
 
+    # -- hand-over (rollout.handover asks; the answers differ by where the weight lives) ----
+    def leaving(self, version: str, replicas: int, whole: bool) -> Outgoing | None:
+        """What to keep of a version that leaves the traffic now (a canary that ends without
+        promotion, a stable handing over with no warm time): still serving until released,
+        or nothing. `whole`: the version that stays has all its replicas ready."""
+
+    def linger(self, spec: UpdatePolicySpec) -> int:
+        """Seconds a released version stays up, warm, before its pods go."""
+
+    def blocks_canary(self) -> bool:
+        """Whether a version still up (warm or draining) must be gone before a canary starts."""
+
     async def set_route(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
                         split: Split, want: Want) -> list[dict[str, Any]]:
         """Make the route carry `want`; the objects written, as the API server answered."""
+
+
+C = TypeVar("C")
+
+
+class RoutedProvider(Generic[C]):
+    """What the providers whose weights live in a route (not in pods) share: the route sets
+    the weights, so the stable keeps all its replicas and its Service selects the stable only;
+    a version leaving the weights still takes traffic until the gateway has applied the route
+    without it, and stays warm scaleDownDelaySeconds more (a gateway applies a route a moment
+    after it accepts it; Argo Rollouts waits likewise)."""
+
+    field: str  # its attribute of api.updatepolicy.TrafficRouting
+
+    def config(self, spec: UpdatePolicySpec) -> C | None:
+        c = spec.strategy.canary if spec.strategy else None
+        routing = c.traffic_routing if c else None
+        return getattr(routing, self.field) if routing else None
+
+    def sticky_key(self, spec: UpdatePolicySpec) -> tuple[str, str] | None:
+        return None
+
+    def stable_selector(self, model: str, stable: str | None, shared: bool) -> dict[str, str]:
+        return stable_only(model, stable)
+
+    def replicas(self, total: int, weight: int) -> tuple[int, int]:
+        return routed_replicas(total, weight)
+
+    def mirror_released(self, split: Split) -> bool:
+        return True  # it never mirrors
+
+    def recheck_in(self, split: Split) -> float | None:
+        return None
+
+    def promotable(self, split: Split) -> bool:
+        return split.route is not None
+
+    def problem(self, up: dict[str, Any], spec: UpdatePolicySpec, split: Split) -> str | None:
+        return None
+
+    def leaving(self, version: str, replicas: int, whole: bool) -> Outgoing | None:
+        return Outgoing(version=version, replicas=replicas, serving=True)
+
+    def linger(self, spec: UpdatePolicySpec) -> int:
+        return spec.scale_down_delay_seconds
+
+    def blocks_canary(self) -> bool:
+        return False
 
 
 def routed_replicas(total: int, weight: int) -> tuple[int, int]:

@@ -16,19 +16,19 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from ..api.updatepolicy import UpdatePolicySpec
+from ..api.updatepolicy import GatewayAPIRouting, UpdatePolicySpec
 from ..desired import needs_apply, stamp
 from ..kube import Kube
 from ..resources import Resource
 from . import traefik
 from .base import (
     Backend,
+    RoutedProvider,
     Split,
     Want,
     carried_weight,
     routed_achieved,
     routed_replicas,
-    stable_only,
 )
 
 HTTPROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
@@ -197,32 +197,21 @@ def route_weight(route: dict[str, Any] | None, canary: Backend | None) -> int | 
     return 0
 
 
-class GatewayProvider:
+class GatewayProvider(RoutedProvider[GatewayAPIRouting]):
     name = "gatewayAPI"
+    field = "gateway_api"
     route_resource: Resource | None = HTTPROUTES
     watches: tuple[Resource, ...] = (HTTPROUTES, traefik.TRAEFIKSERVICES)
-    pods_carry_weight = False
-
-    @staticmethod
-    def _config(spec: UpdatePolicySpec) -> Any:
-        c = spec.strategy.canary if spec.strategy else None
-        return c.traffic_routing.gateway_api if c and c.traffic_routing else None
 
     def route_name(self, spec: UpdatePolicySpec) -> str | None:
-        gw = self._config(spec)
+        gw = self.config(spec)
         return gw.http_route if gw else None
 
     def sticky_key(self, spec: UpdatePolicySpec) -> tuple[str, str] | None:
-        gw = self._config(spec)
+        gw = self.config(spec)
         if gw is None or gw.implementation != "Traefik":
             return None
         return traefik.TRAEFIKSERVICES.kind, traefik.sticky_name(gw.http_route)
-
-    def stable_selector(self, model: str, stable: str | None, shared: bool) -> dict[str, str]:
-        return stable_only(model, stable)
-
-    def replicas(self, total: int, weight: int) -> tuple[int, int]:
-        return routed_replicas(total, weight)
 
     def achieved(self, s: Split) -> int | None:
         if s.route is None or not accepted(s.route):
@@ -282,12 +271,6 @@ class GatewayProvider:
                              traefik.unsettled_for(s.route, s.at)) if t is not None]
         return min(waits) + 0.2 if waits else None
 
-    def promotable(self, s: Split) -> bool:
-        return s.route is not None
-
-    def problem(self, up: dict[str, Any], spec: UpdatePolicySpec, s: Split) -> str | None:
-        return None
-
     async def set_route(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
                         s: Split, want: Want) -> list[dict[str, Any]]:
         if s.route is None or not (s.stable or s.canary):
@@ -295,7 +278,7 @@ class GatewayProvider:
         meta, at = s.route["metadata"], s.at or datetime.now(UTC)
         weight = carried_weight(s, want.weight, spec.replicas)
         written = []
-        gw = self._config(spec)
+        gw = self.config(spec)
         if sticks(s, want, weight) and gw and gw.session_affinity:  # before the route names it
             ts = stamp(traefik.sticky_service(up, spec.model, meta["name"], weighted_refs(
                 s.route, s, want, weight), gw.session_affinity))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..api.updatepolicy import UpdatePolicySpec
+from ..api.updatepolicy import Outgoing, UpdatePolicySpec
 from ..kube import Kube
 from ..resources import Resource
 from .base import Backend, Split, Want, serving_selector, stable_only
@@ -42,8 +42,6 @@ class ReplicasProvider:
 
     def route_name(self, spec: UpdatePolicySpec) -> str | None:
         return None
-
-    pods_carry_weight = True
 
     def sticky_key(self, spec: UpdatePolicySpec) -> tuple[str, str] | None:
         return None
@@ -82,6 +80,17 @@ class ReplicasProvider:
 
     def problem(self, up: dict[str, Any], spec: UpdatePolicySpec, s: Split) -> str | None:
         return None
+
+    def leaving(self, version: str, replicas: int, whole: bool) -> Outgoing | None:
+        # Its pods share the model's Service: they keep their share until the stable is whole
+        # again, and go with nothing after (no route lags behind a Service's endpoints).
+        return None if whole else Outgoing(version=version, replicas=replicas, serving=True)
+
+    def linger(self, spec: UpdatePolicySpec) -> int:
+        return 0
+
+    def blocks_canary(self) -> bool:
+        return True  # a canary would share the model's Service with it
 
     async def set_route(self, kube: Kube, up: dict[str, Any], spec: UpdatePolicySpec,
                         s: Split, want: Want) -> list[dict[str, Any]]:

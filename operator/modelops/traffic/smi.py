@@ -7,20 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.updatepolicy import UpdatePolicySpec
+from ..api.updatepolicy import SMIRouting, UpdatePolicySpec
 from ..kube import Kube
 from ..resources import Resource
 from ..serving import names
 from .base import (
     Backend,
+    RoutedProvider,
     Split,
     Want,
     carried_weight,
     routed_achieved,
     routed_reached,
-    routed_replicas,
     service_name,
-    stable_only,
 )
 
 TRAFFICSPLITS = Resource("split.smi-spec.io", "v1alpha4", "trafficsplits", "TrafficSplit")
@@ -52,32 +51,17 @@ def owned_by(route: dict[str, Any], up: dict[str, Any]) -> bool:
     return any(r.get("uid") == uid for r in route["metadata"].get("ownerReferences") or [])
 
 
-class SMIProvider:
+class SMIProvider(RoutedProvider[SMIRouting]):
     name = "smi"
+    field = "smi"
     route_resource: Resource | None = TRAFFICSPLITS
     watches: tuple[Resource, ...] = (TRAFFICSPLITS,)
 
-    @staticmethod
-    def _config(spec: UpdatePolicySpec) -> Any:
-        c = spec.strategy.canary if spec.strategy else None
-        return c.traffic_routing.smi if c and c.traffic_routing else None
-
     def route_name(self, spec: UpdatePolicySpec) -> str | None:
-        smi = self._config(spec)
+        smi = self.config(spec)
         if smi is None:
             return None
         return smi.traffic_split_name or service_name(spec)
-
-    pods_carry_weight = False
-
-    def sticky_key(self, spec: UpdatePolicySpec) -> tuple[str, str] | None:
-        return None
-
-    def stable_selector(self, model: str, stable: str | None, shared: bool) -> dict[str, str]:
-        return stable_only(model, stable)
-
-    def replicas(self, total: int, weight: int) -> tuple[int, int]:
-        return routed_replicas(total, weight)
 
     def _weight(self, s: Split) -> int | None:
         return split_weight(s.route, s.canary.service if s.canary else None)
@@ -96,15 +80,6 @@ class SMIProvider:
             b.get("service") != leaving.service
             for b in (s.route.get("spec") or {}).get("backends") or [])
 
-    def mirror_released(self, s: Split) -> bool:
-        return True  # it never mirrors
-
-    def recheck_in(self, split: Split) -> float | None:
-        return None
-
-    def promotable(self, s: Split) -> bool:
-        return s.route is not None
-
     def problem(self, up: dict[str, Any], spec: UpdatePolicySpec, s: Split) -> str | None:
         if s.route is not None and not owned_by(s.route, up):
             return (f"TrafficSplit {s.route['metadata']['name']!r} exists and is not owned by "
@@ -113,12 +88,14 @@ class SMIProvider:
 
     def desired(self, up: dict[str, Any], spec: UpdatePolicySpec, s: Split,
                 weight: int) -> dict[str, Any]:
+        smi = self.config(spec)
+        root = smi.root_service if smi else None
         return {
             "apiVersion": TRAFFICSPLITS.api_version, "kind": TRAFFICSPLITS.kind,
             "metadata": {"name": self.route_name(spec), "namespace": up["metadata"]["namespace"],
                          "labels": names.labels(spec.model, None, "traffic-split"),
                          "ownerReferences": [names.owner_reference(up)]},
-            "spec": {"service": self._config(spec).root_service or service_name(spec),
+            "spec": {"service": root or service_name(spec),
                      "backends": backends(s, weight)},
         }
 

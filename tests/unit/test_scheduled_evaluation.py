@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modelops.api.modelversion import ModelVersionSpec
+from modelops.api.modelversion import EvaluationStatus, ModelVersionSpec
 from modelops.metrics import evaluation_gauges
 from modelops.rollout.window import check_schedule, next_firing
 from modelops.settings import Settings
@@ -30,9 +30,13 @@ DONE = {"status": {"succeeded": 1, "conditions": [{"type": "Complete", "status":
 
 def step(ev: dict[str, Any], now: datetime, jobs: dict[str, Any] | None = None,
          output: list[str] | None = None) -> tuple[Progress, float | None]:
-    out = Progress()
+    """One plan of `ev` (status.evaluation as the API server keeps it), updated in place."""
+    out, typed = Progress(), EvaluationStatus.model_validate(ev)
     wait = plan_scheduled(MV, SPEC, "s3://b/m/1/", jobs or {},
-                          None if output is None else JobOutput(output), Settings(), now, ev, out)
+                          None if output is None else JobOutput(output), Settings(), now, typed,
+                          out)
+    ev.clear()
+    ev.update(typed.dump())
     return out, wait
 
 

@@ -11,10 +11,18 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ..api.conditions import get_condition, now_iso, parse_time
-from ..api.modelversion import Gate, ModelVersionSpec, Training
+from ..api.data import DataRead, ImageRun
+from ..api.modelversion import (
+    EvaluationStatus,
+    Gate,
+    ModelVersionSpec,
+    Training,
+    TrainingAttempt,
+    TrainingStatus,
+)
 from ..api.phases import VersionPhase
 from ..settings import Settings
 from . import builders
@@ -38,8 +46,8 @@ class Progress:
     """What training/evaluation contribute to a reconcile."""
 
     phase: VersionPhase | None = None  # Training, Evaluating, Failed; None: serving may go on
-    training: dict[str, Any] | None = None
-    evaluation: dict[str, Any] | None = None
+    training: TrainingStatus | None = None  # status.training as it is to be
+    evaluation: EvaluationStatus | None = None
     artifact_uri: str | None = None
     conditions: list[tuple[str, bool, str, str]] = field(default_factory=list)
     create: list[dict[str, Any]] = field(default_factory=list)
@@ -72,7 +80,7 @@ def plan_training(mv: dict[str, Any], spec: ModelVersionSpec, jobs: dict[str, An
     assert t is not None
     conds = (mv.get("status") or {}).get("conditions")
     trained = get_condition(conds, "Trained")
-    st = dict((mv.get("status") or {}).get("training") or {})
+    st = TrainingStatus.model_validate((mv.get("status") or {}).get("training") or {})
     out.training = st
     if trained and trained.get("status") == "True":
         out.artifact_uri = t.output_uri or (spec.artifact.uri if spec.artifact else None)
@@ -123,42 +131,43 @@ class _Round:
     t: Training
     settings: Settings
     out: Progress
-    st: dict[str, Any]
+    st: TrainingStatus
     stamp: str
     steps: list[Step]
 
     def __post_init__(self) -> None:
-        self.i = int(self.st.get("stepIndex") or 0)
-        self.attempt = int(self.st.get("attempts") or 0)
+        st = self.st
+        self.i = st.step_index or 0
+        self.attempt = st.attempts or 0
         self.step = self.steps[self.i]
         if self.attempt == 0:
             self.attempt = 1
-            self.st.update(step=self.step.name, stepIndex=self.i, steps=len(self.steps),
-                           attempts=1, attemptStartTime=self.stamp,
-                           startTime=self.st.get("startTime") or self.stamp)
+            st.step, st.step_index, st.steps = self.step.name, self.i, len(self.steps)
+            st.attempts, st.attempt_start_time = 1, self.stamp
+            st.start_time = st.start_time or self.stamp
             self.out.events.append((
                 "Normal", "TrainingStarted" if self.i == 0 else "StepStarted",
                 f"step {self.step.name} ({self.i + 1}/{len(self.steps)}), attempt 1: "
                 f"{self.step.nodes} node(s) x {self.step.procs_per_node} process(es)"))
         self.name = builders.job_name(self.spec, self.step.name, self.attempt)
-        self.st["jobName"] = self.name
+        st.job_name = self.name
 
     def succeeded(self, output: JobOutput) -> bool:
         st, out, step = self.st, self.out, self.step
-        st.update(_ran(step.image, output))
+        _ran(st, step.image, output)
         _record(st, step.name, self.attempt, self.name, "Succeeded", "", self.stamp)
         if self.i + 1 < len(self.steps):
             nxt = self.steps[self.i + 1]
-            st.update(step=nxt.name, stepIndex=self.i + 1, attempts=1,
-                      attemptStartTime=self.stamp,
-                      jobName=builders.job_name(self.spec, nxt.name, 1))
+            st.step, st.step_index, st.attempts = nxt.name, self.i + 1, 1
+            st.attempt_start_time = self.stamp
+            st.job_name = builders.job_name(self.spec, nxt.name, 1)
             out.events.append(("Normal", "StepSucceeded",
                                f"step {step.name} succeeded; starting {nxt.name}"))
             out.create += [builders.rendezvous_service(self.mv, self.spec, nxt.name),
                            builders.training_job(self.mv, self.spec, nxt, 1, self.settings)]
             out.conditions.append(("Trained", False, "Training", f"step {nxt.name}: starting"))
             return False
-        st["completionTime"] = self.stamp
+        st.completion_time = self.stamp
         out.artifact_uri = self.t.output_uri or (
             self.spec.artifact.uri if self.spec.artifact else None)
         out.events.append(("Normal", "TrainingSucceeded", f"all {len(self.steps)} step(s) "
@@ -173,23 +182,22 @@ class _Round:
         preemption that failed the Job is not the gang's failure: it costs no restart."""
         st, out, step, t, attempt = self.st, self.out, self.step, self.t, self.attempt
         _record(st, step.name, attempt, self.name, "Failed", reason, self.stamp)
-        failures = sum(1 for h in st["history"] if h["step"] == step.name and h["result"] ==
-                       "Failed" and not str(h.get("reason", "")).startswith(PREEMPTED))
+        failures = sum(1 for h in st.history or [] if h.step == step.name and h.result ==
+                       "Failed" and not (h.reason or "").startswith(PREEMPTED))
         if failures > t.max_restarts:
             msg = (f"step {step.name} failed {failures} time(s), more than maxRestarts="
                    f"{t.max_restarts}; last failure: {reason}")
-            st["completionTime"] = self.stamp
+            st.completion_time = self.stamp
             out.events.append(("Warning", "TrainingFailed", msg))
             out.conditions.append(("Trained", False, "MaxRestartsExceeded", msg))
             out.phase = VersionPhase.FAILED
             return False
-        st.update(attempts=attempt + 1, attemptStartTime=self.stamp,
-                  jobName=builders.job_name(self.spec, step.name, attempt + 1))
+        st.attempts, st.attempt_start_time = attempt + 1, self.stamp
+        st.job_name = builders.job_name(self.spec, step.name, attempt + 1)
         resume = " from the checkpoint" if t.checkpoint else ""
         if evicted:
-            if st.get("preemptedJob") != self.name:  # else counted when seen waiting
-                st.update(preemptions=int(st.get("preemptions") or 0) + 1,
-                          preemptedJob=self.name)
+            if st.preempted_job != self.name:  # else counted when seen waiting
+                st.preemptions, st.preempted_job = (st.preemptions or 0) + 1, self.name
             out.events.append(("Warning", "Preempted", f"Kueue preempted step {step.name} "
                                f"attempt {attempt} ({evicted}) and its Job failed as its pods "
                                f"stopped; attempt {attempt + 1} waits for the queue and "
@@ -206,17 +214,16 @@ class _Round:
         return False
 
 
-def _queued(st: dict[str, Any], q: QueueState, before: dict[str, Any] | None, stamp: str,
+def _queued(st: TrainingStatus, q: QueueState, before: dict[str, Any] | None, stamp: str,
             now: datetime, out: Progress) -> bool:
     """Note where the Job stands with Kueue (condition Queued, times, events); True while it
     waits."""
     was = before is not None and before.get("status") == "True"
     if q.queued:
         if not was:
-            st["queuedTime"] = stamp
+            st.queued_time = stamp
             if q.evicted:
-                st.update(preemptions=int(st.get("preemptions") or 0) + 1,
-                          preemptedJob=st.get("jobName"))
+                st.preemptions, st.preempted_job = (st.preemptions or 0) + 1, st.job_name
             out.events.append(("Warning", "Preempted", f"Kueue took the gang's quota back "
                                                        f"({q.reason}: {q.message}); it resumes "
                                                        "from its checkpoint once admitted again")
@@ -228,34 +235,28 @@ def _queued(st: dict[str, Any], q: QueueState, before: dict[str, Any] | None, st
         out.conditions.append(("Queued", True, q.reason, q.message))
         return True
     if was or before is None:
-        st.update(admittedTime=stamp, clusterQueue=q.cluster_queue)
-        waited = (now - parse_time(st["queuedTime"])).total_seconds() if st.get(
-            "queuedTime") else None
+        st.admitted_time, st.cluster_queue = stamp, q.cluster_queue
+        waited = (now - parse_time(st.queued_time)).total_seconds() if st.queued_time else None
         out.events.append(("Normal", "Admitted", q.message + (
             f" after {waited:.0f}s in the queue" if waited is not None else "")))
     out.conditions.append(("Queued", False, "Admitted", q.message))
     return False
 
 
-def _ran(image: str, output: JobOutput | None) -> dict[str, Any]:
+def _ran(st: TrainingStatus, image: str, output: JobOutput | None) -> None:
     """status.training's record of what a step read and ran (lineage)."""
-    ran: dict[str, Any] = {}
     if output is not None and output.data:
-        ran["data"] = output.data
+        st.data = DataRead.model_validate(output.data)
     if output is not None and output.image_id:
-        ran["image"] = {"image": image, "imageID": output.image_id}
-    return ran
+        st.image = ImageRun(image=image, image_id=output.image_id)
 
 
-def _record(st: dict[str, Any], step: str, attempt: int, job: str, result: str, reason: str,
-            stamp: str) -> None:
-    history = list(st.get("history") or [])
-    entry = {"step": step, "attempt": attempt, "jobName": job, "result": result,
-             "startTime": st.get("attemptStartTime"), "endTime": stamp}
-    if reason:
-        entry["reason"] = reason[:1024]
-    history.append(entry)
-    st["history"] = history[-HISTORY_LIMIT:]
+def _record(st: TrainingStatus, step: str, attempt: int, job: str,
+            result: Literal["Succeeded", "Failed"], reason: str, stamp: str) -> None:
+    entry = TrainingAttempt(step=step, attempt=attempt, job_name=job, result=result,
+                            reason=reason[:1024] or None, start_time=st.attempt_start_time,
+                            end_time=stamp)
+    st.history = [*(st.history or []), entry][-HISTORY_LIMIT:]
 
 
 def plan_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str,
@@ -264,14 +265,14 @@ def plan_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: st
     """Advance evaluation; True when its gates passed."""
     e = spec.evaluation
     assert e is not None
-    ev = dict((mv.get("status") or {}).get("evaluation") or {})
+    ev = EvaluationStatus.model_validate((mv.get("status") or {}).get("evaluation") or {})
     out.evaluation = ev
     done = get_condition((mv.get("status") or {}).get("conditions"), "Evaluated")
     if done and done.get("reason") in ("GatesPassed", "GatesFailed", "EvaluationFailed"):
         out.phase = None if done["status"] == "True" else VersionPhase.FAILED
         return done["status"] == "True"
     name = builders.eval_job_name(spec)
-    ev["jobName"] = name
+    ev.job_name = name
     state, reason = job_state(jobs.get(name))
     out.phase = VersionPhase.EVALUATING
     if state == "Missing":
@@ -293,20 +294,21 @@ def plan_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: st
         out.needs_output_of = name
         return False
     if output.data:
-        ev["data"] = output.data
+        ev.data = DataRead.model_validate(output.data)
     try:
         metrics = parse_metrics(output.messages)
     except ValueError as err:
         return _eval_failed(ev, str(err), out)
     failed = [msg for g in e.gates or [] if (msg := gate_failure(g, metrics))]
-    ev.update(metrics=metrics, passed=not failed)
+    ev.metrics, ev.passed = metrics, not failed
     if failed:
-        ev["message"] = "; ".join(failed)
-        out.conditions.append(("Evaluated", False, "GatesFailed", ev["message"]))
-        out.events.append(("Warning", "GatesFailed", ev["message"]))
+        msg = "; ".join(failed)
+        ev.message = msg[:2048]
+        out.conditions.append(("Evaluated", False, "GatesFailed", msg))
+        out.events.append(("Warning", "GatesFailed", msg))
         out.phase = VersionPhase.FAILED
         return False
-    ev.pop("message", None)
+    ev.message = None
     summary = ", ".join(f"{k}={v:g}" for k, v in sorted(metrics.items()))
     out.conditions.append(("Evaluated", True, "GatesPassed", summary or "no gates"))
     out.events.append(("Normal", "GatesPassed", summary))
@@ -314,8 +316,8 @@ def plan_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: st
     return True
 
 
-def _eval_failed(ev: dict[str, Any], msg: str, out: Progress) -> bool:
-    ev.update(passed=False, message=msg[:2048])
+def _eval_failed(ev: EvaluationStatus, msg: str, out: Progress) -> bool:
+    ev.passed, ev.message = False, msg[:2048]
     out.conditions.append(("Evaluated", False, "EvaluationFailed", msg))
     out.events.append(("Warning", "EvaluationFailed", msg))
     out.phase = VersionPhase.FAILED

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ..api.conditions import parse_time
+from ..api.modelversion import TrainingStatus
 
 KUEUE_API = "kueue.x-k8s.io/v1beta2"  # the Workloads read (handlers.indexes.WORKLOADS)
 KUEUE_WORD_WAIT = 30.0  # seconds a failed Job that Kueue admitted waits for Kueue's word
@@ -103,15 +104,15 @@ def awaiting_kueue(job: dict[str, Any] | None, now: datetime) -> float | None:
     return left if left > 0 else None
 
 
-def stopped_by_preemption(job: dict[str, Any] | None, training: dict[str, Any]) -> str | None:
+def stopped_by_preemption(job: dict[str, Any] | None, training: TrainingStatus) -> str | None:
     """Kueue preempted this very Job (`training.preemptedJob`, seen at `training.queuedTime`):
     the pods it stopped may still be terminating when Kueue admits the Job again, and their
     non-zero exit then fails it with Kueue's eviction already cleared. A failure that soon
     after the preemption is the preemption's (the message says so); None: it is not."""
     failed = _failed(job)
-    since = training.get("queuedTime")
+    since = training.queued_time
     if (failed is None or not failed.get("lastTransitionTime") or not since
-            or training.get("preemptedJob") != ((job or {}).get("metadata") or {}).get("name")):
+            or training.preempted_job != ((job or {}).get("metadata") or {}).get("name")):
         return None
     after = (parse_time(failed["lastTransitionTime"]) - parse_time(since)).total_seconds()
     if after > STOPPED_PODS_GRACE:

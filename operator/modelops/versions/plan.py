@@ -13,8 +13,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..api.common import Condition
 from ..api.conditions import get_condition, parse_time, set_condition
-from ..api.modelversion import ModelVersionSpec
+from ..api.modelversion import (
+    EvaluationStatus,
+    ModelVersionSpec,
+    ModelVersionStatus,
+    ServingStatus,
+)
 from ..api.phases import VersionPhase
 from ..desired import needs_apply, stamp
 from ..serving import builders, names
@@ -53,7 +59,8 @@ class Event:
 class Plan:
     apply: list[dict[str, Any]] = field(default_factory=list)  # server-side apply
     create: list[dict[str, Any]] = field(default_factory=list)  # create once, never change (Jobs)
-    status: dict[str, Any] = field(default_factory=dict)
+    status: dict[str, Any] = field(default_factory=dict)  # as written: typed.dump()
+    typed: ModelVersionStatus = field(default_factory=ModelVersionStatus)
     events: list[Event] = field(default_factory=list)
     needs_output_of: str | None = None  # ask again with Observed.output of this Job
     needs_pods: str | None = None  # ask again with Observed.pod_problem of pods so selected
@@ -72,7 +79,7 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
     gen = mv["metadata"].get("generation")
     conds = list(old.get("conditions") or [])
     out = Plan()
-    status: dict[str, Any] = {"observedGeneration": gen}
+    status = ModelVersionStatus(observed_generation=gen)
 
     spec, refusal = _validate(mv, observed, settings)
     if spec is None or refusal is not None:
@@ -80,8 +87,8 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
         conds = set_condition(conds, "Valid", False, reason, message, gen, now)
         conds = set_condition(conds, "Ready", False, reason,
                               "not served: see the Valid condition", gen, now)
-        status.update(phase=VersionPhase.FAILED, conditions=conds)
-        return _finish(old, status, out, warning=(reason, message))
+        status.phase = VersionPhase.FAILED
+        return _finish(old, status, conds, out, warning=(reason, message))
 
     conds = set_condition(conds, "Valid", True, "Validated", "the spec is valid", gen, now)
     progress = Progress()
@@ -100,35 +107,33 @@ def plan(mv: dict[str, Any], observed: Observed, settings: Settings, now: dateti
     out.needs_output_of = progress.needs_output_of
     out.recheck_after = progress.recheck_after
     out.events += [Event(*e) for e in progress.events]
-    if progress.training is not None:
-        status["training"] = progress.training
-    if progress.evaluation is not None:
-        status["evaluation"] = progress.evaluation
-    if artifact_uri:
-        status["artifactURI"] = artifact_uri
+    status.training, status.evaluation = progress.training, progress.evaluation
+    status.artifact_uri = artifact_uri or None
     if not ready_to_serve:
         phase = progress.phase or VersionPhase.PENDING
         msg = {VersionPhase.TRAINING: "training", VersionPhase.EVALUATING: "evaluating",
                VersionPhase.FAILED: "failed: see the Trained and Evaluated conditions"}.get(
                    phase, phase)
         conds = set_condition(conds, "Ready", False, phase, msg, gen, now)
-        status.update(phase=phase, conditions=conds)
-        return _finish(old, status, out)
+        status.phase = phase
+        return _finish(old, status, conds, out)
 
     if spec.serving is None:
         conds = set_condition(conds, "Available", False, "NotServed", "spec.serving is not set",
                               gen, now)
         conds = set_condition(conds, "Ready", True, "Ready", "valid; not served", gen, now)
-        status.update(phase=VersionPhase.READY, conditions=conds)
+        status.phase = VersionPhase.READY
     else:
-        _serve(mv, spec, artifact_uri or "", observed, settings, now, conds, status, out)
-    return _finish(old, status, out)
+        conds = _serve(mv, spec, artifact_uri or "", observed, settings, now, conds, status,
+                       out)
+    return _finish(old, status, conds, out)
 
 
-def _finish(old: dict[str, Any], status: dict[str, Any], out: Plan,
-            warning: tuple[str, str] | None = None) -> Plan:
-    _transitions(old, status, out, warning)
-    out.status = status
+def _finish(old: dict[str, Any], status: ModelVersionStatus, conds: list[dict[str, Any]],
+            out: Plan, warning: tuple[str, str] | None = None) -> Plan:
+    status.conditions = [Condition.model_validate(c) for c in conds]
+    out.typed, out.status = status, status.dump()
+    _transitions(old, out.status, out, warning)
     return out
 
 
@@ -155,8 +160,9 @@ def _validate(mv: dict[str, Any], observed: Observed, settings: Settings
 
 def _serve(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, observed: Observed,
            settings: Settings, now: datetime, conds: list[dict[str, Any]],
-           status: dict[str, Any], out: Plan) -> None:
-    """A served version: its children, how ready it is, and what its pods said."""
+           status: ModelVersionStatus, out: Plan) -> list[dict[str, Any]]:
+    """A served version: its children, how ready it is, and what its pods said; its
+    conditions."""
     assert spec.serving is not None
     old, gen = mv.get("status") or {}, mv["metadata"].get("generation")
     replicas = (observed.managed_replicas if observed.managed_replicas is not None
@@ -176,12 +182,9 @@ def _serve(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, observ
         elif _pending_for(conds, now) >= DIAGNOSE_AFTER:
             out.needs_pods = ",".join(f"{k}={v}" for k, v in
                                       builders.selector(spec.model, spec.version).items())
-    status["serving"] = {
-        "deployment": names.child_name(spec.model, spec.version),
-        "service": names.child_name(spec.model, spec.version),
-        "replicas": replicas,
-        "readyReplicas": _ready_replicas(observed.deployment),
-    }
+    child = names.child_name(spec.model, spec.version)
+    status.serving = ServingStatus(deployment=child, service=child, replicas=replicas,
+                                   ready_replicas=_ready_replicas(observed.deployment))
     if problem is not None:
         msg = f"{msg}: {problem.message}"
         was = get_condition(old.get("conditions"), "Ready") or {}
@@ -197,24 +200,26 @@ def _serve(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str, observ
     conds = set_condition(conds, "Ready", ready, reason, msg, gen, now)
     phase = VersionPhase.READY if ready else (
         VersionPhase.FAILED if refused else VersionPhase.PENDING)
-    status.update(phase=phase, conditions=conds)
+    status.phase = phase
     if phase == VersionPhase.PENDING and not old.get("phase") and problem is None:
         _hold_first_status(observed.deployment, settings.first_status_wait, now, out)
     if ready and replicas > 0:
         _scheduled_evaluation(mv, spec, artifact_uri, observed, settings, now, status, out)
+    return conds
 
 
 def _scheduled_evaluation(mv: dict[str, Any], spec: ModelVersionSpec, artifact_uri: str,
                           observed: Observed, settings: Settings, now: datetime,
-                          status: dict[str, Any], out: Plan) -> None:
+                          status: ModelVersionStatus, out: Plan) -> None:
     """While the version serves, its evaluation runs again on schedule (training.scheduled)."""
-    ev = dict(status.get("evaluation") or (mv.get("status") or {}).get("evaluation") or {})
+    ev = status.evaluation or EvaluationStatus.model_validate(
+        (mv.get("status") or {}).get("evaluation") or {})
     runs = Progress()
     wait = plan_scheduled(mv, spec, artifact_uri, observed.jobs, observed.output,
                           settings, now, ev, runs)
     if wait is None:
         return
-    status["evaluation"] = ev
+    status.evaluation = ev
     out.create += runs.create
     out.events += [Event(*e) for e in runs.events]
     out.needs_output_of = out.needs_output_of or runs.needs_output_of

@@ -235,9 +235,9 @@ def count_training(p: Plan, mv: dict[str, Any]) -> None:
         elif ev.reason in ("GangRestart", "TrainingFailed"):
             metrics.TRAINING_ATTEMPTS.labels("failed").inc()
         if ev.reason in ("TrainingSucceeded", "TrainingFailed"):
-            t = p.status.get("training") or {}
-            if t.get("startTime") and t.get("completionTime"):
-                took = _ts(t["completionTime"]) - _ts(t["startTime"])
+            t = p.typed.training
+            if t and t.start_time and t.completion_time:
+                took = _ts(t.completion_time) - _ts(t.start_time)
                 metrics.TRAINING_SECONDS.observe(took.total_seconds())
 
 

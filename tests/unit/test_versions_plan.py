@@ -55,7 +55,11 @@ def test_a_new_versions_first_status_waits_for_its_deployment() -> None:
     d_ready, _ = children(ready=2)
     ready = plan(mv(), Observed(deployment={**d_ready, "metadata": born}, service=s), S, NOW)
     assert ready.status["phase"] == "Ready" and ready.write_status
-    assert [e.reason for e in ready.events] == ["PhaseReady"]
+    assert ready.events == []  # serving at its first status: not news, one write less
+    # A version whose Pending was written tells of its Ready.
+    then = plan(mv(status=late.status), Observed(deployment={**d_ready, "metadata": born},
+                                                 service=s), S, NOW)
+    assert [e.reason for e in then.events] == ["PhaseReady"]
     # Written once, a Pending status is kept up to date as before.
     again = plan(mv(status=late.status), Observed(deployment=d, service=s), S, NOW)
     assert again.write_status

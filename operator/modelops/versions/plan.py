@@ -273,9 +273,12 @@ def _transitions(old: dict[str, Any], new: dict[str, Any], out: Plan,
         reason, message = warning
         if not was_valid or (was_valid.get("reason"), was_valid.get("message")) != warning:
             out.events.append(Event("Warning", reason, message))
-    # A new version is Pending as a matter of course: no event for that (one write less each).
+    # A new version that is Pending or already Ready is not news: its first status says so,
+    # and an event each would be a third of the writes of serving a version. What comes
+    # after (Pending -> Ready, Ready -> Pending) and any failure is.
     if old.get("phase") != new.get("phase") and (
-            old.get("phase") or new.get("phase") != VersionPhase.PENDING):
+            old.get("phase") or new.get("phase") not in (VersionPhase.PENDING,
+                                                        VersionPhase.READY)):
         ready = get_condition(new.get("conditions"), "Ready") or {}
         out.events.append(Event("Normal", f"Phase{new.get('phase')}",
                                 f"phase {old.get('phase') or 'none'} -> {new.get('phase')}: "

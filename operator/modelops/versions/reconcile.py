@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from .. import metrics
-from ..api.conditions import REJECTED, refused_as_is, set_condition
+from ..api.conditions import REJECTED, parse_time, refused_as_is, set_condition
 from ..api.phases import VersionPhase
 from ..indexes import Indexes, first, slim, values
 from ..kube import ApiError, patch_for
@@ -237,12 +237,8 @@ def count_training(p: Plan, mv: dict[str, Any]) -> None:
         if ev.reason in ("TrainingSucceeded", "TrainingFailed"):
             t = p.typed.training
             if t and t.start_time and t.completion_time:
-                took = _ts(t.completion_time) - _ts(t.start_time)
+                took = parse_time(t.completion_time) - parse_time(t.start_time)
                 metrics.TRAINING_SECONDS.observe(took.total_seconds())
-
-
-def _ts(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 async def hold_deletion(state: State, mv: dict[str, Any], message: str) -> None:
